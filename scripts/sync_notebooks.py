@@ -1,0 +1,108 @@
+#!/usr/bin/env python
+"""Keep the course notebooks in shape: the jupytext ``.py`` is the source of truth.
+
+For every ``notebooks/NN_topic.py`` this
+  1. replaces the first code cell with the canonical set-up cell (Colab + device), whose
+     repository URL comes from pyproject's ``project.urls.Repository``;
+  2. sets the ``python3`` kernelspec;
+  3. writes the paired ``.ipynb`` without outputs.
+``--check`` only reports what is out of sync (exit 1), which is what the tests use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tomllib
+from pathlib import Path
+
+import jupytext
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+
+
+def repository_url() -> str:
+    with open(ROOT / "pyproject.toml", "rb") as f:
+        return tomllib.load(f)["project"]["urls"]["Repository"]
+
+
+def setup_cell_source() -> str:
+    return f'''# Set-up: works locally and on Colab. On Colab it clones the course and installs it,
+# keeping Colab's own torch; everywhere it picks the GPU when there is one.
+import sys
+
+if "google.colab" in sys.modules:
+    import os, subprocess, torch
+    if not os.path.isdir("/content/msdm-tutorial"):
+        subprocess.run(["git", "clone", "--depth", "1", "{repository_url()}", "/content/msdm-tutorial"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", "/content/msdm-tutorial",
+                    f"torch=={{torch.__version__}}"], check=True)
+    sys.path.insert(0, "/content/msdm-tutorial")
+    os.chdir("/content/msdm-tutorial/notebooks")
+    from google.colab import output
+    output.enable_custom_widget_manager()
+
+from msdm_tutorial import course
+
+device = course.pick_device()'''
+
+
+def normalised(nb) -> list[tuple[str, str]]:
+    return [(c.cell_type, c.source.strip()) for c in nb.cells]
+
+
+def sync(py: Path, check: bool) -> list[str]:
+    problems = []
+    nb = jupytext.read(py)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    if not code:
+        return [f"{py.name}: has no code cell"]
+    if code[0].source.strip() != setup_cell_source():
+        if check:
+            problems.append(f"{py.name}: first code cell is not the canonical set-up cell")
+        code[0].source = setup_cell_source()
+    if nb.metadata.get("kernelspec") != KERNELSPEC:
+        if check:
+            problems.append(f"{py.name}: kernelspec is not python3")
+        nb.metadata["kernelspec"] = KERNELSPEC
+    ipynb = py.with_suffix(".ipynb")
+    if check:
+        if not ipynb.exists():
+            return problems + [f"{ipynb.name}: missing (run make sync-notebooks)"]
+        paired = nbformat.read(ipynb, as_version=4)
+        if normalised(paired) != normalised(jupytext.read(py)):
+            problems.append(f"{ipynb.name}: cells differ from {py.name} (run make sync-notebooks)")
+        if paired.metadata.get("kernelspec", {}).get("name") != "python3":
+            problems.append(f"{ipynb.name}: kernelspec is not python3")
+        for i, cell in enumerate(paired.cells):
+            if cell.cell_type == "code" and (cell.get("outputs") or cell.get("execution_count") is not None):
+                problems.append(f"{ipynb.name}: cell {i} has stored outputs (commit notebooks without outputs)")
+        return problems
+    jupytext.write(nb, py, fmt="py:percent")
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    jupytext.write(nb, ipynb, fmt="ipynb")
+    return problems
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="report differences, change nothing")
+    args = parser.parse_args(argv)
+    problems = []
+    for py in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.py")):
+        problems += sync(py, args.check)
+    for ipynb in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")):
+        if not ipynb.with_suffix(".py").exists():
+            problems.append(f"{ipynb.name}: has no paired .py source")
+    for p in problems:
+        print(p)
+    return 1 if (args.check and problems) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
