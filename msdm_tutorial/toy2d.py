@@ -98,25 +98,31 @@ def spiral(n: int, generator: torch.Generator | None = None, noise: float = 0.05
 
 
 class MLP(nn.Module):
-    """F(x_in, c_noise) for 2-D points: the noise level enters as Fourier features of c_noise."""
+    """F(x_in, c_noise) for d-dimensional points: a residual MLP with LayerNorm.
+
+    The noise level enters as random Fourier features of c_noise added to the first hidden layer.
+    (A plain stack of Linear+SiLU barely learns the sharp 2-D mixtures here; residual blocks do.)
+    """
 
     def __init__(self, dim: int = 2, hidden: int = 128, depth: int = 3, num_freqs: int = 16):
         super().__init__()
         self.register_buffer("freqs", torch.randn(num_freqs) * 4.0)
-        layers: list[nn.Module] = []
-        width = dim + 2 * num_freqs
-        for _ in range(depth):
-            layers += [nn.Linear(width, hidden), nn.SiLU()]
-            width = hidden
-        layers.append(nn.Linear(width, dim))
-        self.net = nn.Sequential(*layers)
+        self.embed_x = nn.Linear(dim, hidden)
+        self.embed_noise = nn.Linear(2 * num_freqs, hidden)
+        self.blocks = nn.ModuleList(
+            nn.Sequential(nn.LayerNorm(hidden), nn.Linear(hidden, hidden), nn.SiLU(), nn.Linear(hidden, hidden))
+            for _ in range(depth))
+        self.out = nn.Sequential(nn.LayerNorm(hidden), nn.Linear(hidden, dim))
 
     def forward(self, x: Tensor, c_noise: Tensor) -> Tensor:
         f = c_noise[:, None] * self.freqs[None] * 2 * math.pi
-        return self.net(torch.cat([x, f.sin(), f.cos()], dim=1))
+        h = self.embed_x(x) + self.embed_noise(torch.cat([f.sin(), f.cos()], dim=1))
+        for block in self.blocks:
+            h = h + block(h)
+        return self.out(h)
 
 
-def train_mlp_denoiser(data: Tensor, steps: int = 2000, batch_size: int = 512, lr: float = 2e-3,
+def train_mlp_denoiser(data: Tensor, steps: int = 2000, batch_size: int = 256, lr: float = 1e-3,
                        sigma_data: float | None = None, seed: int = 0, hidden: int = 128,
                        log_every: int = 0) -> tuple[EDMDenoiser, list[float]]:
     """Denoising score matching on 2-D points: minimise λ(σ)‖D(x0 + σn; σ) − x0‖², ln σ ~ N(−1.2, 1.2²).

@@ -1,0 +1,63 @@
+"""The course notebooks: .py sources and .ipynb twins in sync, no stored outputs, python3 kernel,
+the canonical set-up cell, and one repository URL (pyproject) used by the set-up cell and README."""
+
+import importlib.util
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import jupytext
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
+
+spec = importlib.util.spec_from_file_location("sync_notebooks", ROOT / "scripts" / "sync_notebooks.py")
+sync_notebooks = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(sync_notebooks)
+
+
+def test_there_are_notebooks():
+    assert len(NOTEBOOKS) >= 1
+
+
+def test_every_pair_is_in_sync_and_output_free():
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "sync_notebooks.py"), "--check"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, "notebooks out of sync (run `make sync-notebooks`):\n" + result.stdout
+
+
+@pytest.mark.parametrize("py", NOTEBOOKS, ids=lambda p: p.name)
+def test_first_code_cell_is_the_setup_cell(py):
+    nb = jupytext.read(py)
+    first = next(c for c in nb.cells if c.cell_type == "code")
+    assert first.source.strip() == sync_notebooks.setup_cell_source()
+    assert "torch==" in first.source, "the Colab install must pin Colab's own torch so it is never reinstalled"
+
+
+def test_check_detects_a_stale_pair(tmp_path, monkeypatch):
+    """The sync check itself must fail on a drifted .ipynb or stored outputs."""
+    src = NOTEBOOKS[0]
+    py, ipynb = tmp_path / src.name, tmp_path / src.with_suffix(".ipynb").name
+    py.write_text(src.read_text())
+    ipynb.write_bytes(src.with_suffix(".ipynb").read_bytes())
+    assert sync_notebooks.sync(py, check=True) == []
+    nb = nbformat.read(ipynb, as_version=4)
+    code = next(c for c in nb.cells if c.cell_type == "code")
+    code.outputs = [nbformat.v4.new_output("stream", text="hi")]
+    nbformat.write(nb, ipynb)
+    assert any("stored outputs" in p for p in sync_notebooks.sync(py, check=True))
+    py.write_text(py.read_text() + "\n# %%\nprint('new cell')\n")
+    assert any("cells differ" in p for p in sync_notebooks.sync(py, check=True))
+
+
+def test_repository_url_lives_in_pyproject_and_readme_uses_it():
+    with open(ROOT / "pyproject.toml", "rb") as f:
+        url = tomllib.load(f)["project"]["urls"]["Repository"]
+    assert url in sync_notebooks.setup_cell_source()
+    readme = (ROOT / "README.md").read_text()
+    assert url in readme
+    owner_repo = url.removeprefix("https://github.com/")
+    assert f"colab.research.google.com/github/{owner_repo}" in readme
