@@ -78,17 +78,26 @@ class EDMDenoiser(nn.Module):
 
     def loss(self, x0: Tensor, sigma: Tensor | None = None, noise: Tensor | None = None,
              sigma_distribution: LogNormalSigma = LogNormalSigma(), generator: torch.Generator | None = None) -> Tensor:
-        """Mean over the batch of λ(σ)·‖D(x0 + σn; σ) − x0‖² (mean over elements), without the clamp."""
+        """:func:`edm_loss` of this denoiser (without the clamp); σ and n are drawn when not given."""
         check_finite(x0, "x0")
         if sigma is None:
             sigma = sigma_distribution.sample(x0.shape[0], generator=generator, device=x0.device)
         if noise is None:
             noise = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
-        s = as_batch_sigma(sigma, x0)
         clamp, self.clamp = self.clamp, False
         try:
-            d = self(x0 + s * noise, s.flatten())
+            return edm_loss(self, x0, sigma, noise, self.sigma_data)
         finally:
             self.clamp = clamp
-        per_item = ((d - x0) ** 2).flatten(1).mean(1)
-        return (loss_weight(s.flatten(), self.sigma_data) * per_item).mean()
+
+
+def edm_loss(denoise, x0: Tensor, sigma: Tensor, noise: Tensor, sigma_data: float) -> Tensor:
+    """Batch mean of  λ(σ) · mean‖D(x0 + σn; σ) − x0‖²  (the mean runs over an item's elements).
+
+    ``denoise`` is any callable D(x, σ) — an :class:`EDMDenoiser`, or one wrapped in
+    DistributedDataParallel during training — and should not clamp.
+    """
+    s = as_batch_sigma(sigma, x0)
+    d = denoise(x0 + s * noise, s.flatten())
+    per_item = ((d.float() - x0) ** 2).flatten(1).mean(1)
+    return (loss_weight(s.flatten(), sigma_data) * per_item).mean()

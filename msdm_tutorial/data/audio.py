@@ -1,0 +1,139 @@
+"""Audio files in and out: WAV/FLAC through soundfile, resampling through torchaudio.
+
+Every reader checks what it reads (a readable audio file, finite samples, the expected rate) and
+raises a ``ValueError`` whose message starts with the file's path. Every writer is atomic: it
+writes a temporary file in the target folder, then ``os.replace``-s it, so an interrupted run
+never leaves a half-written file under the final name.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+from torch import Tensor
+
+AUDIO_SUFFIXES = (".wav", ".flac")
+
+
+def audio_info(path) -> sf._SoundFileInfo:
+    """``soundfile.info`` with a ValueError naming the file when it is not audio."""
+    try:
+        return sf.info(str(path))
+    except (sf.LibsndfileError, RuntimeError) as err:
+        raise ValueError(f"{path}: not a readable audio file ({_reason(err)})") from None
+
+
+def _reason(err: Exception) -> str:
+    text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    return text.replace(f"Error opening {err.args[0]!r}: ", "") if err.args else text
+
+
+def _check_finite(data: np.ndarray, path) -> None:
+    if not np.isfinite(data).all():
+        bad = int((~np.isfinite(data)).sum())
+        raise ValueError(f"{path}: contains {bad} NaN/Inf sample(s)")
+
+
+def _downmix(data: np.ndarray, path, mono: bool) -> np.ndarray:
+    """(frames, channels) -> (channels', frames), averaging channels when ``mono``."""
+    if mono and data.shape[1] > 1:
+        warnings.warn(f"{path}: {data.shape[1]} channels, downmixed to mono", stacklevel=3)
+        return data.mean(axis=1, dtype=np.float32)[None, :]
+    return np.ascontiguousarray(data.T)
+
+
+def read_frames(path, start: int, frames: int, mono: bool = True) -> np.ndarray:
+    """Read ``frames`` frames from ``start`` (seeking, not reading the whole file).
+
+    Returns a float32 array ``(channels, frames)``; frames past the end are zero-padded.
+    """
+    try:
+        with sf.SoundFile(str(path)) as f:
+            if start:
+                f.seek(start)
+            data = f.read(frames, dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError) as err:
+        raise ValueError(f"{path}: not a readable audio file ({_reason(err)})") from None
+    _check_finite(data, path)
+    out = _downmix(data, path, mono)
+    if out.shape[1] < frames:
+        out = np.pad(out, ((0, 0), (0, frames - out.shape[1])))
+    return out
+
+
+def load_audio(path, sample_rate: int | None = None, mono: bool = True) -> tuple[Tensor, int]:
+    """Read a WAV/FLAC file as ``(Tensor (channels, samples) float32, sample_rate)``.
+
+    ``sample_rate``: resample to this rate (torchaudio) when the file has another one.
+    ``mono``: average the channels of a multi-channel file (with a warning saying so).
+    Raises ValueError naming the file when it is not audio, is corrupt, or holds NaN/Inf.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: no such file")
+    try:
+        data, sr = sf.read(str(path), dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError) as err:
+        raise ValueError(f"{path}: not a readable audio file ({_reason(err)})") from None
+    _check_finite(data, path)
+    audio = torch.from_numpy(_downmix(data, path, mono))
+    if sample_rate is not None and sr != sample_rate:
+        audio = resample(audio, sr, sample_rate)
+        sr = sample_rate
+    return audio, int(sr)
+
+
+def resample(audio: Tensor, orig_rate: int, new_rate: int) -> Tensor:
+    """Band-limited resampling along the last axis (``torchaudio.functional.resample``)."""
+    if orig_rate == new_rate:
+        return audio
+    import torchaudio.functional as AF
+
+    return AF.resample(audio, int(orig_rate), int(new_rate))
+
+
+def save_audio(path, audio, sample_rate: int, subtype: str | None = None) -> Path:
+    """Write ``audio`` ((channels, samples) or (samples,), tensor or array) atomically.
+
+    The format follows the suffix (``.wav`` or ``.flac``). ``subtype`` defaults to 16-bit PCM,
+    or to 32-bit float for WAV when a sample would clip (|x| > 1). FLAC has no float format, so
+    clipping audio is an error there. The file appears under its name only once complete.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in AUDIO_SUFFIXES:
+        raise ValueError(f"{path}: unsupported audio format (use .wav or .flac)")
+    data = audio.detach().cpu().numpy() if isinstance(audio, Tensor) else np.asarray(audio)
+    data = np.asarray(data, dtype=np.float32)
+    if data.ndim == 1:
+        data = data[None, :]
+    if data.ndim != 2:
+        raise ValueError(f"{path}: audio must be (channels, samples), got shape {data.shape}")
+    _check_finite(data, path)
+    peak = float(np.abs(data).max()) if data.size else 0.0
+    if subtype is None:
+        if peak > 1.0:
+            if suffix == ".flac":
+                raise ValueError(f"{path}: peak {peak:.3f} > 1 would clip in FLAC; write .wav or scale it")
+            subtype = "FLOAT"
+        else:
+            subtype = "PCM_16"
+    fmt = "WAV" if suffix == ".wav" else "FLAC"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with sf.SoundFile(str(tmp), "w", samplerate=int(sample_rate), channels=data.shape[0],
+                          format=fmt, subtype=subtype) as f:
+            f.write(data.T)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path

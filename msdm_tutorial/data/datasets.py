@@ -1,0 +1,320 @@
+"""Multi-stem datasets over the MSDM layout ``ROOT/split/TrackNNNNN/{stem}.wav``.
+
+* ``load_track``: a whole track as a ``(K, T)`` tensor (a missing stem is zeros).
+* ``TrainChunks``: random chunks for training. Items are a pure function of
+  ``(seed, epoch, index)``, so a resumed run sees exactly the data it would have seen.
+  Only the needed frames are read from disk (``soundfile`` seeks).
+* ``EvalChunks``: non-overlapping chunks for evaluation, as in the paper's code, with optional
+  filtering of silent chunks.
+
+A stem is *silent* on a chunk when ``‖s‖₂ / n < 1.5e-5`` (n = number of samples), the rule of the
+paper's evaluation code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from .. import SAMPLE_RATE, STEMS
+from .audio import AUDIO_SUFFIXES, audio_info, load_audio, read_frames
+
+SILENCE_THRESHOLD = 1.5e-5
+LENGTH_TOLERANCE_S = 0.1
+SPLITS = ("train", "validation", "test")
+
+
+def stem_path(track_dir, stem: str) -> Path | None:
+    """The file of ``stem`` in a track folder (``.wav`` first, then ``.flac``), or None."""
+    for suffix in AUDIO_SUFFIXES:
+        p = Path(track_dir) / f"{stem}{suffix}"
+        if p.is_file():
+            return p
+    return None
+
+
+def is_track(path, stems=STEMS) -> bool:
+    return Path(path).is_dir() and any(stem_path(path, s) for s in stems)
+
+
+def list_tracks(root, split: str | None = None, stems=STEMS) -> list[Path]:
+    """Sorted track folders of ``root/split`` (or of ``root`` when ``split`` is None).
+
+    A track folder holds at least one stem file. Raises ValueError when the folder is missing.
+    """
+    folder = Path(root) / split if split else Path(root)
+    if not folder.is_dir():
+        raise ValueError(f"{folder}: no such data folder")
+    return sorted(p for p in folder.iterdir() if not p.name.startswith(".") and is_track(p, stems))
+
+
+def is_silent(audio, threshold: float = SILENCE_THRESHOLD) -> torch.Tensor:
+    """``‖s‖₂ / n < threshold`` over the last axis (the paper's rule); returns a bool tensor."""
+    audio = torch.as_tensor(audio)
+    n = audio.shape[-1]
+    return torch.linalg.vector_norm(audio, dim=-1) / max(n, 1) < threshold
+
+
+@dataclass
+class TrackInfo:
+    """A track's stem files and its usable length (the shortest stem's)."""
+
+    path: Path
+    files: list  # per stem: Path or None
+    frames: int
+    sample_rate: int
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+def scan_track(track_dir, stems=STEMS, sample_rate: int | None = SAMPLE_RATE) -> TrackInfo:
+    """Check a track's stem files (readable, same rate, lengths within 0.1 s) without decoding.
+
+    Raises ValueError naming the file or the track: not audio, wrong sample rate, no stem at
+    all, or stem lengths differing by more than 0.1 s.
+    """
+    track_dir = Path(track_dir)
+    files = [stem_path(track_dir, s) for s in stems]
+    present = [f for f in files if f is not None]
+    if not present:
+        raise ValueError(f"{track_dir}: no stem file ({', '.join(s + '.wav' for s in stems)})")
+    lengths, rates = [], set()
+    for f in present:
+        info = audio_info(f)
+        if sample_rate is not None and info.samplerate != sample_rate:
+            raise ValueError(f"{f}: sample rate {info.samplerate} Hz, expected {sample_rate} Hz "
+                             f"(run 'msdm prepare-slakh' or pass sample_rate={info.samplerate})")
+        rates.add(info.samplerate)
+        lengths.append(info.frames)
+    if len(rates) > 1:
+        raise ValueError(f"{track_dir}: stems have different sample rates {sorted(rates)}")
+    sr = rates.pop()
+    if max(lengths) - min(lengths) > LENGTH_TOLERANCE_S * sr:
+        raise ValueError(f"{track_dir}: stem lengths differ by {(max(lengths) - min(lengths)) / sr:.2f} s "
+                         f"(more than {LENGTH_TOLERANCE_S} s): {dict(zip([f.name for f in present], lengths))}")
+    return TrackInfo(track_dir, files, min(lengths), sr)
+
+
+def load_track(track_dir, stems=STEMS, sample_rate: int | None = SAMPLE_RATE, resample: bool = False) -> torch.Tensor:
+    """A whole track as ``(K, T)`` float32 in ``stems`` order; a missing stem file is zeros.
+
+    Stems whose lengths differ by at most 0.1 s are cropped to the shortest; a larger difference
+    is a ValueError naming the track. A file at another rate than ``sample_rate`` is an error,
+    unless ``resample=True``. Stereo files are downmixed (with a warning); NaN is an error.
+    """
+    if resample:
+        audios = {}
+        for s in stems:
+            p = stem_path(track_dir, s)
+            if p is not None:
+                audios[s] = load_audio(p, sample_rate)[0][0]
+        if not audios:
+            raise ValueError(f"{track_dir}: no stem file")
+        lengths = [len(a) for a in audios.values()]
+        if max(lengths) - min(lengths) > LENGTH_TOLERANCE_S * sample_rate:
+            raise ValueError(f"{track_dir}: stem lengths differ by more than {LENGTH_TOLERANCE_S} s")
+        n = min(lengths)
+        return torch.stack([audios[s][:n] if s in audios else torch.zeros(n) for s in stems])
+    info = scan_track(track_dir, stems, sample_rate)
+    return torch.from_numpy(_read_chunk(info, 0, info.frames))
+
+
+def _read_chunk(info: TrackInfo, start: int, frames: int) -> np.ndarray:
+    out = np.zeros((len(info.files), frames), dtype=np.float32)
+    for k, f in enumerate(info.files):
+        if f is not None:
+            out[k] = read_frames(f, start, frames, mono=True)[0]
+    return out
+
+
+def _scan_split(root, split, stems, sample_rate) -> list[TrackInfo]:
+    tracks = list_tracks(root, split, stems)
+    if not tracks:
+        folder = Path(root) / split if split else Path(root)
+        raise ValueError(f"{folder}: no tracks found (expected TrackNNNNN/{{{','.join(stems)}}}.wav)")
+    return [scan_track(t, stems, sample_rate) for t in tracks]
+
+
+class TrainChunks(Dataset):
+    """Random training chunks ``(K, chunk_length)`` across all tracks of a split.
+
+    Each epoch visits every track's chunk grid (``floor(frames / chunk_length)`` slots per track)
+    in a shuffled order; with ``shift=True`` each chunk moves by a random offset of up to half a
+    chunk either way (kept inside the track), so chunks do not always start on the grid. Tracks
+    shorter than ``chunk_length`` are dropped (``self.dropped`` lists them).
+
+    Item ``i`` of epoch ``e`` depends only on ``(seed, e, i)``: no hidden RNG state, the same
+    under any number of DataLoader workers, and ``set_epoch`` / ``load_state_dict`` restore
+    the data order of an interrupted run exactly. For training loops, ``global_indices(start)``
+    is a sampler over all epochs at once (global index = epoch * len + i): resuming after ``n``
+    samples is ``start=n``.
+    """
+
+    def __init__(self, root, split: str | None = "train", chunk_length: int = 262144, stems=STEMS,
+                 sample_rate: int = SAMPLE_RATE, shift: bool = True, seed: int = 0, epoch: int = 0):
+        if chunk_length <= 0:
+            raise ValueError(f"chunk_length must be > 0, got {chunk_length}")
+        self.root, self.split, self.stems = Path(root), split, tuple(stems)
+        self.chunk_length, self.sample_rate, self.shift = int(chunk_length), sample_rate, shift
+        self.seed, self.epoch = int(seed), int(epoch)
+        infos = _scan_split(root, split, self.stems, sample_rate)
+        self.tracks = [t for t in infos if t.frames >= self.chunk_length]
+        self.dropped = [t.path for t in infos if t.frames < self.chunk_length]
+        if not self.tracks:
+            longest = max(t.frames for t in infos)
+            raise ValueError(f"{self.root / (split or '')}: no track is at least chunk_length={chunk_length} samples "
+                             f"long (the longest has {longest}, {longest / infos[0].sample_rate:.2f} s)")
+        slots = np.array([t.frames // self.chunk_length for t in self.tracks])
+        self._slot_track = np.repeat(np.arange(len(self.tracks)), slots)
+        self._slot_index = np.concatenate([np.arange(n) for n in slots])
+
+    def __len__(self) -> int:
+        return len(self._slot_track)
+
+    # --- resumable order -------------------------------------------------------------------
+    def set_epoch(self, epoch: int) -> None:
+        """Select the shuffled order of ``epoch`` (call at the start of each epoch)."""
+        self.epoch = int(epoch)
+
+    def state_dict(self) -> dict:
+        return {"seed": self.seed, "epoch": self.epoch}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.seed, self.epoch = int(state["seed"]), int(state["epoch"])
+
+    def _order(self, epoch: int) -> np.ndarray:
+        cache = getattr(self, "_order_cache", None)
+        if cache is None or cache[0] != (self.seed, epoch):
+            perm = np.random.default_rng([self.seed, epoch]).permutation(len(self))
+            self._order_cache = ((self.seed, epoch), perm)
+        return self._order_cache[1]
+
+    def position(self, index: int, epoch: int | None = None) -> tuple[int, int]:
+        """``(track number, start frame)`` of item ``index`` in ``epoch`` (default: current)."""
+        epoch = self.epoch if epoch is None else epoch
+        if not 0 <= index < len(self):
+            raise IndexError(f"index {index} out of range for {len(self)} chunks")
+        slot = int(self._order(epoch)[index])
+        track, k = int(self._slot_track[slot]), int(self._slot_index[slot])
+        start = k * self.chunk_length
+        if self.shift:
+            rng = np.random.default_rng([self.seed, epoch, index, 1])
+            half = self.chunk_length // 2
+            start += int(rng.integers(-half, half + 1))
+        start = min(max(start, 0), self.tracks[track].frames - self.chunk_length)
+        return track, start
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        """Item ``index`` of the current epoch; an index ``>= len(self)`` is the global index
+        ``epoch * len(self) + i`` (see ``global_indices``), which needs no ``set_epoch``."""
+        epoch = None
+        if index >= len(self):
+            epoch, index = divmod(int(index), len(self))
+        track, start = self.position(index, epoch)
+        return torch.from_numpy(_read_chunk(self.tracks[track], start, self.chunk_length))
+
+    def global_indices(self, start: int = 0, rank: int = 0, world_size: int = 1) -> "GlobalIndices":
+        """An endless sampler of global indices ``start, start+1, …`` (this rank's share).
+
+        Global index ``g`` is item ``g % len(self)`` of epoch ``g // len(self)``, so a training
+        loop that has consumed ``n`` samples resumes exactly with ``start=n`` — also with
+        persistent DataLoader workers, whose dataset copies never see ``set_epoch``.
+        With ``world_size`` > 1 (DDP), rank ``r`` takes the global indices ``g ≡ r (mod world_size)``.
+        Indices below ``len(self)`` still follow ``set_epoch``: leave the epoch at 0 (use one
+        mechanism or the other).
+        """
+        return GlobalIndices(start, rank, world_size)
+
+
+class GlobalIndices(torch.utils.data.Sampler):
+    """``start + rank, start + rank + world_size, …`` forever (pass as ``DataLoader(sampler=…)``)."""
+
+    def __init__(self, start: int = 0, rank: int = 0, world_size: int = 1):
+        if not 0 <= rank < world_size:
+            raise ValueError(f"rank must be in [0, {world_size}), got {rank}")
+        self.start, self.rank, self.world_size = int(start), int(rank), int(world_size)
+
+    def __iter__(self):
+        g = self.start + self.rank
+        while True:
+            yield g
+            g += self.world_size
+
+
+class EvalChunks(Dataset):
+    """Non-overlapping evaluation chunks ``(K, chunk_length)``, as in the paper's evaluation.
+
+    Each track is cut at multiples of ``chunk_length`` (default 262144 samples, ~11.9 s); a last
+    partial chunk is kept when at least ``min_chunk_length`` long (default: only full chunks),
+    and then zero-padded to ``chunk_length`` (``info(i)["frames"]`` gives its true length).
+
+    Filtering (both optional, off by default):
+    * ``drop_silent_mixture``: drop chunks whose mixture is silent;
+    * ``min_active``: drop chunks with fewer than this many non-silent stems (the paper's
+      "multi-source" filter is ``min_active=2``).
+    Tracks are read once, at construction, to compute the silence statistics.
+    """
+
+    def __init__(self, root, split: str | None = "test", chunk_length: int = 262144, stems=STEMS,
+                 sample_rate: int = SAMPLE_RATE, min_chunk_length: int | None = None,
+                 drop_silent_mixture: bool = False, min_active: int = 0,
+                 threshold: float = SILENCE_THRESHOLD):
+        self.root, self.split, self.stems = Path(root), split, tuple(stems)
+        self.chunk_length, self.sample_rate, self.threshold = int(chunk_length), sample_rate, threshold
+        min_len = self.chunk_length if min_chunk_length is None else int(min_chunk_length)
+        self.tracks = _scan_split(root, split, self.stems, sample_rate)
+        self.chunks: list[dict] = []  # kept chunks
+        self.all_chunks: list[dict] = []  # every chunk, with its silence flags
+        for ti, info in enumerate(self.tracks):
+            audio = torch.from_numpy(_read_chunk(info, 0, info.frames))
+            for start in range(0, info.frames, self.chunk_length):
+                piece = audio[:, start : start + self.chunk_length]
+                n = piece.shape[-1]
+                if n < min_len or n == 0:
+                    continue
+                silent = is_silent(piece, threshold)
+                entry = dict(track=info.name, track_index=ti, start=start, frames=n,
+                             silent=[bool(s) for s in silent],
+                             mixture_silent=bool(is_silent(piece.sum(0), threshold)))
+                self.all_chunks.append(entry)
+                active = len(self.stems) - sum(entry["silent"])
+                if drop_silent_mixture and entry["mixture_silent"]:
+                    continue
+                if active < min_active:
+                    continue
+                self.chunks.append(entry)
+        self._cache = (None, None)
+
+    def __len__(self) -> int:
+        return len(self.chunks)
+
+    def info(self, index: int) -> dict:
+        """``track``, ``start``, ``frames`` and per-stem ``silent`` flags of a chunk."""
+        return self.chunks[index]
+
+    def silence_stats(self) -> dict:
+        """Per stem, the fraction of all chunks (before filtering) where it is silent."""
+        n = max(len(self.all_chunks), 1)
+        return {s: sum(c["silent"][k] for c in self.all_chunks) / n for k, s in enumerate(self.stems)}
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        c = self.chunks[index]
+        out = torch.from_numpy(_read_chunk(self.tracks[c["track_index"]], c["start"], self.chunk_length))
+        if c["frames"] < self.chunk_length:
+            out[:, c["frames"]:] = 0
+        return out
+
+
+def num_chunks(frames: int, chunk_length: int) -> int:
+    """How many full non-overlapping chunks fit in ``frames`` samples."""
+    return frames // chunk_length
+
+
+__all__ = ["SILENCE_THRESHOLD", "SPLITS", "stem_path", "is_track", "list_tracks", "is_silent", "scan_track",
+           "load_track", "TrainChunks", "GlobalIndices", "EvalChunks", "num_chunks"]
