@@ -18,6 +18,9 @@ from . import __version__
 
 COMMAND_MODULES = [
     "msdm_tutorial.info",
+    "msdm_tutorial.checkpoints",
+    "msdm_tutorial.data.commands",
+    "msdm_tutorial.train",
 ]
 
 

@@ -1,0 +1,130 @@
+"""Training: exact resume, corrupt-checkpoint fallback, DDP equivalence, and clear errors."""
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+
+from msdm_tutorial import checkpoints, cli, train
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "data_small" / "toy"
+FAST = replace(train.PRESETS["tiny"], chunk_length=8192, batch_size=4, steps=4, val_every=0, save_every=100,
+               log_every=1, sample_steps=0)
+
+
+def run_dir_state(run_dir):
+    payload = torch.load(train.checkpoint_paths(run_dir)[0], weights_only=True)
+    return payload
+
+
+def assert_same_weights(a, b):
+    for key in ("state_dict", "ema_state_dict"):
+        assert a[key].keys() == b[key].keys()
+        for k in a[key]:
+            assert torch.equal(a[key][k], b[key][k]), f"{key}/{k} differs"
+
+
+def test_interrupted_and_resumed_run_equals_straight_run(tmp_path):
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    train.train(FAST, DATA, straight, progress=False, device="cpu")
+    summary = train.train(FAST, DATA, resumed, progress=False, device="cpu", stop_after=2)
+    assert summary["step"] == 2 and len(train.checkpoint_paths(resumed)) == 1
+    train.train(FAST, DATA, resumed, resume=True, progress=False, device="cpu")
+    a, b = run_dir_state(straight), run_dir_state(resumed)
+    assert a["extra"]["train_state"]["step"] == b["extra"]["train_state"]["step"] == 4
+    assert_same_weights(a, b)
+    # the log of the resumed run has each step once
+    steps = [json.loads(l)["step"] for l in (resumed / "log.jsonl").read_text().splitlines()]
+    assert steps == [1, 2, 3, 4]
+
+
+def test_corrupt_latest_checkpoint_falls_back_to_previous(tmp_path):
+    cfg = replace(FAST, save_every=1, steps=3)
+    train.train(cfg, DATA, tmp_path, progress=False, device="cpu")
+    paths = train.checkpoint_paths(tmp_path)
+    assert [p.name for p in paths] == ["step_00000003.pt", "step_00000002.pt", "step_00000001.pt"]
+    paths[0].write_bytes(paths[0].read_bytes()[:1000])  # truncated, as after a crash mid-copy
+    with pytest.warns(UserWarning, match="falling back"):
+        payload, path = train.load_latest(tmp_path)
+    assert path.name == "step_00000002.pt" and payload["extra"]["train_state"]["step"] == 2
+
+
+def test_training_checkpoint_loads_as_a_denoiser_and_exports_small(tmp_path):
+    train.train(replace(FAST, steps=1), DATA, tmp_path / "run", progress=False, device="cpu")
+    ckpt = train.checkpoint_paths(tmp_path / "run")[0]
+    d = checkpoints.load(ckpt)
+    assert d.stems == ("bass", "drums", "guitar", "piano") and d.sample_rate == 22050
+    out = train.export(ckpt, tmp_path / "model.pt")
+    assert out.stat().st_size < 0.6 * ckpt.stat().st_size / 2  # fp16, no optimizer state
+    small = checkpoints.load(out)
+    x = torch.randn(1, 4, 8192) * 0.2
+    with torch.no_grad():
+        assert torch.allclose(small(x, 0.1), d.eval()(x, 0.1).clamp(-1, 1), atol=2e-2)
+
+
+def test_isdm_single_stem_model(tmp_path):
+    cfg = replace(train.PRESETS["tiny-isdm"], chunk_length=8192, batch_size=2, steps=1, val_every=0)
+    train.train(replace(cfg, stems=("drums",)), DATA, tmp_path, progress=False, device="cpu")
+    d = checkpoints.load(train.checkpoint_paths(tmp_path)[0])
+    assert d.stems == ("drums",) and d.net.config.in_channels == 1
+
+
+def test_one_ddp_step_equals_the_single_process_step(tmp_path):
+    """2 CPU processes (gloo) on a global batch of 4 give the weights of 1 process on the same batch."""
+    cfg = replace(FAST, steps=1, grad_clip=0.0, autocast="none")
+    train.train(cfg, DATA, tmp_path / "single", progress=False, device="cpu")
+    script = tmp_path / "ddp.py"
+    script.write_text(
+        "import sys\nfrom dataclasses import replace\nfrom msdm_tutorial import train\n"
+        f"cfg = replace(train.PRESETS['tiny'], chunk_length=8192, batch_size=4, steps=1, val_every=0, "
+        f"save_every=100, log_every=1, sample_steps=0, grad_clip=0.0, autocast='none')\n"
+        f"train.train(cfg, {str(DATA)!r}, {str(tmp_path / 'ddp')!r}, progress=False, device='cpu')\n")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+                        str(script)], capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    a, b = run_dir_state(tmp_path / "single"), run_dir_state(tmp_path / "ddp")
+    # Adam's first moment after one step is (1 − β1)·g: the averaged gradients must agree.
+    ga = a["extra"]["train_state"]["optimizer"]["state"]
+    gb = b["extra"]["train_state"]["optimizer"]["state"]
+    scale = max(v["exp_avg"].abs().max().item() for v in ga.values())
+    worst = max((ga[i]["exp_avg"] - gb[i]["exp_avg"]).abs().max().item() for i in ga)
+    assert worst < 1e-4 * scale, (worst, scale)
+    # and the weights agree up to Adam's sign sensitivity on near-zero gradients (|Δ| ≤ lr)
+    for k in a["state_dict"]:
+        assert (a["state_dict"][k] - b["state_dict"][k]).abs().max() <= cfg.lr * 1.01, k
+    # only rank 0 wrote: one log line per step
+    assert len((tmp_path / "ddp" / "log.jsonl").read_text().splitlines()) == 1
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--preset", "huge"], "unknown preset 'huge'"),
+    (["--preset", "tiny", "--data", "/nonexistent/data"], "data folder not found"),
+    (["--preset", "tiny", "--stems", "bass,flute"], "unknown stem"),
+])
+def test_bad_input_one_line_exit_2(tmp_path, capsys, args, message):
+    argv = ["train", "--data", str(DATA), "--out", str(tmp_path / "run"), *args]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
+    assert not (tmp_path / "run").exists()
+
+
+def test_empty_data_folder_and_foreign_run_folder(tmp_path, capsys):
+    (tmp_path / "empty" / "train").mkdir(parents=True)
+    assert cli.main(["train", "--preset", "tiny", "--data", str(tmp_path / "empty"), "--out", str(tmp_path / "r")]) == 2
+    assert "no tracks found" in capsys.readouterr().err
+    train.train(replace(FAST, steps=1), DATA, tmp_path / "run", progress=False, device="cpu")
+    base = ["train", "--data", str(DATA), "--out", str(tmp_path / "run"), "--chunk-length", "8192", "--steps", "2"]
+    assert cli.main([*base, "--preset", "tiny"]) == 2
+    assert "pass --resume" in capsys.readouterr().err
+    assert cli.main([*base, "--preset", "tiny", "--resume", "--lr", "0.5"]) == 2
+    err = capsys.readouterr().err
+    assert "another config" in err and "lr" in err
+    assert len(train.checkpoint_paths(tmp_path / "run")) == 1
