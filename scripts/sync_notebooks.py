@@ -82,7 +82,8 @@ def sync(py: Path, check: bool) -> list[str]:
                 problems.append(f"{ipynb.name}: cell {i} has stored outputs (commit notebooks without outputs)")
         return problems
     jupytext.write(nb, py, fmt="py:percent")
-    for cell in nb.cells:
+    for i, cell in enumerate(nb.cells):
+        cell.id = f"cell-{i:03d}"  # stable ids: re-syncing an unchanged notebook changes no byte
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
     jupytext.write(nb, ipynb, fmt="ipynb")

@@ -97,6 +97,17 @@ def resample(audio: Tensor, orig_rate: int, new_rate: int) -> Tensor:
     return AF.resample(audio, int(orig_rate), int(new_rate))
 
 
+def _no_peak_chunk(f: sf.SoundFile) -> None:
+    """Leave out libsndfile's PEAK chunk of float WAVs: it holds a time stamp, so the same audio
+    written twice would give different bytes (``SFC_SET_ADD_PEAK_CHUNK`` = 0x1050, off)."""
+    try:
+        from soundfile import _ffi, _snd
+
+        _snd.sf_command(f._file, 0x1050, _ffi.NULL, 0)
+    except (ImportError, AttributeError):  # another soundfile build: keep the chunk
+        pass
+
+
 def save_audio(path, audio, sample_rate: int, subtype: str | None = None) -> Path:
     """Write ``audio`` ((channels, samples) or (samples,), tensor or array) atomically.
 
@@ -129,6 +140,8 @@ def save_audio(path, audio, sample_rate: int, subtype: str | None = None) -> Pat
     try:
         with sf.SoundFile(str(tmp), "w", samplerate=int(sample_rate), channels=data.shape[0],
                           format=fmt, subtype=subtype) as f:
+            if subtype in ("FLOAT", "DOUBLE"):
+                _no_peak_chunk(f)
             f.write(data.T)
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
