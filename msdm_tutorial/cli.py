@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "msdm_tutorial.checkpoints",
     "msdm_tutorial.data.commands",
     "msdm_tutorial.train",
+    "msdm_tutorial.inference",
 ]
 
 
