@@ -1,0 +1,377 @@
+"""The sampling lab (msdm_tutorial.widgets) without a browser.
+
+* The controls' state becomes a LabRequest, and a request drives the *same* tasks calls, with the
+  same arguments, as the ``msdm`` command line: both are run against recording stand-ins of
+  ``tasks.generate`` / ``tasks.impute`` / ``tasks.separate_long`` and the recorded calls compared.
+* Bad input (a file that is not audio, no stems selected, no upload, a silent file, a failing run)
+  shows a readable line in ``lab.messages`` and never a traceback; another sample rate is resampled
+  and stereo is downmixed, with a note.
+* A real (tiny, random-weight) run fills the results: figure, players, trajectory slider, SI-SDRi,
+  Save as WAV; Cancel stops a run.
+"""
+
+import datetime
+import html
+import io
+import time
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from msdm_tutorial import STEMS, checkpoints, cli, tasks, unet, widgets
+from msdm_tutorial.course import data_small
+from msdm_tutorial.data.datasets import load_track
+from msdm_tutorial.denoiser import EDMDenoiser
+
+SR = 22050
+TOY = data_small() / "toy"
+SONG = "Track00029"
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("lab") / "msdm-tiny.pt"
+    checkpoints.save(path, EDMDenoiser(unet.build("tiny"), stems=STEMS, sample_rate=SR), "tiny")
+    return path
+
+
+@pytest.fixture
+def lab(checkpoint):
+    return widgets.SamplingLab(checkpoint=checkpoint, data_root=TOY, seconds=0.5, steps=2)
+
+
+def wav_bytes(audio: np.ndarray, sr: int, fmt: str = "WAV") -> bytes:
+    buf = io.BytesIO()
+    sf.write(buf, audio, sr, format=fmt, subtype="PCM_16" if fmt == "FLAC" else "FLOAT")
+    return buf.getvalue()
+
+
+def song_mix(seconds=0.4) -> np.ndarray:
+    return load_track(TOY / "test" / SONG).sum(0)[:int(seconds * SR)].numpy()
+
+
+def upload(lab, content: bytes, name: str = "song.wav"):
+    lab.upload.value = ({"name": name, "type": "audio/wav", "size": len(content),
+                         "last_modified": datetime.datetime.now(datetime.timezone.utc),
+                         "content": memoryview(content)},)
+
+
+def text(lab) -> str:
+    return html.unescape(lab.messages.value)
+
+
+def assert_readable(lab, *needles):
+    msg = text(lab)
+    assert "Traceback" not in msg and "File \"" not in msg, msg
+    for n in needles:
+        assert n in msg, f"{n!r} not in the lab's message: {msg}"
+
+
+class Recorder:
+    """Stands in for a tasks function: records each call, returns zeros of the right shape."""
+
+    def __init__(self, kind):
+        self.kind, self.calls = kind, []
+
+    def __call__(self, *args, **kwargs):
+        self.calls.append((args, kwargs))
+        if self.kind == "generate":
+            return torch.zeros(args[1])
+        if self.kind == "impute":
+            return torch.zeros_like(args[1])
+        y = args[1]
+        return torch.zeros(y.shape[0], len(STEMS), y.shape[-1])
+
+
+def seed_of(gen: torch.Generator) -> tuple[int, str]:
+    return gen.initial_seed(), gen.device.type
+
+
+# ----------------------------------------------------------------------------------------------
+# widget state → request → the command line's task calls
+# ----------------------------------------------------------------------------------------------
+
+def test_request_reads_the_controls(lab):
+    lab.task.value = "impute"
+    lab.keep["bass"].value, lab.keep["drums"].value, lab.keep["piano"].value = True, False, True
+    lab.song.value = "Track00031"
+    lab.sampler.value = "heun"
+    lab.steps.value, lab.churn.value, lab.seed.value, lab.seconds.value = 7, 3.0, 42, 2.5
+    req = lab.request()
+    assert (req.task, req.keep, req.track, req.sampler, req.steps, req.s_churn, req.seed, req.seconds) == \
+        ("impute", ("bass", "piano"), "Track00031", "heun", 7, 3.0, 42, 2.5)
+    assert lab.resamples.disabled, "Heun has no correction resamples: R is disabled"
+    cfg = req.config()
+    assert cfg == tasks.ImputationConfig.paper().with_heun(7).replace(s_churn=3.0)
+
+
+def test_task_and_method_switch_to_their_presets(lab):
+    lab.task.value = "generate"
+    assert (lab.churn.value, lab.sigma_max.value) == (20.0, 20.0)
+    lab.task.value = "separate"
+    lab.method.value = "gaussian"
+    assert (lab.churn.value, lab.sigma_max.value) == (40.0, 1.0)
+    lab.paper_button.click()
+    assert lab.request().config() == tasks.SeparationConfig.paper_gaussian()
+
+
+def test_lab_only_knobs_change_only_sigma_max_and_R():
+    req = widgets.LabRequest(task="separate", method="dirac", steps=10, s_churn=5, sigma_max=2.0, num_resamples=3,
+                             track=SONG)
+    assert req.config() == tasks.SeparationConfig.paper_dirac().replace(num_steps=10, s_churn=5, sigma_max=2.0,
+                                                                        num_resamples=3)
+    assert "lab-only" in req.command()
+
+
+def test_separate_makes_the_same_call_as_msdm_separate(lab, checkpoint, tmp_path, monkeypatch):
+    y = song_mix(0.4)
+    content = wav_bytes(np.stack([y, y], 1), 44100)   # stereo, 44.1 kHz: resampled and downmixed by both
+    (tmp_path / "mix.wav").write_bytes(content)
+    rec = Recorder("separate")
+    monkeypatch.setattr(tasks, "separate_long", rec)
+    argv = ["separate", "--checkpoint", str(checkpoint), str(tmp_path / "mix.wav"), "--out", str(tmp_path / "cli"),
+            "--method", "gaussian", "--steps", "3", "--churn", "5", "--seed", "7", "--quiet"]
+    assert cli.main(argv) == 0
+    lab.task.value, lab.method.value = "separate", "gaussian"
+    upload(lab, content, "mix.wav")
+    assert lab.source.value == "upload"
+    lab.steps.value, lab.churn.value, lab.seed.value, lab.seconds.value = 3, 5.0, 7, 5.0
+    lab.resamples.value = tasks.SeparationConfig.paper_gaussian().num_resamples
+    assert lab.sample(wait=True) is not None, text(lab)
+    assert_readable(lab, "resampled from 44100 Hz", "downmixed to mono")
+    (cli_args, cli_kw), (lab_args, lab_kw) = rec.calls
+    assert lab_args[0] is lab.model and isinstance(cli_args[0], EDMDenoiser)
+    assert torch.equal(lab_args[1], cli_args[1]), "the lab must read the upload exactly as msdm separate reads the file"
+    assert lab_args[2] == cli_args[2] == tasks.SeparationConfig.paper_gaussian().replace(num_steps=3, s_churn=5.0)
+    assert seed_of(lab_kw.pop("generator")) == seed_of(cli_kw.pop("generator")) == (7, "cpu")
+    lab_kw.pop("callback"), cli_kw.pop("callback")
+    assert lab_kw == cli_kw == {"chunk_length": 32768, "batch_size": 8}
+    # and the command the lab shows is that command
+    assert "msdm separate --checkpoint" in lab.command.value and "--method gaussian --out OUT --steps 3" in lab.command.value
+
+
+def test_impute_makes_the_same_calls_as_msdm_impute(lab, checkpoint, tmp_path, monkeypatch):
+    rec = Recorder("impute")
+    monkeypatch.setattr(tasks, "impute", rec)
+    argv = ["impute", "--checkpoint", str(checkpoint), "--track", str(TOY / "test" / SONG), "--keep", "bass,piano",
+            "--out", str(tmp_path / "cli"), "--seconds", "1.6", "--steps", "4", "--sampler", "heun", "--seed", "3",
+            "--quiet"]
+    assert cli.main(argv) == 0
+    n_cli = len(rec.calls)
+    lab.task.value = "impute"
+    for s in STEMS:
+        lab.keep[s].value = s in ("bass", "piano")
+    lab.song.value = SONG
+    lab.sampler.value = "heun"
+    lab.steps.value, lab.seed.value = 4, 3
+    lab.churn.value = tasks.ImputationConfig.paper().s_churn
+    req = replace(lab.request(), seconds=1.6)   # (the slider moves in 0.5 s steps) 1.6 s spans 2 chunks
+    plan = widgets.prepare(req, lab.model, TOY)
+    widgets.execute(plan)
+    assert n_cli == len(rec.calls) - n_cli == 1, "both impute the 2 chunks in one batch"
+    (cli_args, cli_kw), (lab_args, lab_kw) = rec.calls
+    assert torch.equal(lab_args[1], cli_args[1]), "same known stems, same chunks"
+    assert lab_args[1].shape == (2, 4, 32768)
+    assert lab_args[2] == cli_args[2] == ("bass", "piano")
+    assert seed_of(lab_kw.pop("generator")) == seed_of(cli_kw.pop("generator")) == (3, "cpu")
+    lab_kw.pop("callback"), cli_kw.pop("callback")
+    assert lab_kw == cli_kw == {"config": tasks.ImputationConfig.paper().with_heun(4)}
+    assert "--keep bass,piano" in req.command() and "--sampler heun" in req.command()
+
+
+def test_generate_makes_the_same_call_as_msdm_generate(lab, checkpoint, tmp_path, monkeypatch):
+    rec = Recorder("generate")
+    monkeypatch.setattr(tasks, "generate", rec)
+    argv = ["generate", "--checkpoint", str(checkpoint), "--out", str(tmp_path / "cli"), "--seconds", "1",
+            "--steps", "5", "--churn", "0", "--seed", "11", "--quiet"]
+    assert cli.main(argv) == 0
+    lab.task.value = "generate"
+    lab.steps.value, lab.churn.value, lab.seed.value, lab.seconds.value = 5, 0.0, 11, 1.0
+    result = lab.sample(wait=True)
+    assert result is not None, text(lab)
+    assert result.audio.shape == (4, SR)
+    (cli_args, cli_kw), (lab_args, lab_kw) = rec.calls
+    assert lab_args[1] == cli_args[1] == (1, 4, 22528)     # 1 s rounded up to a multiple of 1024
+    assert seed_of(lab_kw.pop("generator")) == seed_of(cli_kw.pop("generator")) == (11, "cpu")
+    lab_kw.pop("callback"), cli_kw.pop("callback")
+    assert lab_kw == cli_kw
+    assert lab_kw["config"] == tasks.GenerationConfig.paper().replace(num_steps=5, s_churn=0.0)
+
+
+# ----------------------------------------------------------------------------------------------
+# bad input: a readable message, never a traceback
+# ----------------------------------------------------------------------------------------------
+
+def test_not_audio_upload_is_a_readable_message(lab):
+    lab.task.value = "separate"
+    upload(lab, b"%PDF-1.4 this is not a sound file at all" * 20, "notes.pdf")
+    assert lab.sample(wait=True) is None
+    assert_readable(lab, "notes.pdf: not a readable audio file")
+    assert lab.sample_button.disabled is False
+
+
+def test_wrong_sample_rate_is_resampled_and_stereo_downmixed(lab):
+    y = song_mix(0.5)
+    y16 = np.interp(np.arange(int(len(y) * 16000 / SR)) * SR / 16000, np.arange(len(y)), y)
+    lab.task.value = "separate"
+    upload(lab, wav_bytes(np.stack([y16, 0.5 * y16], 1), 16000, "FLAC"), "low-rate.flac")
+    plan = widgets.prepare(lab.request(), lab.model, TOY)
+    assert plan.mixture.shape == (round(len(y16) * SR / 16000),)
+    assert any("resampled from 16000 Hz" in n for n in plan.notes)
+    assert any("2 channels, downmixed to mono" in n for n in plan.notes)
+    err = plan.mixture[:len(y)].numpy() - 0.75 * y[:len(plan.mixture)]
+    assert np.linalg.norm(err) < 0.2 * np.linalg.norm(0.75 * y), "(L + R) / 2 of the 16 kHz copy ≈ 0.75 y"
+    assert lab.sample(wait=True) is not None, text(lab)
+    assert_readable(lab, "resampled from 16000 Hz to the model's 22050 Hz", "downmixed to mono")
+    assert "no reference stems" in lab.scores.value
+
+
+def test_no_stems_selected_is_a_readable_message(lab):
+    lab.task.value = "impute"
+    for cb in lab.keep.values():
+        cb.value = False
+    assert lab.sample(wait=True) is None
+    assert_readable(lab, "no stems selected")
+    assert "no stems selected" in lab.info.value, "the controls already say so before Sample"
+    for cb in lab.keep.values():
+        cb.value = True
+    assert lab.sample(wait=True) is None
+    assert_readable(lab, "every stem is kept")
+
+
+@pytest.mark.parametrize("content, needle", [
+    (None, "no file uploaded"),
+    (b"", "no file uploaded"),
+    ("silent", "the mixture is silent"),
+    ("nan", "NaN/Inf"),
+])
+def test_other_bad_uploads(lab, content, needle):
+    lab.task.value, lab.source.value = "separate", "upload"
+    if content == "silent":
+        upload(lab, wav_bytes(np.zeros(4000), SR), "quiet.wav")
+    elif content == "nan":
+        upload(lab, wav_bytes(np.full(4000, np.nan), SR), "nan.wav")
+    elif content is not None:
+        upload(lab, content, "empty.wav")
+    assert lab.sample(wait=True) is None
+    assert_readable(lab, needle)
+
+
+def test_isdm_separation_makes_the_same_call_as_msdm_separate_isdm(checkpoint, tmp_path, monkeypatch):
+    folder = tmp_path / "ckpt"
+    folder.mkdir()
+    (folder / "msdm-tiny.pt").symlink_to(checkpoint)
+    cfg1 = unet.PRESETS["tiny"].replace(in_channels=1)
+    for k, s in enumerate(STEMS):
+        torch.manual_seed(k)
+        checkpoints.save(folder / f"isdm-tiny-{s}.pt", EDMDenoiser(unet.build(cfg1), stems=(s,), sample_rate=SR), cfg1)
+    lab = widgets.SamplingLab(checkpoint=folder / "msdm-tiny.pt", data_root=TOY, seconds=0.5, steps=2)
+    assert {"isdm-dirac", "isdm-gaussian"} <= set(dict(lab.method.options).values()) and not lab.method_note.value
+    content = wav_bytes(song_mix(0.3), SR)
+    (tmp_path / "mix.wav").write_bytes(content)
+    rec = Recorder("separate")
+    monkeypatch.setattr(tasks, "separate_long", rec)
+    spec = ",".join(f"{s}={folder / f'isdm-tiny-{s}.pt'}" for s in STEMS)
+    assert cli.main(["separate", "--isdm", spec, str(tmp_path / "mix.wav"), "--out", str(tmp_path / "cli"),
+                     "--steps", "2", "--seed", "5", "--quiet"]) == 0
+    lab.method.value = "isdm-dirac"
+    upload(lab, content, "mix.wav")
+    lab.steps.value, lab.seed.value = 2, 5
+    lab.resamples.value = tasks.SeparationConfig.paper_isdm_dirac().num_resamples
+    assert lab.sample(wait=True) is not None, text(lab)
+    (cli_args, cli_kw), (lab_args, lab_kw) = rec.calls
+    assert isinstance(lab_args[0], tasks.ISDMDenoiser) and lab_args[0].stems == cli_args[0].stems == STEMS
+    assert torch.equal(lab_args[1], cli_args[1])
+    assert lab_args[2] == cli_args[2] == tasks.SeparationConfig.paper_isdm_dirac().replace(num_steps=2)
+    assert seed_of(lab_kw.pop("generator")) == seed_of(cli_kw.pop("generator")) == (5, "cpu")
+    lab_kw.pop("callback"), cli_kw.pop("callback")
+    assert lab_kw == cli_kw
+    assert "msdm separate --isdm bass=" in html.unescape(lab.command.value)
+
+
+def test_isdm_is_disabled_with_a_note_when_its_checkpoints_are_missing(lab):
+    assert "isdm-dirac" not in dict(lab.method.options).values()
+    assert "ISDM is disabled" in lab.method_note.value
+    with pytest.raises(widgets.LabError, match="ISDM needs"):
+        widgets.prepare(widgets.LabRequest(method="isdm-dirac", track=SONG), lab.model, TOY)
+
+
+def test_a_failing_run_is_a_readable_message(lab, monkeypatch):
+    def boom(*args, **kwargs):
+        raise RuntimeError("out of memory\nsecond line of a long error")
+
+    monkeypatch.setattr(tasks, "separate_long", boom)
+    lab.task.value, lab.source.value = "separate", "toy"
+    assert lab.sample(wait=True) is None
+    assert_readable(lab, "out of memory")
+    assert "second line" not in text(lab) and lab.progress.bar_style == "danger"
+
+
+def test_missing_checkpoint_is_a_lab_error(tmp_path):
+    with pytest.raises(widgets.LabError, match="no such checkpoint"):
+        widgets.SamplingLab(checkpoint=tmp_path / "nope.pt", data_root=TOY)
+
+
+# ----------------------------------------------------------------------------------------------
+# a real run, the results, cancel
+# ----------------------------------------------------------------------------------------------
+
+def test_real_separation_fills_every_result(lab, tmp_path):
+    lab.task.value, lab.source.value, lab.song.value = "separate", "toy", SONG
+    lab.steps.value, lab.resamples.value, lab.seconds.value = 3, 1, 0.5
+    result = lab.sample(wait=True)
+    assert result is not None, text(lab)
+    assert result.audio.shape == (4, int(0.5 * SR))
+    assert torch.allclose(result.audio.sum(0), result.mixture, atol=1e-4), "Dirac: the stems sum to the mixture"
+    assert set(result.si_sdri) == set(STEMS) and "SI-SDRi" in lab.scores.value
+    assert lab.figure.value[:4] == b"\x89PNG"
+    assert len(lab.players.children) == 1 and lab.players.children[0].children, "a grid of players"
+    assert lab.trajectory.max == len(result.frames) - 1 == 2 and lab.trajectory.value == 2
+    assert [f.step for f in result.frames] == [0, 1, 2]
+    assert lab.progress.value == lab.progress.max == 3 and lab.progress.bar_style == "success"
+    assert "at the last run's speed" in lab.info.value, "after a run the lab estimates the next run's time"
+    final = lab.figure.value
+    lab.trajectory.value = 0
+    assert lab.figure.value != final and "σ = 1" in lab.trajectory_label.value
+    lab.trajectory.value = 2
+    assert lab.figure.value == final
+    paths = lab.save(tmp_path / "saved")
+    assert [p.name for p in paths] == [f"{s}.wav" for s in STEMS] + ["mix.wav"]
+    data, sr = sf.read(paths[0])
+    assert sr == SR and len(data) == int(0.5 * SR)
+    assert "wrote 5 files" in lab.save_message.value
+
+
+def test_save_into_a_file_is_a_readable_message(lab, tmp_path):
+    assert lab.save(tmp_path) is None and "press Sample first" in lab.save_message.value
+    lab.task.value, lab.steps.value, lab.seconds.value = "generate", 1, 0.5
+    assert lab.sample(wait=True) is not None, text(lab)
+    (tmp_path / "file").write_text("x")
+    assert lab.save(tmp_path / "file") is None
+    assert "exists and is not a folder" in lab.save_message.value
+
+
+def test_cancel_stops_the_run(lab):
+    lab.task.value, lab.steps.value, lab.seconds.value = "generate", 200, 0.5
+    lab.sample()
+    deadline = time.time() + 60
+    while lab.progress.value < 1 and time.time() < deadline:
+        time.sleep(0.05)
+    assert lab.running and lab.cancel_button.disabled is False
+    lab.cancel()
+    assert lab.wait(60) is None
+    assert not lab.running and "cancelled" in lab.status.value and lab.progress.value < 200
+    assert lab.sample_button.disabled is False and lab.cancel_button.disabled is True
+    assert_readable(lab, "cancelled")
+
+
+def test_read_upload_accepts_wav_and_flac():
+    y = song_mix(0.2)
+    for fmt in ("WAV", "FLAC"):
+        audio, notes = widgets.read_upload(wav_bytes(y, SR, fmt), f"x.{fmt.lower()}", SR)
+        assert notes == [] and audio.dtype == torch.float32
+        assert np.allclose(audio.numpy(), y, atol=1e-4)
