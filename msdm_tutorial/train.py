@@ -95,7 +95,7 @@ PRESETS: dict[str, TrainConfig] = {
                          sample_steps=50),
 }
 # ISDM ("weakly supervised"): one single-stem model per stem; pick the stem with --stems.
-PRESETS["tiny-isdm"] = replace(PRESETS["tiny"], stems=("bass",))
+PRESETS["tiny-isdm"] = replace(PRESETS["tiny"], model="tiny-isdm", stems=("bass",))
 PRESETS["paper-isdm"] = replace(PRESETS["paper"], model="paper-isdm", stems=("bass",))
 
 

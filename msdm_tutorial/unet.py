@@ -134,6 +134,11 @@ PRESETS: dict[str, UNetConfig] = {
     "tiny": UNetConfig(channels=32, patch_factor=8, multipliers=(1, 2, 4, 4, 4), factors=(4, 4, 4, 2),
                        num_blocks=(1, 1, 2, 2), attentions=(False, False, True, True),
                        attention_heads=4, attention_features=32),
+    # One single-stem ISDM model per stem, at half the width of `tiny` (~1M parameters, 2 MB in
+    # fp16), so that four of them fit data_small's 30 MB budget beside the MSDM model.
+    "tiny-isdm": UNetConfig(in_channels=1, channels=16, patch_factor=8, multipliers=(1, 2, 4, 4, 4),
+                            factors=(4, 4, 4, 2), num_blocks=(1, 1, 2, 2), attentions=(False, False, True, True),
+                            attention_heads=4, attention_features=16),
 }
 
 
