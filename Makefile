@@ -19,6 +19,9 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	# the reference implementation for the U-Net parity tests (pure Python, MIT; its declared
+	# deps are type stubs, so it is installed without them: einops/einops-exts come with [dev])
+	$(BIN)/python -m pip install --quiet --no-deps audio-diffusion-pytorch==0.0.43
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (msdm-tutorial)" >/dev/null
 	touch $(STAMP)
 
