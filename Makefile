@@ -31,7 +31,7 @@ lab: $(STAMP)
 		--IdentityProvider.token=$(TOKEN)
 
 test: $(STAMP)
-	MSDM_QUICK=1 $(BIN)/python -m pytest
+	MSDM_QUICK=1 OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(BIN)/python -m pytest
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests

@@ -83,7 +83,7 @@ class TrainConfig:
 
 
 PRESETS: dict[str, TrainConfig] = {
-    # A laptop CPU on data_small's toy songs: ~2 steps/s on 2 cores.
+    # A laptop CPU on data_small's toy songs (speed: docs/benchmarks.md, "Training speed").
     "tiny": TrainConfig(warmup_steps=100),
     # The paper's run (Slakh2100, one model for 4 stems): 262144-sample chunks, batch 8, Adam 1e-4.
     "paper": TrainConfig(model="paper", chunk_length=262144, batch_size=8, steps=1_000_000, lr=1e-4,
