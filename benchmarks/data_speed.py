@@ -19,7 +19,6 @@ for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse  # noqa: E402
 import platform  # noqa: E402
-import re  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -33,6 +32,7 @@ from msdm_tutorial.data import TrainChunks, synthesize_song  # noqa: E402
 from msdm_tutorial.data.toyset import write_toy_dataset  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+from _report import write_section  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 SECTION = "## Data loading speed"
 
 
@@ -96,13 +96,7 @@ def main(argv=None) -> int:
         table.append(f"| {name} | {chunk} | {workers} | {cps:.0f} | {cps * chunk / 22050:.0f} |")
     text = "\n".join(table) + "\n"
     if args.write:
-        doc = ROOT / "docs" / "benchmarks.md"
-        old = doc.read_text() if doc.exists() else "# Benchmarks\n"
-        pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-        new = pattern.sub(text + "\n", old) if pattern.search(old) else old.rstrip("\n") + "\n\n" + text
-        tmp = doc.with_suffix(".md.tmp")
-        tmp.write_text(new)
-        os.replace(tmp, doc)
+        doc = write_section(SECTION, text)
         print(f"updated {doc}")
     return 0
 

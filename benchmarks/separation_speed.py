@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import re
 import shlex
 import sys
 import time
@@ -44,6 +43,7 @@ from msdm_tutorial.inference import chunk_length, length_multiple, load_model
 from msdm_tutorial.tasks import SeparationConfig, separate_long
 
 ROOT = Path(__file__).resolve().parents[1]
+from _report import write_section  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 SECTION = "## Separation speed"
 DEFAULT_CHECKPOINT = "data_small/checkpoints/msdm-tiny.pt"
 
@@ -197,13 +197,7 @@ def main(argv=None) -> int:
     print()
     print(text)
     if args.write:
-        doc = ROOT / "docs" / "benchmarks.md"
-        old = doc.read_text() if doc.exists() else "# Benchmarks\n"
-        pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-        new = pattern.sub(lambda _: text + "\n", old) if pattern.search(old) else old.rstrip("\n") + "\n\n" + text
-        tmp = doc.with_suffix(".md.tmp")
-        tmp.write_text(new)
-        os.replace(tmp, doc)
+        doc = write_section(SECTION, text)
         print(f"updated {doc}")
     return 0
 

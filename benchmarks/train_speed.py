@@ -30,7 +30,6 @@ import datetime
 import multiprocessing as mp
 import os
 import platform
-import re
 import sys
 import tempfile
 import time
@@ -38,6 +37,7 @@ from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+from _report import write_section  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 SECTION = "## Training speed"
 COMMAND = ".venv/bin/python benchmarks/train_speed.py --write"
 
@@ -212,17 +212,6 @@ def section(rows: list[dict], est: dict, args, load: tuple, gpu_note: str) -> st
     return "\n".join(lines) + "\n"
 
 
-def write_section(text: str) -> Path:
-    doc = ROOT / "docs" / "benchmarks.md"
-    old = doc.read_text() if doc.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    new = pattern.sub(lambda m: text + "\n", old) if pattern.search(old) else old.rstrip("\n") + "\n\n" + text
-    tmp = doc.with_suffix(".md.tmp")
-    tmp.write_text(new)
-    os.replace(tmp, doc)
-    return doc
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=20, help="timed optimisation steps per measurement")
@@ -268,7 +257,7 @@ def main(argv=None) -> int:
     print()
     print(text)
     if args.write:
-        print(f"updated {write_section(text)}")
+        print(f"updated {write_section(SECTION, text)}")
     return 0
 
 

@@ -21,7 +21,6 @@ import importlib.util
 import json
 import os
 import platform
-import re
 import sys
 import time
 from pathlib import Path
@@ -29,6 +28,7 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
+from _report import write_section  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 sys.path.insert(0, str(ROOT))
 
 from msdm_tutorial import checkpoints, unet  # noqa: E402
@@ -135,17 +135,6 @@ def markdown(rows: list[dict], command: str, device_name: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_section(text: str) -> Path:
-    doc = ROOT / "docs" / "benchmarks.md"
-    old = doc.read_text() if doc.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    new = pattern.sub(lambda _: text + "\n", old) if pattern.search(old) else old.rstrip("\n") + "\n\n" + text
-    tmp = doc.with_suffix(".md.tmp")
-    tmp.write_text(new)
-    os.replace(tmp, doc)
-    return doc
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--configs", nargs="+", default=["paper", "tiny"], choices=sorted(unet.PRESETS))
@@ -184,7 +173,7 @@ def main(argv=None) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2))
     if args.write:
-        print(f"updated {write_section(text)}")
+        print(f"updated {write_section(SECTION, text)}")
     return 0
 
 

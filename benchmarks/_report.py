@@ -1,0 +1,21 @@
+"""Shared by the benchmark scripts: replace one ``## Section`` of docs/benchmarks.md, atomically."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
+
+
+def write_section(section: str, text: str, doc: Path = DOC) -> Path:
+    """Put ``text`` (which starts with the ``section`` heading) in place of that section of ``doc``,
+    or append it; the other sections stay byte for byte. Written to a temp file, then renamed."""
+    old = doc.read_text() if doc.exists() else "# Benchmarks\n"
+    pattern = re.compile(rf"^{re.escape(section)}\n.*?(?=^## |\Z)", re.S | re.M)
+    new = pattern.sub(lambda _: text + "\n", old) if pattern.search(old) else old.rstrip("\n") + "\n\n" + text
+    tmp = doc.with_suffix(".md.tmp")
+    tmp.write_text(new)
+    os.replace(tmp, doc)
+    return doc
