@@ -69,6 +69,7 @@ class TrainConfig:
     keep_checkpoints: int = 3
     sample_steps: int = 0                    # Heun steps for audio samples at validation (0 = none)
     seed: int = 0
+    init_from: str | None = None             # fine-tune: start from this checkpoint's weights (and EMA)
 
     def to_dict(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
@@ -175,6 +176,27 @@ def validation_batches(cfg: TrainConfig, data_dir) -> list[torch.Tensor]:
 
 
 @torch.no_grad()
+def init_weights(cfg: TrainConfig, net: nn.Module, ema: nn.Module) -> None:
+    """Fine-tuning: copy the weights (and EMA weights, when the file has them) of ``cfg.init_from``.
+
+    The optimizer, step count and data order start fresh; the architecture and stems must match.
+    A resumed fine-tuning run then overwrites these with its own latest checkpoint.
+    """
+    from .checkpoints import read
+
+    path = Path(cfg.init_from)
+    if not path.is_file():
+        raise ValueError(f"{path}: --init-from checkpoint not found")
+    payload = read(path, config=unet_config_for(cfg))
+    if payload.get("stems") is not None and tuple(payload["stems"]) != tuple(cfg.stems):
+        raise ValueError(f"{path}: the checkpoint's stems {tuple(payload['stems'])} differ from the run's "
+                         f"{tuple(cfg.stems)}; pass --stems to match")
+    state = {k: v.float() if v.is_floating_point() else v for k, v in payload["state_dict"].items()}
+    ema_state = payload.get("ema_state_dict") or payload["state_dict"]
+    net.load_state_dict(state)
+    ema.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in ema_state.items()})
+
+
 def ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
     """θ_ema ← decay·θ_ema + (1 − decay)·θ."""
     for e, p in zip(ema.parameters(), model.parameters()):
@@ -445,6 +467,8 @@ def train(cfg: TrainConfig, data_dir, run_dir, resume: bool = False, device: str
     generator = torch.Generator().manual_seed(cfg.seed)  # σ and noise of the global batch (all ranks)
     step = 0
 
+    if cfg.init_from:
+        init_weights(cfg, net, ema)
     if resume:
         payload, path = load_latest(run_dir)
         if payload is not None:
@@ -489,7 +513,8 @@ def train(cfg: TrainConfig, data_dir, run_dir, resume: bool = False, device: str
             grad_norm = (nn.utils.clip_grad_norm_(denoiser.parameters(), cfg.grad_clip) if cfg.grad_clip
                          else torch.zeros(()))
             opt.step()
-            ema_update(ema, net, ema_decay_at(step, cfg.ema_decay))
+            # a fine-tuning run starts from a meaningful EMA: no warm-up
+            ema_update(ema, net, cfg.ema_decay if cfg.init_from else ema_decay_at(step, cfg.ema_decay))
             step += 1
             last_loss = loss.item()
             if not math.isfinite(last_loss):
@@ -545,7 +570,7 @@ def config_from_args(args) -> TrainConfig:
             raise ValueError(f"--stems: unknown stem(s) {unknown or [args.stems]}; choose from {', '.join(STEMS)}")
         changes["stems"] = stems
     for name in ("steps", "batch_size", "lr", "chunk_length", "num_workers", "seed", "save_every", "val_every",
-                 "warmup_steps", "sample_steps", "log_every"):
+                 "warmup_steps", "sample_steps", "log_every", "sigma_mean", "sigma_std", "ema_decay", "init_from"):
         value = getattr(args, name, None)
         if value is not None:
             changes[name] = value
@@ -588,6 +613,11 @@ def add_arguments(p) -> None:
     p.add_argument("--log-every", dest="log_every", type=int)
     p.add_argument("--sample-steps", dest="sample_steps", type=int, help="Heun steps of audio samples (0 = none)")
     p.add_argument("--seed", type=int)
+    p.add_argument("--sigma-mean", dest="sigma_mean", type=float, help="training σ: ln σ ~ N(mean, std²) (paper: -3)")
+    p.add_argument("--sigma-std", dest="sigma_std", type=float, help="training σ: ln σ ~ N(mean, std²) (paper: 1)")
+    p.add_argument("--ema-decay", dest="ema_decay", type=float, help="EMA decay of the weights")
+    p.add_argument("--init-from", dest="init_from", metavar="CKPT",
+                   help="fine-tune: start from this checkpoint's (EMA) weights with a fresh optimizer")
     p.add_argument("--no-autocast", action="store_true", help="train in fp32 (default: bf16 autocast)")
     p.add_argument("--device", help="cpu, cuda, cuda:1 … (default: cuda when available)")
     p.add_argument("--json", metavar="FILE", help="write the run summary as JSON")

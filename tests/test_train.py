@@ -128,3 +128,27 @@ def test_empty_data_folder_and_foreign_run_folder(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "another config" in err and "lr" in err
     assert len(train.checkpoint_paths(tmp_path / "run")) == 1
+
+
+def test_fine_tuning_starts_from_the_checkpoint_weights(tmp_path):
+    train.train(replace(FAST, steps=2), DATA, tmp_path / "base", progress=False, device="cpu")
+    base = train.checkpoint_paths(tmp_path / "base")[0]
+    ft = replace(FAST, steps=1, lr=0.0, warmup_steps=0, ema_decay=1.0, sigma_mean=-1.0, sigma_std=1.5,
+                 init_from=str(base))
+    train.train(ft, DATA, tmp_path / "ft", progress=False, device="cpu")
+    a, b = run_dir_state(tmp_path / "base"), run_dir_state(tmp_path / "ft")
+    assert b["extra"]["train_state"]["step"] == 1          # a fresh step count
+    assert_same_weights(a, b)                                # lr 0 and EMA 1: the weights are the base's
+    saved = json.loads((tmp_path / "ft" / "config.json").read_text())
+    assert saved["init_from"] == str(base) and saved["sigma_mean"] == -1.0
+
+
+def test_fine_tuning_refuses_another_architecture_or_stems(tmp_path):
+    train.train(replace(FAST, steps=1), DATA, tmp_path / "base", progress=False, device="cpu")
+    base = str(train.checkpoint_paths(tmp_path / "base")[0])
+    with pytest.raises(ValueError, match="different U-Net"):
+        train.train(replace(FAST, model="tiny-isdm", stems=("bass",), init_from=base), DATA, tmp_path / "a",
+                    progress=False, device="cpu")
+    with pytest.raises(ValueError, match="not found"):
+        train.train(replace(FAST, init_from=str(tmp_path / "missing.pt")), DATA, tmp_path / "b",
+                    progress=False, device="cpu")
