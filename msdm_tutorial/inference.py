@@ -212,6 +212,17 @@ def separation_config(method: str, isdm: bool, steps=None, sampler=None, churn=N
     return build_config(base, steps, sampler, churn)
 
 
+def with_constrained(cfg, stem: str | None, stems: tuple[str, ...]):
+    """``cfg`` with the Dirac method's constrained stem set to ``stem`` (a name), if given."""
+    if stem is None:
+        return cfg
+    if cfg.method != "dirac":
+        raise _error(f"--constrain {stem}: only the dirac method constrains a stem")
+    if stem not in stems:
+        raise _error(f"--constrain {stem}: unknown stem; the model's stems are {', '.join(stems)}")
+    return cfg.replace(source_id=stems.index(stem))
+
+
 def config_dict(cfg) -> dict:
     d = asdict(cfg)
     d["nfe"] = cfg.nfe
@@ -515,6 +526,7 @@ def run_separate(args) -> int:
     device = pick_device(args.device)
     model = _load_for(args, device, parse_stems(args.stems))
     stems, sr = model_stems(model), model_rate(model)
+    cfg = with_constrained(cfg, args.constrain, stems)
     chunk = chunk_length(model, args.chunk_seconds)
     y = read_audio(args.mixture, sr, "separate")
     check_mixture(y, args.mixture)
@@ -558,6 +570,7 @@ def run_evaluate(args) -> int:
         raise _error(f"{data}: no such data folder")
     model = _load_for(args, device, parse_stems(args.stems))
     stems, sr = model_stems(model), model_rate(model)
+    cfg = with_constrained(cfg, args.constrain, stems)
     chunk = chunk_length(model, args.chunk_seconds)
     tracks = list_tracks(data, args.split, stems)
     if not tracks:
@@ -701,6 +714,8 @@ def register(sub) -> None:
     p.add_argument("--isdm", metavar="STEM=C,…", help="ISDM instead: one single-stem checkpoint per stem")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--method", choices=("dirac", "gaussian"), default="dirac", help="likelihood (default dirac)")
+    p.add_argument("--constrain", metavar="STEM",
+                   help="Dirac: the stem set to y − Σ others (default: the first, as the paper's code does)")
     _chunk_option(p)
     _sampling_options(p, "separate", "150 Euler steps × R 2")
     _common(p)
@@ -718,6 +733,8 @@ def register(sub) -> None:
     p.add_argument("--data", required=True, metavar="DIR", help="data root in MSDM layout (DIR/SPLIT/TrackNNNNN/)")
     p.add_argument("--split", default="test", help="split folder (default test)")
     p.add_argument("--method", choices=("dirac", "gaussian"), default="dirac", help="likelihood (default dirac)")
+    p.add_argument("--constrain", metavar="STEM",
+                   help="Dirac: the stem set to y − Σ others (default: the first, as the paper's code does)")
     p.add_argument("--limit", type=int, metavar="N", help="only the first N tracks")
     p.add_argument("--seconds", type=float, help="only the first S seconds of each track")
     p.add_argument("--drop-partial-chunk", action="store_true",

@@ -156,6 +156,13 @@ def test_separate_dirac_sums_to_the_mixture(tmp_path, models, mixture, capsys):
     assert info["model"] == "MSDM" and info["method"] == "dirac" and info["chunk_length"] == 5120
     assert info["config"]["num_resamples"] == 2 and info["config"]["nfe"] == 4 and info["config"]["s_churn"] == 20.0
 
+    c = run("c", "--constrain", "piano")
+    info = json.loads((tmp_path / "c.json").read_text())
+    assert info["config"]["source_id"] == STEMS.index("piano")
+    stems_c = np.stack([_read(c / f"{s}.wav") for s in STEMS])
+    assert not np.array_equal(stems_c, stems)                 # another stem takes the residual…
+    np.testing.assert_allclose(stems_c.sum(0), y, atol=4 * 2 ** -23 * np.abs(stems_c).max() + 8 / 32768)  # …still exact
+
     g = run("g", "--method", "gaussian", "--sampler", "heun")
     assert _files(g) == _files(a)
     info = json.loads((tmp_path / "g.json").read_text())
@@ -267,6 +274,11 @@ BAD = {
     "OUT is a file": (["separate", "--checkpoint", "{msdm}", "{tmp}/silent.wav", "--out", "{tmp}/text.wav"],
                       "text.wav: exists and is not a folder"),
     "no model": (["separate", "{tmp}/silent.wav"], "give either --checkpoint"),
+    "--constrain unknown stem": (["separate", "--checkpoint", "{msdm}", "{tmp}/nan.wav", "--constrain", "vocals"],
+                                 "--constrain vocals: unknown stem; the model's stems are bass, drums, guitar, piano"),
+    "--constrain with gaussian": (["evaluate", "--checkpoint", "{msdm}", "--data", str(TRACK.parents[1]),
+                                   "--method", "gaussian", "--constrain", "bass"],
+                                  "--constrain bass: only the dirac method constrains a stem"),
     "--json into a missing folder": (["generate", "--checkpoint", "{msdm}", "--json", "{tmp}/no/such/r.json"],
                                      "--json {tmp}/no/such/r.json: the folder {tmp}/no/such does not exist"),
 }
