@@ -164,13 +164,15 @@ def score(estimates, songs=None):
 # %% [markdown]
 # ## 2. See and hear it: Dirac separation of one song
 #
-# The Dirac method at the paper's settings but with fewer steps (`STEPS` × R = 2; the NFE study
-# in section 5 shows what more steps buy). Churn acts per step (σ → σ(1 + γ), γ = S_churn / N), so
-# `with_steps` keeps the paper's γ rather than its S_churn. Grey behind each waveform: the true stem.
+# The Dirac method with the paper's σ grid and churn, but EDM's second-order Heun sampler with `STEPS`
+# steps (2·STEPS − 1 network calls) instead of 150 Euler steps × R = 2: for this tiny model it is
+# both cheaper and better (section 5 and `docs/benchmarks.md`). Churn acts per step (σ → σ(1 + γ),
+# γ = S_churn / N), so `with_steps` keeps the paper's γ rather than its S_churn. Grey behind each
+# waveform: the true stem.
 
 # %%
 STEPS = course.size(24, 16)
-dirac_cfg = with_steps(tasks.SeparationConfig.paper_dirac(), STEPS)
+dirac_cfg = with_steps(tasks.SeparationConfig.paper_dirac(), STEPS).with_heun()
 t0 = time.time()
 dirac = separate(D, dirac_cfg)
 print(f"Dirac, {dirac_cfg.nfe} NFE per chunk: {time.time() - t0:.0f} s for {X.shape[0] * X.shape[-1] / SR:.0f} s of audio")
@@ -226,7 +228,7 @@ rows = {"equal split (floor)": score(equal_split(Y, len(STEMS)))}
 rows[f"MSDM Dirac ({dirac_cfg.nfe} NFE)"] = score(dirac)
 rows[f"MSDM Gaussian ({gauss_cfg.nfe} NFE)"] = score(separate(D, gauss_cfg))
 if ISDM is not None:
-    isdm_cfg = with_steps(tasks.SeparationConfig.paper_isdm_dirac(), STEPS)
+    isdm_cfg = with_steps(tasks.SeparationConfig.paper_isdm_dirac(), STEPS)   # the paper's Euler sampler, R = 2
     rows[f"ISDM Dirac ({isdm_cfg.nfe} NFE × 4 models)"] = score(separate(ISDM, isdm_cfg))
 else:
     print("ISDM rows skipped: no single-stem checkpoints (data_small/checkpoints/isdm-tiny-{stem}.pt).")
