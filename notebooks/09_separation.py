@@ -247,13 +247,13 @@ display(table(rows))
 
 # %% [markdown]
 # **The claim to check:** separation with the joint model must beat the floor on *every* stem —
-# otherwise it would be better to hand back a quarter of the mixture four times. The course's target
-# for the tiny model is an average of at least 6 dB on these songs; the cell prints where it stands.
+# otherwise it would be better to hand back a quarter of the mixture four times. And the course's
+# target for the shipped tiny model: an average of at least 6 dB on these songs (quick mode, with two
+# short excerpts and fewer steps, asks for half of that).
 
 # %%
 MIN_GAIN_OVER_EQUAL_SPLIT_DB = 0.0          # per stem: Dirac − equal split
-MIN_DIRAC_AVERAGE_DB = 0.0                  # the average must beat the mixture too
-TARGET_AVERAGE_DB = 6.0                     # the course's target for the shipped tiny model (not yet met)
+MIN_DIRAC_AVERAGE_DB = course.size(6.0, 3.0)   # the course's target for the shipped tiny model
 
 floor, ours = rows["equal split (floor)"]["si_sdri"], rows[f"MSDM Dirac ({dirac_cfg.nfe} NFE)"]
 gain = {k: ours["si_sdri"][k] - floor[k] for k in STEMS}
@@ -264,9 +264,8 @@ assert min(gain.values()) > MIN_GAIN_OVER_EQUAL_SPLIT_DB, (
     f"{[k for k, v in gain.items() if v <= MIN_GAIN_OVER_EQUAL_SPLIT_DB]} (gains {gain})")
 assert ours["average"] >= MIN_DIRAC_AVERAGE_DB, (
     f"mean Dirac SI-SDRi {ours['average']:.2f} dB is below {MIN_DIRAC_AVERAGE_DB} dB")
-print(f"Dirac beats the equal split on every stem; average {ours['average']:.2f} dB ✓")
-print(f"course target for the tiny model: {TARGET_AVERAGE_DB} dB — "
-      + ("reached" if ours["average"] >= TARGET_AVERAGE_DB else "not reached yet (a longer-trained checkpoint is planned)"))
+print(f"Dirac beats the equal split on every stem; average {ours['average']:.2f} dB "
+      f"(target {MIN_DIRAC_AVERAGE_DB} dB) ✓")
 
 # %% [markdown]
 # ## 5. How many steps? SI-SDRi against NFE, Euler and Heun
@@ -287,7 +286,7 @@ print(f"course target for the tiny model: {TARGET_AVERAGE_DB} dB — "
 
 # %%
 NFE_SONGS = [0]
-GRID = course.size((16, 32, 64), (16, 32))
+GRID = course.size((16, 24, 32, 64), (16, 32))
 curves = {"euler": ([], []), "heun": ([], [])}
 for n in GRID:
     for sampler in curves:
@@ -298,13 +297,39 @@ for n in GRID:
 for sampler, (nfe, sdri) in curves.items():
     print(f"{sampler:>5}: " + ", ".join(f"{n} NFE → {v:.2f} dB" for n, v in zip(nfe, sdri)))
 
+paper_cfg = tasks.SeparationConfig.paper_dirac()                   # Table 1: 150 Euler steps × R 2
+paper_db = score(separate(D, paper_cfg, songs=NFE_SONGS), songs=NFE_SONGS)["average"]
+print(f"paper: {paper_cfg.nfe} NFE → {paper_db:.2f} dB")
+
 fig, ax = plt.subplots(figsize=(6, 3.5))
 for sampler, (nfe, sdri) in curves.items():
     ax.plot(nfe, sdri, "o-", label="Euler, R = 2 (paper)" if sampler == "euler" else "Heun (EDM)")
+ax.plot([paper_cfg.nfe], [paper_db], "k*", ms=10, label="paper's setting (150 × R 2, S_churn 20)")
 ax.set(xscale="log", xlabel="network evaluations per chunk (NFE)", ylabel="average SI-SDRi (dB)",
        title=f"Dirac separation, {len(NFE_SONGS)} song(s)")
 ax.legend()
 plt.show()
+
+# %% [markdown]
+# **The claim to check:** a Heun setting with at most a third of the paper's 300 network calls
+# separates at least as well as the paper's sampler, within 0.3 dB. With the tiny model it
+# usually does better. More steps follow the model's score more faithfully, and so integrate
+# its errors more faithfully too; the bass, which Dirac makes the leftover, pays first. On
+# Gaussian stems with the exact denoiser the ranking is the other way round: the paper's grid
+# wins (`docs/tasks_closed_form.md`). So the model, not the sampler, sets the quality here.
+# Expect the paper's setting to pull ahead as a model improves.
+#
+# One 1.5-s excerpt (quick mode) is too little audio to rank two samplers: single excerpts swing by
+# several dB either way. So the check runs in full mode only. `tests/test_shipped_quality.py` makes
+# the same check on the whole test set, with `msdm evaluate`.
+
+# %%
+MAX_SHORTFALL_DB = 0.3
+cheap = [db for n, db in zip(*curves["heun"]) if n <= paper_cfg.nfe / 3]
+print(f"best Heun at ≤ {paper_cfg.nfe // 3} NFE: {max(cheap):.2f} dB vs the paper's {paper_db:.2f} dB at {paper_cfg.nfe} NFE")
+if not course.QUICK:
+    assert max(cheap) >= paper_db - MAX_SHORTFALL_DB, "a Heun setting at a third of the NFE should match the paper's sampler"
+    print("Heun at a third of the cost matches the paper's sampler ✓")
 
 # %% [markdown]
 # ## 6. Try it
