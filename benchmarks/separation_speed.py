@@ -8,9 +8,10 @@ MSDM Dirac separation (``tasks.separate_long``, as ``msdm separate`` runs it) of
 mixture, timed end to end on the CPU:
 
 * **paper**: Table 1's sampler — Euler, 150 steps × R = 2 correction resamples = 300 NFE, S_churn 20;
-* **Heun N**: EDM's Heun sampler with N steps (2N − 1 NFE; default N = 50 → 99 NFE, a third of the
-  paper's), the same σ grid and S_churn. Which Heun setting stays within 0.3 dB of the paper's is
-  measured in notebook 09; pass it with ``--heun-steps``.
+* **Heun N**: EDM's Heun sampler with N steps (2N − 1 NFE; default N = 24 → 47 NFE), the same σ
+  grid and the paper's churn per step (S_churn = 20·N/150). Which Heun settings stay within 0.3 dB
+  of the paper's sampler on the whole test set is measured by ``benchmarks/separation_quality.py``
+  (and checked by ``tests/test_shipped_quality.py``); pass them with ``--heun-steps``.
 
 The model is ``--checkpoint`` (default ``data_small/checkpoints/msdm-tiny.pt``). Without a trained
 checkpoint a random-weight tiny U-Net of the same architecture is timed instead, and the output
@@ -68,6 +69,13 @@ def time_setting(model, y, reference, cfg, chunk, batch, sr, seed=0) -> dict:
             "ms_per_nfe_per_s": 1000 * elapsed / seconds / cfg.nfe, "si_sdri": res["summary"]["average"]}
 
 
+def heun_config(n: int) -> SeparationConfig:
+    """Heun with ``n`` steps on the paper's σ grid and the paper's churn *per step*: S_churn = 20·n/150
+    (γ = S_churn / N = 0.133, as in the paper's 150-step grid)."""
+    paper = SeparationConfig.paper_dirac()
+    return paper.with_heun(n).replace(s_churn=paper.s_churn * n / paper.num_steps)
+
+
 def paper_model_nfe_seconds(evaluations: int) -> float:
     """Seconds per denoiser evaluation of a random paper-size MSDM U-Net on one 262144-sample chunk."""
     from msdm_tutorial import unet
@@ -93,8 +101,8 @@ def main(argv=None) -> int:
                         help="track folder whose stems are summed into the mixture")
     parser.add_argument("--seconds", type=float,
                         help="seconds of the track to separate (default: two whole chunks, as far as the track goes)")
-    parser.add_argument("--heun-steps", type=int, nargs="+", default=[50], metavar="N",
-                        help="Heun step counts to time (default 50, i.e. 99 NFE)")
+    parser.add_argument("--heun-steps", type=int, nargs="+", default=[24], metavar="N",
+                        help="Heun step counts to time (default 24, i.e. 47 NFE)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     parser.add_argument("--batch", type=int, default=8, help="chunks per batch (default 8)")
     parser.add_argument("--repeats", type=int, default=1,
@@ -137,7 +145,7 @@ def main(argv=None) -> int:
         model(torch.randn(min(args.batch, -(-y.numel() // chunk)), len(model.stems), chunk), 0.5)
     load_before = os.getloadavg()[0]
     settings = [("paper (Table 1)", "Euler, R = 2", SeparationConfig.paper_dirac())]
-    settings += [(f"Heun {n}", "Heun", SeparationConfig.paper_dirac().with_heun(n)) for n in args.heun_steps]
+    settings += [(f"Heun {n}", "Heun", heun_config(n)) for n in args.heun_steps]
     rows = []
     for name, sampler, cfg in settings:
         r = min((time_setting(model, y, reference, cfg, chunk, args.batch, sr) for _ in range(max(1, args.repeats))),
@@ -161,7 +169,7 @@ def main(argv=None) -> int:
              f"- Input: the first {y.numel() / sr:.2f} s of `{os.path.relpath(args.track, ROOT)}`'s mixture, "
              f"{sr} Hz, separated in {-(-y.numel() // chunk)} chunk(s) of {chunk} samples ({chunk / sr:.2f} s"
              f"{', the last one zero-padded' if y.numel() % chunk else ''}), "
-             f"MSDM Dirac (σ ∈ [1e-4, 1], ρ 7, S_churn 20), "
+             f"MSDM Dirac (σ ∈ [1e-4, 1], ρ 7; S_churn 20 for the paper's 150 steps, 20·N/150 for Heun N steps), "
              f"fastest of {max(1, args.repeats)} run(s) per setting.",
              "- The time does not depend on the weights (a trained and a random model of one architecture "
              "cost the same); it scales with NFE and with the number of chunks.", "",
@@ -187,7 +195,7 @@ def main(argv=None) -> int:
     if trained:
         lines.append("")
         lines.append("SI-SDRi here is one excerpt of one song (a sanity check); the quality study "
-                     "across the test set is in notebook 09.")
+                     "across the test set is the section \"Shipped tiny models: separation quality\" below.")
         if not rows[0][3]["si_sdri"] > 0:
             lines.append("")
             lines.append(f"At the paper's settings this checkpoint scores {rows[0][3]['si_sdri']:.1f} dB, below the "
