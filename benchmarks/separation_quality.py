@@ -36,19 +36,26 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import write_section  # noqa: E402
 
+from msdm_tutorial.tasks import SeparationConfig  # noqa: E402
+
 SECTION = "## Shipped tiny models: separation quality"
 CKPTS = "data_small/checkpoints"
 STEMS = ("bass", "drums", "guitar", "piano")
 
 
+def heun_churn(n: int) -> float:
+    """S_churn for n steps at the paper's churn per step (``SeparationConfig.with_steps``)."""
+    return SeparationConfig.paper_dirac().with_steps(n).s_churn
+
+
 def heun(n: int) -> list[str]:
-    return ["--sampler", "heun", "--steps", str(n), "--churn", f"{20 * n / 150:.4g}"]
+    return ["--sampler", "heun", "--steps", str(n), "--churn", f"{heun_churn(n):.4g}"]
 
 
 MSDM = ["--checkpoint", f"{CKPTS}/msdm-tiny.pt"]
 ISDM = ["--isdm", ",".join(f"{s}={CKPTS}/isdm-tiny-{s}.pt" for s in STEMS)]
 ROWS = [  # (label, model, sampler description, options)
-    *[(f"Heun {n}", "MSDM Dirac", f"Heun {n} steps, S_churn {20 * n / 150:.3g}", MSDM + heun(n))
+    *[(f"Heun {n}", "MSDM Dirac", f"Heun {n} steps, S_churn {heun_churn(n):.3g}", MSDM + heun(n))
       for n in (16, 20, 24, 32, 50)],
     ("Euler 24 × R 2", "MSDM Dirac", "Euler 24 steps × R 2, S_churn 3.2", MSDM + ["--steps", "24", "--churn", "3.2"]),
     ("paper", "MSDM Dirac", "paper: Euler 150 × R 2, S_churn 20", MSDM),

@@ -69,13 +69,6 @@ def time_setting(model, y, reference, cfg, chunk, batch, sr, seed=0) -> dict:
             "ms_per_nfe_per_s": 1000 * elapsed / seconds / cfg.nfe, "si_sdri": res["summary"]["average"]}
 
 
-def heun_config(n: int) -> SeparationConfig:
-    """Heun with ``n`` steps on the paper's σ grid and the paper's churn *per step*: S_churn = 20·n/150
-    (γ = S_churn / N = 0.133, as in the paper's 150-step grid)."""
-    paper = SeparationConfig.paper_dirac()
-    return paper.with_heun(n).replace(s_churn=paper.s_churn * n / paper.num_steps)
-
-
 def paper_model_nfe_seconds(evaluations: int) -> float:
     """Seconds per denoiser evaluation of a random paper-size MSDM U-Net on one 262144-sample chunk."""
     from msdm_tutorial import unet
@@ -145,7 +138,7 @@ def main(argv=None) -> int:
         model(torch.randn(min(args.batch, -(-y.numel() // chunk)), len(model.stems), chunk), 0.5)
     load_before = os.getloadavg()[0]
     settings = [("paper (Table 1)", "Euler, R = 2", SeparationConfig.paper_dirac())]
-    settings += [(f"Heun {n}", "Heun", heun_config(n)) for n in args.heun_steps]
+    settings += [(f"Heun {n}", "Heun", SeparationConfig.paper_dirac().with_steps(n).with_heun()) for n in args.heun_steps]
     rows = []
     for name, sampler, cfg in settings:
         r = min((time_setting(model, y, reference, cfg, chunk, args.batch, sr) for _ in range(max(1, args.repeats))),

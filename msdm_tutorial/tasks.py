@@ -105,6 +105,11 @@ class SamplingConfig:
         """A copy with some fields changed (``dataclasses.replace``)."""
         return replace(self, **changes)
 
+    def with_steps(self, num_steps: int):
+        """The same task with ``num_steps`` steps and the same churn *per step*: γ = S_churn / N is kept,
+        so S_churn scales with N (the paper's 150 steps with S_churn 20 → 24 steps with S_churn 3.2)."""
+        return replace(self, num_steps=num_steps, s_churn=self.s_churn * num_steps / self.num_steps)
+
     def with_heun(self, num_steps: int | None = None):
         """The same task with EDM's Heun sampler (R = 1), optionally with a different step count."""
         return replace(self, sampler="heun", num_resamples=1, num_steps=num_steps or self.num_steps)

@@ -191,10 +191,8 @@ def init_weights(cfg: TrainConfig, net: nn.Module, ema: nn.Module) -> None:
     if payload.get("stems") is not None and tuple(payload["stems"]) != tuple(cfg.stems):
         raise ValueError(f"{path}: the checkpoint's stems {tuple(payload['stems'])} differ from the run's "
                          f"{tuple(cfg.stems)}; pass --stems to match")
-    state = {k: v.float() if v.is_floating_point() else v for k, v in payload["state_dict"].items()}
-    ema_state = payload.get("ema_state_dict") or payload["state_dict"]
-    net.load_state_dict(state)
-    ema.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in ema_state.items()})
+    net.load_state_dict(payload["state_dict"])               # copy_ casts fp16 exports to the net's dtype
+    ema.load_state_dict(payload.get("ema_state_dict") or payload["state_dict"])
 
 
 def ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:

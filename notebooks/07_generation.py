@@ -100,11 +100,6 @@ LENGTH = 32 * D.net.downsampling       # the length the tiny model was trained o
 print(f"model: stems {D.stems}, {SR} Hz; samples of {LENGTH} samples ({LENGTH / SR:.2f} s)")
 
 
-def with_steps(config, n):
-    """``config`` with ``n`` steps and the paper's churn *per step*, γ = S_churn / N, kept unchanged."""
-    return config.replace(num_steps=n, s_churn=config.s_churn * n / config.num_steps)
-
-
 def generate(config, batch, seed=0):
     """``batch`` samples (batch, K, LENGTH) with a progress bar over the sampler's steps."""
     g = torch.Generator(device=device).manual_seed(seed)
@@ -118,12 +113,12 @@ def generate(config, batch, seed=0):
 #
 # The paper's settings with fewer steps (`STEPS`; section 4 shows what steps and churn change). Churn
 # works per step — each step first raises σ by a factor 1 + γ with γ = S_churn / N — so with fewer
-# steps we keep the paper's γ (`with_steps`) rather than its S_churn.
+# steps we keep the paper's γ (`config.with_steps(n)`) rather than its S_churn.
 
 # %%
 N_SAMPLES = course.size(8, 3)
 STEPS = course.size(64, 12)
-config = with_steps(tasks.GenerationConfig.paper(), STEPS)
+config = tasks.GenerationConfig.paper().with_steps(STEPS)
 t0 = time.time()
 samples = generate(config, N_SAMPLES)
 mixes = samples.sum(1)                                    # y = Σ_k x_k
@@ -245,7 +240,7 @@ print(f"data: {hf_share(real):.3f} of the energy above 6 kHz")
 settings = [(n, churn) for n in course.size((8, 64), (4, 12)) for churn in (False, True)]
 variants = {}
 for n, churn in settings:
-    cfg = with_steps(tasks.GenerationConfig.paper(), n) if churn else tasks.GenerationConfig.paper().replace(num_steps=n, s_churn=0.0)
+    cfg = tasks.GenerationConfig.paper().with_steps(n) if churn else tasks.GenerationConfig.paper().replace(num_steps=n, s_churn=0.0)
     variants[(n, churn)] = generate(cfg, 1, seed=1)[0]
     print(f"{n:3d} steps, S_churn {cfg.s_churn:4.1f}: {hf_share(variants[(n, churn)]):.3f} above 6 kHz, "
           f"mix RMS {rms(variants[(n, churn)].sum(0)):.3f}")

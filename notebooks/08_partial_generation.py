@@ -124,12 +124,7 @@ STEPS = course.size(64, 16)
 missing = [k for k, s in enumerate(STEMS) if s not in KEEP]
 
 
-def with_steps(config, n):
-    """``config`` with ``n`` steps and the paper's churn *per step*, γ = S_churn / N, kept unchanged."""
-    return config.replace(num_steps=n, s_churn=config.s_churn * n / config.num_steps)
-
-
-config = with_steps(tasks.ImputationConfig.paper(), STEPS)       # fewer steps, the paper's churn per step
+config = tasks.ImputationConfig.paper().with_steps(STEPS)       # fewer steps, the paper's churn per step
 
 
 def impute(known, keep=KEEP, config=config, seed=0):

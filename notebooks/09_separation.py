@@ -151,11 +151,6 @@ def separate(denoiser, config, songs=None, seed=0):
     return est.cpu()
 
 
-def with_steps(config, n):
-    """``config`` with ``n`` steps and the paper's churn *per step*, γ = S_churn / N, kept unchanged."""
-    return config.replace(num_steps=n, s_churn=config.s_churn * n / config.num_steps)
-
-
 def score(estimates, songs=None):
     """The paper's protocol (metrics.evaluate): per-stem mean SI-SDRi over 4-s windows, and their average."""
     idx = range(len(names)) if songs is None else songs
@@ -167,12 +162,12 @@ def score(estimates, songs=None):
 # The Dirac method with the paper's σ grid and churn, but EDM's second-order Heun sampler with `STEPS`
 # steps (2·STEPS − 1 network calls) instead of 150 Euler steps × R = 2: for this tiny model it is
 # both cheaper and better (section 5 and `docs/benchmarks.md`). Churn acts per step (σ → σ(1 + γ),
-# γ = S_churn / N), so `with_steps` keeps the paper's γ rather than its S_churn. Grey behind each
+# γ = S_churn / N), so `config.with_steps(n)` keeps the paper's γ rather than its S_churn. Grey behind each
 # waveform: the true stem.
 
 # %%
 STEPS = course.size(24, 16)
-dirac_cfg = with_steps(tasks.SeparationConfig.paper_dirac(), STEPS).with_heun()
+dirac_cfg = tasks.SeparationConfig.paper_dirac().with_steps(STEPS).with_heun()
 t0 = time.time()
 dirac = separate(D, dirac_cfg)
 print(f"Dirac, {dirac_cfg.nfe} NFE per chunk: {time.time() - t0:.0f} s for {X.shape[0] * X.shape[-1] / SR:.0f} s of audio")
@@ -221,14 +216,14 @@ assert residual < rounding, f"Dirac stems must sum to the mixture, but differ by
 # churn, the cheapest stable setting.
 
 # %%
-gauss_cfg = with_steps(tasks.SeparationConfig.paper_gaussian(), 48).replace(num_resamples=1)
+gauss_cfg = tasks.SeparationConfig.paper_gaussian().with_steps(48).replace(num_resamples=1)
 if course.QUICK:
     gauss_cfg = gauss_cfg.replace(num_steps=24, s_churn=0.0)
 rows = {"equal split (floor)": score(equal_split(Y, len(STEMS)))}
 rows[f"MSDM Dirac ({dirac_cfg.nfe} NFE)"] = score(dirac)
 rows[f"MSDM Gaussian ({gauss_cfg.nfe} NFE)"] = score(separate(D, gauss_cfg))
 if ISDM is not None:
-    isdm_cfg = with_steps(tasks.SeparationConfig.paper_isdm_dirac(), STEPS)   # the paper's Euler sampler, R = 2
+    isdm_cfg = tasks.SeparationConfig.paper_isdm_dirac().with_steps(STEPS)   # the paper's Euler sampler, R = 2
     rows[f"ISDM Dirac ({isdm_cfg.nfe} NFE × 4 models)"] = score(separate(ISDM, isdm_cfg))
 else:
     print("ISDM rows skipped: no single-stem checkpoints (data_small/checkpoints/isdm-tiny-{stem}.pt).")
@@ -290,7 +285,7 @@ GRID = course.size((16, 24, 32, 64), (16, 32))
 curves = {"euler": ([], []), "heun": ([], [])}
 for n in GRID:
     for sampler in curves:
-        cfg = with_steps(tasks.SeparationConfig.paper_dirac(), n)
+        cfg = tasks.SeparationConfig.paper_dirac().with_steps(n)
         cfg = cfg.with_heun() if sampler == "heun" else cfg
         curves[sampler][0].append(cfg.nfe)
         curves[sampler][1].append(score(separate(D, cfg, songs=NFE_SONGS), songs=NFE_SONGS)["average"])
@@ -361,7 +356,7 @@ else:
 # Solution: any stem can be the leftover — the sum constraint holds either way. The leftover stem
 # collects everything the sampled stems miss. On Gaussian sources (docs/tasks_closed_form.md),
 # constraining the loudest stem gave the smallest error; the paper's code constrains the bass.
-cfg = with_steps(tasks.SeparationConfig.paper_dirac().replace(source_id="piano"), 16)
+cfg = tasks.SeparationConfig.paper_dirac().replace(source_id="piano").with_steps(16)
 y0 = Y[:1, :, :CHUNK].to(device)
 my_piano_constrained = tasks.separate(D, y0, cfg, generator=torch.Generator(device=device).manual_seed(0)).cpu()
 check_constrained(my_piano_constrained)

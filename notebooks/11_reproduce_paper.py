@@ -236,18 +236,14 @@ else:
     chunk = 32 * tiny.net.downsampling
     steps = course.size(24, 16)
 
-    def with_steps(config, n):
-        """Fewer steps, the paper's churn per step (γ = S_churn / N) kept, as in notebook 09."""
-        return config.replace(num_steps=n, s_churn=config.s_churn * n / config.num_steps)
-
-    runs["MSDM Dirac"] = (tiny, root, with_steps(tasks.SeparationConfig.paper_dirac(), steps), chunk)
+    runs["MSDM Dirac"] = (tiny, root, tasks.SeparationConfig.paper_dirac().with_steps(steps), chunk)
     # The Gaussian likelihood is stiff: with churn, Euler needs ≥ 48 steps (notebook 09); quick mode drops churn.
-    gauss = with_steps(tasks.SeparationConfig.paper_gaussian(), 48)
+    gauss = tasks.SeparationConfig.paper_gaussian().with_steps(48)
     runs["MSDM Gaussian"] = (tiny, root, gauss.replace(num_steps=24, s_churn=0.0) if course.QUICK else gauss, chunk)
     isdm_files = {s: ckpts / f"isdm-tiny-{s}.pt" for s in STEMS}
     if all(p.exists() for p in isdm_files.values()):
         isdm = tasks.ISDMDenoiser({s: checkpoints.load(p, device) for s, p in isdm_files.items()})
-        runs["ISDM Dirac"] = (isdm, root, with_steps(tasks.SeparationConfig.paper_isdm_dirac(), steps), chunk)
+        runs["ISDM Dirac"] = (isdm, root, tasks.SeparationConfig.paper_isdm_dirac().with_steps(steps), chunk)
     else:
         print("No tiny ISDM checkpoints (data_small/checkpoints/isdm-tiny-{stem}.pt): the ISDM row is skipped.")
 

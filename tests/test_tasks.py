@@ -295,16 +295,24 @@ def test_dirac_paper_settings_match_posterior():
 def test_dirac_heun_needs_enough_steps_even_with_the_exact_denoiser():
     """The Dirac ODE is stiff (eigenvalue K/σ, notebook 09): with the exact denoiser, Heun with the
     paper's churn per step blows the stems up at 8 steps and is bounded from about 16 on."""
+    assert dirac_heun_bias(8)["var_ratio_max"] > 3.0
+    assert all(dirac_heun_bias(n)["var_ratio_max"] < 1.2 for n in (16, 24, 50))
+
+
+def dirac_heun_bias(n: int) -> dict:
+    """Oracle bias of Dirac separation with Heun, n steps, the paper's churn per step (y at +2 sd)."""
     prior = GaussianPrior(torch.diag(VARS))
     ex_m, ex_c = exact_dirac_posterior(VARS)
     y2 = 2 * VARS.sum().sqrt()
+    cfg = SeparationConfig.paper_dirac().with_steps(n)
+    m, c = oracle_heun(*dirac_linear(prior, 0), cfg.sigmas().double(), cfg.s_churn)
+    return bias(m * y2, c, ex_m * y2, ex_c)
 
-    def var_ratio_max(n):
-        m, c = oracle_heun(*dirac_linear(prior, 0), karras_sigmas(n, 1e-4, 1.0).double(), 20.0 * n / 150)
-        return bias(m * y2, c, ex_m * y2, ex_c)["var_ratio_max"]
 
-    assert var_ratio_max(8) > 3.0
-    assert all(var_ratio_max(n) < 1.2 for n in (16, 24, 50))
+def test_with_steps_keeps_the_churn_per_step():
+    cfg = SeparationConfig.paper_dirac().with_steps(24)
+    assert (cfg.num_steps, cfg.s_churn, cfg.num_resamples) == (24, 3.2, 2)
+    assert cfg.with_heun().s_churn == 3.2 and cfg.with_heun().nfe == 47
 
 
 def test_dirac_constrained_source_is_selectable():
@@ -572,8 +580,8 @@ def _report():  # pragma: no cover
         m, c = oracle_euler(*dirac_linear(prior, 0), karras_sigmas(n, 1e-4, 1.0).double(), churn, r)
         print(f"  Dirac N={n} churn={churn} R={r}".ljust(50), fmt(bias(m * y2, c, ex_m * y2, ex_c)))
     for n in (6, 8, 12, 16, 20, 24, 32, 50, 100):   # Heun with the paper's churn per step (γ = 20/150)
-        m, c = oracle_heun(*dirac_linear(prior, 0), karras_sigmas(n, 1e-4, 1.0).double(), 20.0 * n / 150)
-        print(f"  Dirac Heun N={n} churn={20.0 * n / 150:.2f}".ljust(50), fmt(bias(m * y2, c, ex_m * y2, ex_c)))
+        churn = SeparationConfig.paper_dirac().with_steps(n).s_churn
+        print(f"  Dirac Heun N={n} churn={churn:.2f}".ljust(50), fmt(dirac_heun_bias(n)))
     for cfac, n, churn in [(0.5, 150, 40), (1.0, 150, 40), (0.5, 150, 20), (1.0, 150, 20), (0.5, 200, 40),
                            (1.0, 200, 40), (0.5, 400, 40), (1.0, 400, 40), (0.5, 1000, 100), (1.0, 1000, 100),
                            (0.5, 4000, 1000)]:
