@@ -52,7 +52,7 @@ def _code_cells() -> list[str]:
 
 def _simulated_cell(content: Path) -> str:
     cell = _code_cells()[0]
-    for needle in (_repository_url(), "/content/msdm-tutorial", 'f"torch=={torch.__version__}"'):
+    for needle in (_repository_url(), "/content/msdm-tutorial", 'f"torch=={version(\'torch\')}"'):
         assert needle in cell, f"the set-up cell no longer contains {needle!r}; update this simulation"
     return cell.replace(_repository_url(), f"file://{ROOT}").replace("/content/msdm-tutorial", str(content))
 
@@ -177,7 +177,7 @@ def test_colab_setup_cell_installs_the_course_and_keeps_torch(tmp_path):
 
 def test_simulation_catches_a_cell_that_reinstalls_torch(tmp_path):
     """The same checks fail when the cell lets pip upgrade torch instead of pinning Colab's."""
-    sim = simulate_colab(tmp_path, edit=lambda cell: cell.replace('f"torch=={torch.__version__}"',
+    sim = simulate_colab(tmp_path, edit=lambda cell: cell.replace('f"torch=={version(\'torch\')}"',
                                                                   '"--upgrade", "torch"'))
     with pytest.raises(AssertionError, match="torch"):
         check_colab_install(sim)
