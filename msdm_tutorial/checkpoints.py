@@ -614,6 +614,8 @@ def run_convert(args) -> int:
 
 
 def register(sub) -> None:
+    from . import cli
+
     p = sub.add_parser(
         "convert-checkpoint", help="convert the paper's Lightning .ckpt into this library's format",
         description="Read an original MSDM/ISDM checkpoint (PyTorch Lightning + audio-diffusion-pytorch "
@@ -625,8 +627,8 @@ def register(sub) -> None:
     p.add_argument("--preset", choices=sorted(PRESETS), help="insist on this architecture (error otherwise)")
     p.add_argument("--stems", help="comma-separated stem names (default: from the checkpoint, else "
                                    "bass,drums,guitar,piano for 4 channels)")
-    p.add_argument("--sample-rate", type=int, help="sample rate in Hz (default: from the checkpoint, else 22050)")
-    p.add_argument("--check-length", type=int, metavar="SAMPLES",
+    p.add_argument("--sample-rate", type=cli.SAMPLE_RATE, help="sample rate in Hz (default: from the checkpoint, else 22050)")
+    p.add_argument("--check-length", type=cli.COUNT, metavar="SAMPLES",
                    help="before writing, run the converted denoiser once on SAMPLES samples of noise "
                         "(a multiple of the model's downsampling, 8192 for the paper's)")
     p.add_argument("--json", metavar="FILE", help="also write a summary as JSON")

@@ -30,7 +30,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from . import SAMPLE_RATE, STEMS
+from . import SAMPLE_RATE, STEMS, cli
 
 #: Default chunk length in units of the U-Net's total downsampling: 32 × 8192 = 262144 samples
 #: (the paper's chunks) for the paper's models, 32 × 1024 = 32768 for the tiny preset.
@@ -643,13 +643,13 @@ def run_evaluate(args) -> int:
 
 def _sampling_options(p, what: str, default: str) -> None:
     g = p.add_argument_group("sampling (defaults: the paper's settings)")
-    g.add_argument("--steps", type=int, help=f"σ steps (paper: {default})")
+    g.add_argument("--steps", type=cli.COUNT, help=f"σ steps (paper: {default})")
     g.add_argument("--sampler", choices=("euler", "heun"), default="euler",
                    help="euler: the paper's sampler (with its R correction resamples for separation); "
                         "heun: EDM's second-order sampler, 2N−1 NFE (default euler)")
-    g.add_argument("--churn", type=float, help="S_churn, the stochasticity (paper preset by default)")
-    g.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same files (default 0)")
-    g.add_argument("--batch", type=int, default=8 if what != "generate" else 1,
+    g.add_argument("--churn", type=cli.real(0), help="S_churn, the stochasticity (paper preset by default)")
+    g.add_argument("--seed", type=cli.SEED, default=0, help="random seed; the same seed gives the same files (default 0)")
+    g.add_argument("--batch", type=cli.COUNT, default=8 if what != "generate" else 1,
                    help="chunks per batch (default 8)" if what != "generate" else "songs to generate (default 1)")
 
 
@@ -661,7 +661,7 @@ def _common(p, json_help: str = "also write a summary as JSON") -> None:
 
 
 def _chunk_option(p) -> None:
-    p.add_argument("--chunk-seconds", type=float, metavar="S",
+    p.add_argument("--chunk-seconds", type=cli.SECONDS, metavar="S",
                    help="process the input in chunks of S seconds (rounded up to a valid length; default "
                         "32 × the U-Net's downsampling: 262144 samples for the paper's models, 32768 for tiny)")
 
@@ -677,7 +677,7 @@ def register(sub) -> None:
         epilog="example: msdm generate --checkpoint data_small/checkpoints/msdm-tiny.pt --out song --seconds 3")
     p.add_argument("--checkpoint", required=True, help="MSDM checkpoint (ours or the paper's .ckpt)")
     p.add_argument("--out", required=True, help="output folder (created; existing files of the same name are replaced)")
-    p.add_argument("--seconds", type=float, help="length in seconds (default: the model's chunk length, "
+    p.add_argument("--seconds", type=cli.SECONDS, help="length in seconds (default: the model's chunk length, "
                                                   "≈ 11.9 s for the paper's models, ≈ 1.5 s for tiny)")
     _sampling_options(p, "generate", "150 Euler steps")
     _common(p)
@@ -695,7 +695,7 @@ def register(sub) -> None:
     p.add_argument("--track", required=True, metavar="DIR", help="track folder with {stem}.wav/.flac files")
     p.add_argument("--keep", required=True, metavar="STEM[,STEM…]", help="the stems to keep (the rest is generated)")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--seconds", type=float, help="use only the first S seconds of the track")
+    p.add_argument("--seconds", type=cli.SECONDS, help="use only the first S seconds of the track")
     _chunk_option(p)
     _sampling_options(p, "impute", "256 Euler steps")
     _common(p)
@@ -735,8 +735,8 @@ def register(sub) -> None:
     p.add_argument("--method", choices=("dirac", "gaussian"), default="dirac", help="likelihood (default dirac)")
     p.add_argument("--constrain", metavar="STEM",
                    help="Dirac: the stem set to y − Σ others (default: the first, as the paper's code does)")
-    p.add_argument("--limit", type=int, metavar="N", help="only the first N tracks")
-    p.add_argument("--seconds", type=float, help="only the first S seconds of each track")
+    p.add_argument("--limit", type=cli.COUNT, metavar="N", help="only the first N tracks")
+    p.add_argument("--seconds", type=cli.SECONDS, help="only the first S seconds of each track")
     p.add_argument("--drop-partial-chunk", action="store_true",
                    help="drop each track's incomplete last chunk (the authors' evaluation)")
     p.add_argument("--csv", metavar="DIR", help="write DIR/windows.csv (per window) and DIR/summary.csv")

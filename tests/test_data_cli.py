@@ -41,7 +41,7 @@ def test_make_toy_data_refuses_a_non_empty_folder(tmp_path, capsys):
     assert not (tmp_path / "x" / "keep.txt").exists()
 
 
-@pytest.mark.parametrize("args,msg", [(["--seconds", "0"], "seconds must be > 0"),
+@pytest.mark.parametrize("args,msg", [(["--seconds", "0"], "argument --seconds: 0: must be > 0"),
                                       (["--songs", "0", "--validation-songs", "0", "--test-songs", "0"], "not all 0")])
 def test_make_toy_data_bad_arguments(tmp_path, capsys, args, msg):
     assert cli.main(["make-toy-data", str(tmp_path / "o"), "--quiet", *args]) == 2

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 
+from .. import cli
+
 
 def run_make_toy_data(args) -> int:
-    from ..cli import write_json
     from .toyset import write_toy_dataset
 
     summary = write_toy_dataset(args.out, songs=args.songs, validation_songs=args.validation_songs,
@@ -16,7 +17,7 @@ def run_make_toy_data(args) -> int:
     n = sum(summary["songs"].values())
     print(f"wrote {n} toy songs ({summary['layout']} layout, {summary['sample_rate']} Hz, "
           f"{summary['seconds']} s each) to {summary['out']}")
-    write_json(args.json, summary)
+    cli.write_json(args.json, summary)
     return 0
 
 
@@ -40,12 +41,12 @@ def register(sub) -> None:
         description="Synthesise toy songs whose bass, drums, guitar and piano share tempo, key and chords. "
                     "Writes OUT/{train,validation,test}/TrackNNNNN/ with a meta.json of labels per track.")
     p.add_argument("out", metavar="OUT", help="output folder (created; must be empty unless --overwrite)")
-    p.add_argument("--songs", type=int, default=24, help="training songs (default 24)")
-    p.add_argument("--validation-songs", type=int, default=4, help="validation songs (default 4)")
-    p.add_argument("--test-songs", type=int, default=6, help="test songs (default 6)")
-    p.add_argument("--seconds", type=float, default=8.0, help="length of each song in seconds (default 8)")
-    p.add_argument("--seed", type=int, default=0, help="base seed; the same seed gives identical files")
-    p.add_argument("--sample-rate", type=int, default=None,
+    p.add_argument("--songs", type=cli.NON_NEGATIVE, default=24, help="training songs (default 24)")
+    p.add_argument("--validation-songs", type=cli.NON_NEGATIVE, default=4, help="validation songs (default 4)")
+    p.add_argument("--test-songs", type=cli.NON_NEGATIVE, default=6, help="test songs (default 6)")
+    p.add_argument("--seconds", type=cli.SECONDS, default=8.0, help="length of each song in seconds (default 8)")
+    p.add_argument("--seed", type=cli.SEED, default=0, help="base seed; the same seed gives identical files")
+    p.add_argument("--sample-rate", type=cli.SAMPLE_RATE, default=None,
                    help="sample rate (default 22050 for msdm, 44100 for slakh-raw)")
     p.add_argument("--layout", choices=("msdm", "slakh-raw"), default="msdm",
                    help="msdm: {stem}.wav per track; slakh-raw: metadata.yaml + stems/SNN.flac + mix.flac")
@@ -64,8 +65,8 @@ def register(sub) -> None:
                     "so an interrupted run can simply be started again.")
     p.add_argument("raw_root", metavar="RAW_ROOT", help="the slakh2100_flac_redux folder")
     p.add_argument("out_root", metavar="OUT_ROOT", help="output folder (MSDM layout)")
-    p.add_argument("--sample-rate", type=int, default=22050, help="output sample rate (default 22050)")
-    p.add_argument("--workers", type=int, default=max(1, min(8, (os.cpu_count() or 2) - 1)),
+    p.add_argument("--sample-rate", type=cli.SAMPLE_RATE, default=22050, help="output sample rate (default 22050)")
+    p.add_argument("--workers", type=cli.COUNT, default=max(1, min(8, (os.cpu_count() or 2) - 1)),
                    help="parallel processes (default: CPU cores - 1, at most 8)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--json", metavar="FILE", help="also write the summary as JSON")
