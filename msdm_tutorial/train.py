@@ -609,7 +609,7 @@ def add_arguments(p) -> None:
     p.add_argument("--num-workers", dest="num_workers", type=cli.NON_NEGATIVE)
     p.add_argument("--warmup-steps", dest="warmup_steps", type=cli.NON_NEGATIVE)
     p.add_argument("--save-every", dest="save_every", type=cli.COUNT)
-    p.add_argument("--val-every", dest="val_every", type=cli.COUNT)
+    p.add_argument("--val-every", dest="val_every", type=cli.NON_NEGATIVE, help="validate every N steps (0 = never)")
     p.add_argument("--log-every", dest="log_every", type=cli.COUNT)
     p.add_argument("--sample-steps", dest="sample_steps", type=cli.NON_NEGATIVE, help="Heun steps of audio samples (0 = none)")
     p.add_argument("--seed", type=cli.SEED)

@@ -1,0 +1,192 @@
+"""Do generated and imputed stems sound like the real ones? Calibrated quality measures (issue 12).
+
+    .venv/bin/python benchmarks/generation_quality.py --write
+    .venv/bin/python benchmarks/generation_quality.py --checkpoint runs/new/export.pt
+
+All real songs are unseen: synthesised with the toy composer from a seed base (``--seed-base``)
+disjoint from data_small's (2302 and 2257). One clip per song, of the model's chunk length, cropped
+at a seeded offset. Sets of N = 16 clips; the reference is 32 further songs; the real baseline is the
+mean over 4 disjoint real sets (msdm_tutorial.quality.distance_ratio).
+
+Rows, per stem:
+* **real held-out**: a fifth disjoint set of 16 real songs (should score ≈ 1);
+* **white / pink noise** at the real stem's RMS (must fail every check);
+* **another instrument**: real clips of a different stem (bass ← guitar, drums ← bass, guitar ← piano,
+  piano ← guitar);
+* **generated**: ``msdm generate --batch 16`` at its default (paper) settings;
+* **imputed**: ``msdm impute --keep bass,drums`` on each of the held-out songs, default settings;
+  key fit (in-scale share of chroma energy for the song's key) is reported for these.
+Tonality is the spectral flatness of the loud frames (0.56 for white noise).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import os
+import platform
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import write_section  # noqa: E402
+
+from msdm_tutorial import STEMS, checkpoints, cli, quality  # noqa: E402
+from msdm_tutorial.data import analysis as A  # noqa: E402
+from msdm_tutorial.data.audio import load_audio, save_audio  # noqa: E402
+from msdm_tutorial.data.toy import synthesize_song  # noqa: E402
+from msdm_tutorial.data.toyset import song_seed  # noqa: E402
+from msdm_tutorial.inference import chunk_length  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+CHECKPOINT = ROOT / "data_small" / "checkpoints" / "msdm-tiny.pt"
+SR = 22050
+N = 16                     # clips per compared set
+N_REF = 32                 # clips in the reference set
+N_BASELINES = 4            # disjoint real sets for the baseline
+OTHER = {"bass": "guitar", "drums": "bass", "guitar": "piano", "piano": "guitar"}
+PITCHED = ("bass", "guitar", "piano")
+
+
+def real_songs(seed_base: int, count: int, seconds: float, length: int):
+    """``count`` unseen songs: full stems (for impute), one cropped clip each, and their labels."""
+    rng = np.random.default_rng(seed_base)
+    songs = []
+    for i in range(count):
+        seed = song_seed(seed_base, i + 1)
+        x, meta = synthesize_song(seed, seconds, SR)
+        start = int(rng.integers(0, x.shape[-1] - length + 1))
+        songs.append({"seed": seed, "clip": x[:, start:start + length], "meta": meta, "start": start})
+    return songs
+
+
+def clips(songs, stem: str) -> torch.Tensor:
+    return torch.stack([s["clip"][STEMS.index(stem)] for s in songs])
+
+
+def run_quiet(argv) -> None:
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert cli.main(argv) == 0, argv
+
+
+def generated_clips(checkpoint: Path, work: Path, seconds: float) -> dict[str, torch.Tensor]:
+    out = work / "generated"
+    run_quiet(["generate", "--checkpoint", str(checkpoint), "--out", str(out), "--batch", str(N),
+               "--seconds", f"{seconds}", "--seed", "0", "--quiet"])
+    return {s: torch.stack([load_audio(out / f"sample_{b:03d}" / f"{s}.wav", SR)[0][0] for b in range(N)])
+            for s in STEMS}
+
+
+def imputed_clips(checkpoint: Path, work: Path, songs, seconds: float) -> dict[str, torch.Tensor]:
+    got = {s: [] for s in ("guitar", "piano")}
+    for i, song in enumerate(songs):
+        track = work / "tracks" / f"Track{i:05d}"
+        full = song["clip"]
+        track.mkdir(parents=True)
+        for k, s in enumerate(STEMS):
+            save_audio(track / f"{s}.wav", full[k][None], SR)
+        out = work / "imputed" / track.name
+        run_quiet(["impute", "--checkpoint", str(checkpoint), "--track", str(track), "--keep", "bass,drums",
+                   "--out", str(out), "--seconds", f"{seconds}", "--seed", str(i), "--quiet"])
+        for s in got:
+            got[s].append(load_audio(out / f"{s}.wav", SR)[0][0])
+    return {s: torch.stack(v) for s, v in got.items()}
+
+
+def key_fit(x: torch.Tensor, meta: dict) -> float:
+    if x.abs().max() < 1e-4:
+        return float("nan")
+    return A.in_scale_fraction(A.chroma(x, SR), meta["tonic"], meta["mode"])
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint", type=Path, default=CHECKPOINT)
+    parser.add_argument("--label", default=None, help="the model's name in the table (default: the file name)")
+    parser.add_argument("--seed-base", type=int, default=9001, help="seed base of the unseen real songs")
+    parser.add_argument("--song-seconds", type=float, default=6.0)
+    parser.add_argument("--write", action="store_true", help="write the section of docs/benchmarks.md")
+    args = parser.parse_args(argv)
+    torch.manual_seed(0)
+    length = chunk_length(checkpoints.load(args.checkpoint))      # the model's own chunk (32768 for tiny)
+    seconds = length / SR
+    label = args.label or args.checkpoint.name
+
+    t0 = time.perf_counter()
+    total = N_REF + N * (N_BASELINES + 1)
+    songs = real_songs(args.seed_base, total, args.song_seconds, length)
+    reference, rest = songs[:N_REF], songs[N_REF:]
+    baselines = [rest[i * N:(i + 1) * N] for i in range(N_BASELINES)]
+    held_out = rest[N_BASELINES * N:]
+    g = torch.Generator().manual_seed(1)
+    with tempfile.TemporaryDirectory() as tmp:
+        generated = generated_clips(args.checkpoint, Path(tmp), seconds)
+        imputed = imputed_clips(args.checkpoint, Path(tmp), held_out, seconds)
+    model_s = time.perf_counter() - t0
+
+    rows = {}
+    for stem in STEMS:
+        ref, base = clips(reference, stem), [clips(b, stem) for b in baselines]
+        real = clips(held_out, stem)
+        rms = float(real.pow(2).mean().sqrt())
+        candidates = {"real held-out": real,
+                      "white noise": quality.white_noise(N, length, rms, g),
+                      "pink noise": quality.pink_noise(N, length, rms, g),
+                      f"another instrument ({OTHER[stem]})": clips(held_out, OTHER[stem]),
+                      f"generated ({label})": generated[stem]}
+        if stem in imputed:
+            candidates[f"imputed ({label})"] = imputed[stem]
+        for name, x in candidates.items():
+            key = [key_fit(x[i], held_out[i]["meta"]) for i in range(N)] if name.startswith(("real", "imputed", "white", "another")) else []
+            rows.setdefault(name.split(" (")[0] if name.startswith("another") else name, {})[stem] = {
+                "ratio": quality.distance_ratio(x, ref, base, SR),
+                "flatness": quality.spectral_flatness(x),
+                "rms": float(x.pow(2).mean().sqrt()),
+                "key": float(np.nanmean(key)) if key and not np.all(np.isnan(key)) else float("nan")}
+    real_flat = {s: rows["real held-out"][s]["flatness"] for s in STEMS}
+
+    def cell(v, fmt="{:.2f}"):
+        return "—" if v is None or (isinstance(v, float) and np.isnan(v)) else fmt.format(v)
+
+    lines = ["## Generation quality: distance to real stems", "",
+             f"Measured by `.venv/bin/python benchmarks/generation_quality.py"
+             f"{'' if args.checkpoint == CHECKPOINT else ' --checkpoint ' + str(args.checkpoint)} --write` on "
+             f"{date.today()}: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}; "
+             f"model sampling took {model_s:.0f} s. Unseen toy songs (seed base {args.seed_base}), one "
+             f"{seconds:.2f}-s clip each; sets of {N} clips, reference {N_REF}, real baseline = mean of "
+             f"{N_BASELINES} disjoint real sets (`msdm_tutorial.quality`).", "",
+             "**Fréchet distance ratio** on log-mel frames (1 = as close to the reference as real songs are):", "",
+             "| set | " + " | ".join(STEMS) + " |", "| --- |" + " ---: |" * len(STEMS)]
+    for name, per in rows.items():
+        lines.append(f"| {name} | " + " | ".join(cell(per.get(s, {}).get("ratio"), "{:.1f}") for s in STEMS) + " |")
+    lines += ["", "**Tonality** (spectral flatness of loud frames; white noise ≈ 0.56) and its ratio to the real "
+              "stems' flatness, for the pitched stems:", "",
+              "| set | " + " | ".join(f"{s} flatness | {s} ÷ real" for s in PITCHED) + " |",
+              "| --- |" + " ---: | ---: |" * len(PITCHED)]
+    for name, per in rows.items():
+        lines.append(f"| {name} | " + " | ".join(
+            f"{cell(per.get(s, {}).get('flatness'), '{:.3f}')} | "
+            f"{cell(per[s]['flatness'] / real_flat[s] if s in per else None)}" for s in PITCHED) + " |")
+    lines += ["", "**Key fit** of guitar and piano (share of chroma energy in the song's key; 7/12 ≈ 0.58 for "
+              "noise), and RMS:", "",
+              "| set | guitar key fit | piano key fit | guitar RMS | piano RMS |", "| --- | ---: | ---: | ---: | ---: |"]
+    for name, per in rows.items():
+        if "guitar" in per:
+            lines.append(f"| {name} | {cell(per['guitar']['key'])} | {cell(per['piano']['key'])} | "
+                         f"{cell(per['guitar']['rms'], '{:.3f}')} | {cell(per['piano']['rms'], '{:.3f}')} |")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.write:
+        print(f"wrote {write_section(lines[0], text)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

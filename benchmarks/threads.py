@@ -1,0 +1,114 @@
+"""One torch thread per process, or torch's default? Time whole notebooks both ways, alone and side by side.
+
+    .venv/bin/python benchmarks/threads.py --write                  # notebooks 06 and 09, default mode
+    .venv/bin/python benchmarks/threads.py --notebooks 07_generation --quick
+
+Each notebook runs top to bottom under nbval (as ``make test`` runs it), in a fresh kernel:
+* **alone**: one notebook at a time, with ``OMP_NUM_THREADS=1`` and with torch's default (one thread
+  per core);
+* **side by side**: all the notebooks at once, each with one thread, then each with the default.
+Wall times, and the ratio default / 1 thread within each pair, go to docs/benchmarks.md
+("Threads"). Run it on an otherwise idle machine: the load average is recorded before and after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import write_section  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def run_notebook(name: str, threads: int | None, quick: bool) -> float:
+    """Wall seconds for one notebook under nbval; ``threads=None`` leaves torch's default."""
+    env = {k: v for k, v in os.environ.items() if k not in (*THREAD_VARS, "MSDM_QUICK")}
+    if threads is not None:
+        env.update({k: str(threads) for k in THREAD_VARS})
+    if quick:
+        env["MSDM_QUICK"] = "1"
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax",
+                           "--nbval-current-env", str(ROOT / "notebooks" / f"{name}.ipynb")],
+                          cwd=ROOT, env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"{name} failed with threads={threads}:\n{done.stdout[-3000:]}")
+    return seconds
+
+
+def side_by_side(names: list[str], threads: int | None, quick: bool) -> dict[str, float]:
+    with ThreadPoolExecutor(len(names)) as pool:
+        futures = {n: pool.submit(run_notebook, n, threads, quick) for n in names}
+        return {n: f.result() for n, f in futures.items()}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--notebooks", nargs="+", default=["06_training", "09_separation"])
+    parser.add_argument("--quick", action="store_true", help="MSDM_QUICK=1 (the test run's mode)")
+    parser.add_argument("--write", action="store_true", help="write the section of docs/benchmarks.md")
+    args = parser.parse_args(argv)
+
+    default = torch.get_num_threads()
+    load_before = os.getloadavg()[0]
+    alone = {}
+    for name in args.notebooks:
+        for threads in (1, None):
+            alone[name, threads] = run_notebook(name, threads, args.quick)
+            print(f"alone  {name:24s} threads={threads or default}: {alone[name, threads]:6.1f} s", flush=True)
+    together = {}
+    if len(args.notebooks) > 1:
+        for threads in (1, None):
+            together[threads] = side_by_side(args.notebooks, threads, args.quick)
+            print(f"side by side, threads={threads or default} each: "
+                  + ", ".join(f"{n} {s:.1f} s" for n, s in together[threads].items()), flush=True)
+    load_after = os.getloadavg()[0]
+
+    mode = "quick mode (`MSDM_QUICK=1`)" if args.quick else "default mode"
+    command = "`.venv/bin/python benchmarks/threads.py" + (" --quick" if args.quick else "") + \
+              ("" if args.notebooks == ["06_training", "09_separation"] else " --notebooks " + " ".join(args.notebooks)) + \
+              " --write`"
+    lines = ["## Threads: one per process, or torch's default", "",
+             f"Measured by {command} on {date.today()}: {platform.machine()}, {os.cpu_count()} cores, "
+             f"torch {torch.__version__} (default {default} threads); 1-minute load average {load_before:.1f} "
+             f"before and {load_after:.1f} after. Each notebook runs top to bottom under nbval in {mode}, in a "
+             "fresh kernel; wall seconds, one run each.", "",
+             "| notebook | alone, 1 thread | alone, default | default / 1 thread |"
+             + (" side by side, 1 thread each | side by side, default each | default / 1 thread |" if together else ""),
+             "| --- | ---: | ---: | ---: |" + (" ---: | ---: | ---: |" if together else "")]
+    for name in args.notebooks:
+        one, dflt = alone[name, 1], alone[name, None]
+        row = f"| {name} | {one:.1f} | {dflt:.1f} | {dflt / one:.2f} |"
+        if together:
+            t1, td = together[1][name], together[None][name]
+            row += f" {t1:.1f} | {td:.1f} | {td / t1:.2f} |"
+        lines.append(row)
+    lines.append("")
+    faster_alone = [n for n in args.notebooks if alone[n, None] < alone[n, 1]]
+    lines.append(f"- **Alone:** torch's default was faster for {len(faster_alone)} of {len(args.notebooks)} "
+                 "notebooks (ratio < 1 means the default wins).")
+    if together:
+        span1, spand = max(together[1].values()), max(together[None].values())
+        lines.append(f"- **Side by side:** all {len(args.notebooks)} finished in {span1:.1f} s with one thread "
+                     f"each and {spand:.1f} s with the default each (ratio {spand / span1:.2f}).")
+    print("\n".join(lines))
+    if args.write:
+        print(f"wrote {write_section(lines[0], chr(10).join(lines) + chr(10))}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

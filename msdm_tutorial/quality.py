@@ -1,0 +1,107 @@
+"""How close generated stems are to real ones: a Fréchet distance on log-mel frames, and tonality.
+
+SI-SDR needs a reference; generated music has none. These measures compare *sets* instead.
+
+**Fréchet distance** (as in FID/FAD, on log-mel frames of one stem). Fit a Gaussian to the frames of
+each set, N(μ_a, Σ_a) and N(μ_b, Σ_b), and take the 2-Wasserstein distance between them:
+
+    FD(a, b) = ‖μ_a − μ_b‖² + Tr(Σ_a + Σ_b − 2 (Σ_a^{1/2} Σ_b Σ_a^{1/2})^{1/2})
+
+From a few dozen clips FD is noisy and grows as sets shrink, so it is reported as a **ratio**:
+FD(generated, reference) over the mean FD(real_i, reference) of several disjoint real sets real_i of
+the same size as the generated one. 1 means "as close to the reference as real songs are".
+
+**Tonality** is the spectral flatness of the loud frames (geometric over arithmetic mean of the
+power spectrum): about 0.56 for white noise, near 0 for a few sustained partials. A pitched stem
+that is noise-like has the flatness of noise.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import Tensor
+
+N_MELS = 64
+N_FFT = 1024
+HOP = 256
+FLOOR_DB = -80.0                  # log-mel floor: silence (a resting instrument) is -80 dB, not -inf
+
+
+def _clips(audio) -> Tensor:
+    x = torch.as_tensor(np.asarray(audio) if not isinstance(audio, Tensor) else audio, dtype=torch.float32)
+    if x.ndim == 1:
+        x = x[None]
+    if x.ndim != 2:
+        raise ValueError(f"expected clips as (N, T) or (T,), got shape {tuple(x.shape)}")
+    return x
+
+
+def log_mel_frames(audio, sample_rate: int, n_mels: int = N_MELS) -> np.ndarray:
+    """All log-mel frames of a set of clips ``(N, T)``, stacked: ``(frames, n_mels)`` in dB re full scale."""
+    import torchaudio
+
+    mel = torchaudio.transforms.MelSpectrogram(sample_rate, n_fft=N_FFT, hop_length=HOP, n_mels=n_mels,
+                                               f_min=20.0, f_max=sample_rate / 2, power=2.0, center=True)
+    power = mel(_clips(audio)) / (N_FFT / 2) ** 2 * 4          # a full-scale sine's peak bin ≈ 1
+    db = 10 * torch.log10(power.clamp_min(10 ** (FLOOR_DB / 10)))
+    return db.transpose(1, 2).reshape(-1, n_mels).double().numpy()
+
+
+def gaussian_stats(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return frames.mean(0), np.cov(frames, rowvar=False)
+
+
+def _sqrt_psd(m: np.ndarray) -> np.ndarray:
+    w, v = np.linalg.eigh((m + m.T) / 2)
+    return (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+
+
+def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """FD between the Gaussians fitted to frame sets ``a`` and ``b`` (each ``(frames, dims)``)."""
+    (mu_a, cov_a), (mu_b, cov_b) = gaussian_stats(a), gaussian_stats(b)
+    root_a = _sqrt_psd(cov_a)
+    cross = np.sqrt(np.clip(np.linalg.eigvalsh(root_a @ cov_b @ root_a), 0, None)).sum()
+    return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a) + np.trace(cov_b) - 2 * cross)
+
+
+def distance_ratio(candidate, reference, real_sets, sample_rate: int) -> float:
+    """FD(candidate, reference) / mean_i FD(real_i, reference), on log-mel frames of one stem.
+
+    ``candidate`` and every ``real_sets[i]`` are clip sets ``(N, T)`` of the same size N (FD depends
+    on N); the real sets must be disjoint from each other and from ``reference``."""
+    candidate = _clips(candidate)
+    sizes = {len(candidate), *(len(_clips(r)) for r in real_sets)}
+    if len(sizes) != 1:
+        raise ValueError(f"compare sets of equal size: got sizes {sorted(sizes)}")
+    ref = log_mel_frames(reference, sample_rate)
+    baseline = np.mean([frechet_distance(log_mel_frames(r, sample_rate), ref) for r in real_sets])
+    return frechet_distance(log_mel_frames(candidate, sample_rate), ref) / float(baseline)
+
+
+def spectral_flatness(audio, loud_db: float = -30.0) -> float:
+    """Mean spectral flatness of the frames within ``loud_db`` dB of a set's loudest frame.
+
+    Geometric / arithmetic mean of each frame's power spectrum (Hann window, N_FFT): ≈ 0.56 for
+    white noise, → 0 for pure tones. Returns NaN when the clips are silent."""
+    x = _clips(audio)
+    spec = torch.stft(x, N_FFT, HOP, window=torch.hann_window(N_FFT), return_complex=True).abs() ** 2
+    spec = spec.double() + 1e-20                                  # (N, bins, frames)
+    energy = spec.sum(1)
+    if energy.max() <= 1e-12:
+        return float("nan")
+    loud = energy >= energy.max() * 10 ** (loud_db / 10)
+    flat = torch.exp(torch.log(spec).mean(1)) / spec.mean(1)
+    return float(flat[loud].mean())
+
+
+def white_noise(n: int, length: int, rms: float, generator: torch.Generator) -> Tensor:
+    return rms * torch.randn(n, length, generator=generator)
+
+
+def pink_noise(n: int, length: int, rms: float, generator: torch.Generator) -> Tensor:
+    """1/f noise: white noise shaped by 1/sqrt(f) in the frequency domain, scaled to ``rms``."""
+    spectrum = torch.fft.rfft(torch.randn(n, length, generator=generator, dtype=torch.float64))
+    f = torch.arange(spectrum.shape[-1], dtype=torch.float64).clamp_min(1.0)
+    x = torch.fft.irfft(spectrum / f.sqrt(), n=length)
+    return (rms * x / x.pow(2).mean(-1, keepdim=True).sqrt()).float()
