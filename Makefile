@@ -30,8 +30,10 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/ --ip=127.0.0.1 --port=$(PORT) --no-browser --allow-root \
 		--IdentityProvider.token=$(TOKEN)
 
+# make test runs one process at a time, so torch keeps its default (a thread per core): faster when
+# alone (docs/benchmarks.md, "Threads"). Set OMP_NUM_THREADS=1 when other jobs share the CPU.
 test: $(STAMP)
-	MSDM_QUICK=1 OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(BIN)/python -m pytest
+	MSDM_QUICK=1 $(BIN)/python -m pytest
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests
