@@ -177,6 +177,18 @@ def ratio_lines(rows: list[dict]) -> list[str]:
     return lines
 
 
+def thread_lines(rows: list[dict]) -> list[str]:
+    """More threads against one, at the same preset and precision (CPU rows)."""
+    keyed = {(r["preset"], r["autocast"], r["threads"]): r for r in rows if "error" not in r and r["device"] == "cpu"}
+    lines = []
+    for (preset, ac, threads), r in keyed.items():
+        one = keyed.get((preset, ac, 1))
+        if threads > 1 and one:
+            lines.append(f"- `{preset}` on CPU, {precision(ac)}: {threads} threads run at "
+                         f"**{r['steps_per_s'] / one['steps_per_s']:.2f}×** the steps/s of 1 thread.")
+    return lines
+
+
 def section(rows: list[dict], est: dict, args, load: tuple, gpu_note: str) -> str:
     import torch
 
@@ -198,7 +210,7 @@ def section(rows: list[dict], est: dict, args, load: tuple, gpu_note: str) -> st
     lines += ["| preset | device | precision | threads | chunk × batch | steps/s | s/step | peak memory |",
               "| --- | --- | --- | ---: | --- | ---: | ---: | --- |"]
     lines += [row(r) for r in rows]
-    lines += [""] + ratio_lines(rows)
+    lines += [""] + ratio_lines(rows) + thread_lines(rows)
     lines += ["", gpu_note, "",
               f"Counting for the `paper` preset (meta device, {est['batch']} × {est['length']} samples; arithmetic, not "
               f"a measurement): {est['parameters'] / 1e6:.1f}M parameters → {est['static_gib']:.1f} GiB for weights, "
