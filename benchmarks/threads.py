@@ -98,7 +98,7 @@ def main(argv=None) -> int:
     mode = "quick mode (`MSDM_QUICK=1`)" if args.quick else "default mode"
     command = "`.venv/bin/python benchmarks/threads.py" + (" --quick" if args.quick else "") + \
               ("" if args.notebooks == ["06_training", "09_separation"] else " --notebooks " + " ".join(args.notebooks)) + \
-              " --write`"
+              (f" --limit-factor {args.limit_factor:g}" if args.limit_factor != 4.0 else "") + " --write`"
     lines = ["## Threads: one per process, or torch's default", "",
              f"Measured by {command} on {date.today()}: {platform.machine()}, {os.cpu_count()} cores, "
              f"torch {torch.__version__} (default {default} threads); 1-minute load average {load_before:.1f} "
