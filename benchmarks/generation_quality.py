@@ -16,7 +16,7 @@ Rows, per stem:
 * **generated**: ``msdm generate --batch 16`` at its default (paper) settings;
 * **imputed**: ``msdm impute --keep bass,drums`` on each of the held-out songs, default settings;
   key fit (in-scale share of chroma energy for the song's key) is reported for these.
-Tonality is the spectral flatness of the loud frames (0.56 for white noise).
+Tonality is the spectral flatness of the loud frames (0.56 = −2.5 dB for white noise), compared in dB.
 """
 
 from __future__ import annotations
@@ -166,14 +166,20 @@ def main(argv=None) -> int:
              "| set | " + " | ".join(STEMS) + " |", "| --- |" + " ---: |" * len(STEMS)]
     for name, per in rows.items():
         lines.append(f"| {name} | " + " | ".join(cell(per.get(s, {}).get("ratio"), "{:.1f}") for s in STEMS) + " |")
-    lines += ["", "**Tonality** (spectral flatness of loud frames; white noise ≈ 0.56) and its ratio to the real "
-              "stems' flatness, for the pitched stems:", "",
-              "| set | " + " | ".join(f"{s} flatness | {s} ÷ real" for s in PITCHED) + " |",
+    lines += ["", "**Tonality**: spectral flatness of the loud frames in dB (10·log10; white noise ≈ −2.5 dB, "
+              "pure tones far below), and its difference to the real stems', for the pitched stems. (Flatness "
+              "itself spans six decades here, so ratios of it mean nothing; compare in dB.)", "",
+              "| set | " + " | ".join(f"{s} dB | {s} − real" for s in PITCHED) + " |",
               "| --- |" + " ---: | ---: |" * len(PITCHED)]
+
+    def flat_db(v):
+        return 10 * np.log10(v) if v is not None and v > 0 else float("nan")
+
     for name, per in rows.items():
         lines.append(f"| {name} | " + " | ".join(
-            f"{cell(per.get(s, {}).get('flatness'), '{:.3f}')} | "
-            f"{cell(per[s]['flatness'] / real_flat[s] if s in per else None)}" for s in PITCHED) + " |")
+            f"{cell(flat_db(per[s]['flatness']) if s in per else None, '{:.1f}')} | "
+            f"{cell(flat_db(per[s]['flatness']) - flat_db(real_flat[s]) if s in per else None, '{:+.1f}')}"
+            for s in PITCHED) + " |")
     lines += ["", "**Key fit** of guitar and piano (share of chroma energy in the song's key; 7/12 ≈ 0.58 for "
               "noise), and RMS:", "",
               "| set | guitar key fit | piano key fit | guitar RMS | piano RMS |", "| --- | ---: | ---: | ---: | ---: |"]
