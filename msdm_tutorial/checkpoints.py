@@ -596,8 +596,6 @@ def run_convert(args) -> int:
         dst = dst / (src.stem + ".pt")
     if dst.exists() and src.exists() and dst.resolve() == src.resolve():
         raise CommandError(f"{dst}: refusing to overwrite the input checkpoint")
-    if args.check_length is not None and args.check_length <= 0:
-        raise CommandError(f"--check-length: must be a positive number of samples, got {args.check_length}")
     if args.check_length is not None and args.preset and args.check_length % get_config(args.preset).downsampling:
         raise CommandError(f"--check-length {args.check_length}: not a multiple of "
                            f"{get_config(args.preset).downsampling} (the downsampling of preset {args.preset!r})")

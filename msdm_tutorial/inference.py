@@ -397,15 +397,11 @@ def run_generate(args) -> int:
 
     out = check_out(args.out)
     check_result_file(args.json)
-    if args.batch < 1:
-        raise _error(f"--batch {args.batch}: must be >= 1")
     cfg = build_config(GenerationConfig.paper(), args.steps, args.sampler, args.churn)
     device = pick_device(args.device)
     model = load_model(args.checkpoint, device, parse_stems(args.stems))
     stems, sr, m = model_stems(model), model_rate(model), length_multiple(model)
     seconds = args.seconds if args.seconds is not None else chunk_length(model) / sr
-    if not seconds > 0:
-        raise _error(f"--seconds {seconds}: must be > 0")
     n = max(1, round(seconds * sr))
     length = math.ceil(n / m) * m
     t0 = time.perf_counter()
@@ -462,8 +458,6 @@ def run_impute(args) -> int:
 
     out = check_out(args.out)
     check_result_file(args.json)
-    if args.batch < 1:
-        raise _error(f"--batch {args.batch}: must be >= 1")
     cfg = build_config(ImputationConfig.paper(), args.steps, args.sampler, args.churn)
     keep = parse_stems(args.keep, "--keep")
     device = pick_device(args.device)
@@ -520,8 +514,6 @@ def run_separate(args) -> int:
 
     out = check_out(args.out)
     check_result_file(args.json)
-    if args.batch < 1:
-        raise _error(f"--batch {args.batch}: must be >= 1")
     cfg = separation_config(args.method, bool(args.isdm), args.steps, args.sampler, args.churn)
     device = pick_device(args.device)
     model = _load_for(args, device, parse_stems(args.stems))
@@ -556,10 +548,6 @@ def run_evaluate(args) -> int:
     from .data.audio import audio_info
     from .data.datasets import list_tracks, load_track, stem_path
 
-    if args.batch < 1:
-        raise _error(f"--batch {args.batch}: must be >= 1")
-    if args.limit is not None and args.limit < 1:
-        raise _error(f"--limit {args.limit}: must be >= 1")
     if args.csv and Path(args.csv).exists() and not Path(args.csv).is_dir():
         raise _error(f"--csv {args.csv}: exists and is not a folder")
     check_result_file(args.json)

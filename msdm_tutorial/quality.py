@@ -29,7 +29,7 @@ FLOOR_DB = -80.0                  # log-mel floor: silence (a resting instrument
 
 
 def _clips(audio) -> Tensor:
-    x = torch.as_tensor(np.asarray(audio) if not isinstance(audio, Tensor) else audio, dtype=torch.float32)
+    x = torch.as_tensor(audio, dtype=torch.float32)
     if x.ndim == 1:
         x = x[None]
     if x.ndim != 2:

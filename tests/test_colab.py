@@ -21,6 +21,7 @@ package, msdm-tutorial, installed editable from the clone.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -39,10 +40,11 @@ NOTEBOOK = ROOT / "notebooks" / "00_tour.ipynb"
 
 
 def _repository_url() -> str:
-    import tomllib
-
-    with open(ROOT / "pyproject.toml", "rb") as f:
-        return tomllib.load(f)["project"]["urls"]["Repository"]
+    """The public URL, from the script that writes the set-up cell (pyproject's project.urls)."""
+    spec = importlib.util.spec_from_file_location("sync_notebooks", ROOT / "scripts" / "sync_notebooks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.repository_url()
 
 
 def _code_cells() -> list[str]:

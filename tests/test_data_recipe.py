@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -108,7 +109,7 @@ def test_compare_trees_fails_on_real_changes(tmp_path):
     argv = _recipe()[1]
     shipped, _ = _regenerate(argv, tmp_path)
     copy = tmp_path / "copy"
-    subprocess.run(["cp", "-r", str(shipped), str(copy)], check=True)
+    shutil.copytree(shipped, copy)
     stem = next(copy.rglob("S*.flac"))
     audio, sr = sf.read(stem, dtype="int16")
     louder = audio.astype(np.int32)

@@ -22,16 +22,15 @@ def run_make_toy_data(args) -> int:
 
 
 def run_prepare_slakh(args) -> int:
-    from ..cli import CommandError, write_json
     from .slakh import format_summary, prepare_slakh
 
     summary = prepare_slakh(args.raw_root, args.out_root, sample_rate=args.sample_rate,
                             workers=args.workers, progress=not args.quiet)
     print(format_summary(summary))
-    write_json(args.json, summary)
+    cli.write_json(args.json, summary)
     if summary["failed"]:
         track, why = summary["failed"][0]
-        raise CommandError(f"{len(summary['failed'])} track(s) failed, first {why}")
+        raise cli.CommandError(f"{len(summary['failed'])} track(s) failed, first {why}")
     return 0
 
 
