@@ -3,7 +3,8 @@
 * ``use_style()``                       the course's matplotlib look (call once per notebook)
 * ``play(audio, sample_rate)``          an ``IPython.display.Audio`` player for a 1-D signal
 * ``players(stems, sample_rate)``       a grid of labelled players, one per stem (ipywidgets)
-* ``spectrogram_db(audio, sample_rate)`` a magnitude STFT in dB with its time and frequency axes
+* ``spectrogram_db(audio, sample_rate)`` a magnitude STFT in dB re full scale, with its time and frequency axes
+* ``spectrogram(ax, audio, sample_rate)`` draw one, in dB re full scale, with a colour bar
 * ``stems_figure(stems, sample_rate)``  waveform + spectrogram per stem (and for the mixture)
 * ``scatter2d(ax, points)``             a 2-D point cloud, equal axes
 * ``trajectory_plot(ax, steps)``        sampler paths through the plane, from noise to data
@@ -127,17 +128,22 @@ def players(stems: Mapping[str, object], sample_rate: int = 22050, normalize: st
 
 
 def spectrogram_db(audio, sample_rate: int = 22050, n_fft: int = 1024, hop_length: int = 256,
-                   reference: float | None = None, top_db: float = 80.0):
+                   reference: float | None = 1.0, top_db: float = 80.0):
     """Magnitude STFT (Hann window) in dB: returns ``(S_db (freqs, frames), times_s, freqs_hz)``.
 
-    0 dB is ``reference`` (default: the loudest bin of this signal); values are floored at
-    ``−top_db``. A silent signal gives all ``−top_db``.
+    The magnitudes are normalised by the window's gain (``sum(window) / 2``), so a sine of
+    amplitude ``A`` centred on a frequency bin reads ``20·log10(A / reference)`` dB. With the default
+    ``reference=1.0`` that is **dB relative to full scale**: a full-scale sine (amplitude 1) peaks at
+    0 dB (between two bins, the Hann window's scalloping loss lowers it by at most 1.4 dB).
+    ``reference=None`` puts 0 dB at the loudest bin of this signal instead. Values are floored at
+    ``−top_db`` below 0 dB; a silent signal gives all ``−top_db``.
     """
     a = torch.from_numpy(_as_signal(audio))
     if a.numel() < n_fft:
         a = torch.nn.functional.pad(a, (0, n_fft - a.numel()))
-    spec = torch.stft(a, n_fft, hop_length=hop_length, window=torch.hann_window(n_fft), center=True,
-                      return_complex=True).abs()
+    window = torch.hann_window(n_fft)
+    spec = torch.stft(a, n_fft, hop_length=hop_length, window=window, center=True,
+                      return_complex=True).abs() * (2.0 / float(window.sum()))   # a sine of amplitude A -> A
     ref = float(spec.max()) if reference is None else float(reference)
     if ref <= 0:                                   # silence: nothing to be relative to
         ref = 1.0
@@ -148,10 +154,41 @@ def spectrogram_db(audio, sample_rate: int = 22050, n_fft: int = 1024, hop_lengt
     return db, times, freqs
 
 
+#: The colour-bar label of every spectrogram of the course.
+DB_LABEL = "dB re full scale"
+
+
+def spectrogram(ax, audio, sample_rate: int = 22050, n_fft: int = 1024, hop_length: int = 256,
+                top_db: float = 80.0, max_db: float = 0.0, max_freq: float | None = None, kilohertz: bool = True,
+                colorbar: bool = True, title: str | None = None):
+    """Draw a spectrogram on ``ax`` in dB re full scale (a full-scale sine at 0 dB), with a colour bar.
+
+    The colour scale spans ``[max_db − top_db, max_db]`` (default [−80, 0] dBFS), the same for every
+    call, so spectrograms drawn with the same settings compare. ``colorbar=False`` leaves the bar
+    out (for a grid of spectrograms, give the figure one bar: ``fig.colorbar(image, ax=axes)``).
+    Returns the image (a ``matplotlib.image.AxesImage``).
+    """
+    db, times, freqs = spectrogram_db(audio, sample_rate, n_fft, hop_length, reference=1.0, top_db=1e9)
+    scale = 1000.0 if kilohertz else 1.0
+    duration = _as_signal(audio).size / sample_rate
+    image = ax.imshow(db, origin="lower", aspect="auto", vmin=max_db - top_db, vmax=max_db, interpolation="nearest",
+                      extent=(0, duration, 0, freqs[-1] / scale))
+    ax.set(xlabel="time (s)", ylabel="frequency (kHz)" if kilohertz else "frequency (Hz)",
+           ylim=(0, (max_freq or sample_rate / 2) / scale))
+    ax.grid(False)
+    if title:
+        ax.set_title(title)
+    if colorbar:
+        ax.figure.colorbar(image, ax=ax, label=DB_LABEL, pad=0.01)
+    return image
+
+
 def stems_figure(stems: Mapping[str, object], sample_rate: int = 22050, mix=None, n_fft: int = 1024,
-                 hop_length: int = 256, top_db: float = 80.0, max_freq: float | None = None, title: str | None = None):
+                 hop_length: int = 256, top_db: float = 80.0, max_freq: float | None = None, title: str | None = None,
+                 max_db: float = 0.0):
     """One row per stem (and one for ``mix`` if given): the waveform (amplitude vs s) and its
-    spectrogram (Hz vs s, dB relative to the loudest bin of *all* rows, so levels compare)."""
+    spectrogram (Hz vs s, in dB re full scale on one colour scale ``[max_db − top_db, max_db]`` for
+    every row, so levels compare; a full-scale sine reads 0 dB). One colour bar per spectrogram."""
     import matplotlib.pyplot as plt
 
     rows = {name: _as_signal(a, f"stems[{name!r}]") for name, a in stems.items()}
@@ -159,8 +196,6 @@ def stems_figure(stems: Mapping[str, object], sample_rate: int = 22050, mix=None
         rows["mix"] = _as_signal(mix, "mix")
     if not rows:
         raise ValueError("stems is empty: pass a dict name -> 1-D signal")
-    specs = {name: spectrogram_db(a, sample_rate, n_fft, hop_length, reference=1.0, top_db=1e9) for name, a in rows.items()}
-    loudest = max(float(s[0].max()) for s in specs.values())
     amp = max(float(np.abs(a).max()) for a in rows.values()) or 1.0
     fig, axes = plt.subplots(len(rows), 2, figsize=(11, 1.9 * len(rows) + 0.6), squeeze=False,
                              gridspec_kw={"width_ratios": [1, 1.25]}, sharex="col")
@@ -170,12 +205,12 @@ def stems_figure(stems: Mapping[str, object], sample_rate: int = 22050, mix=None
         ax_w.plot(t, a, color=color, lw=0.6)
         ax_w.set(ylim=(-1.05 * amp, 1.05 * amp), ylabel="amplitude")
         ax_w.set_title(name, loc="left", color=color)
-        db, times, freqs = specs[name]
-        db = np.maximum(db - loudest, -top_db)
-        im = ax_s.pcolormesh(times, freqs, db, shading="auto", vmin=-top_db, vmax=0, rasterized=True)
+        db, times, freqs = spectrogram_db(a, sample_rate, n_fft, hop_length, reference=1.0, top_db=1e9)
+        im = ax_s.pcolormesh(times, freqs, np.maximum(db, max_db - top_db), shading="auto", vmin=max_db - top_db,
+                             vmax=max_db, rasterized=True)
         ax_s.set(ylabel="frequency (Hz)", ylim=(0, max_freq or sample_rate / 2))
         ax_s.grid(False)
-        fig.colorbar(im, ax=ax_s, label="dB", pad=0.01)
+        fig.colorbar(im, ax=ax_s, label=DB_LABEL, pad=0.01)
     axes[-1, 0].set_xlabel("time (s)")
     axes[-1, 1].set_xlabel("time (s)")
     if title:
@@ -292,10 +327,13 @@ def draw_stems(fig, stems: Mapping[str, object], sample_rate: int = 22050, mix=N
     """Draw :func:`stems_figure`'s layout onto an existing matplotlib ``Figure`` (no pyplot), fast
     enough to redraw while a slider moves (waveforms as min/max envelopes, fixed margins, one colour bar).
 
-    Extras for comparing frames of a trajectory: ``reference`` (name → 1-D signal) is drawn in
-    grey behind each waveform; ``amplitude`` fixes the waveform y-range and ``loudest_db`` the
-    0 dB of the spectrograms (both default to this figure's own maxima); ``labels`` adds a note
-    to a row's title (e.g. "kept"). Returns ``(fig, loudest_db)``.
+    Spectrograms are in dB re full scale (a full-scale sine reads 0 dB), on one colour scale
+    ``[loudest_db − top_db, loudest_db]``. Extras for comparing frames of a trajectory:
+    ``reference`` (name → 1-D signal) is drawn in grey behind each waveform; ``amplitude`` fixes the
+    waveform y-range (default: this figure's own maximum) and ``loudest_db`` the top of the colour
+    scale in dBFS (default 0 dB, full scale; pass the loudest bin of a final frame to draw every
+    frame on its scale); ``labels`` adds a note to a row's title (e.g. "kept"). Returns
+    ``(fig, loudest_db)``.
     """
     rows = {name: _as_signal(a, f"stems[{name!r}]") for name, a in stems.items()}
     if mix is not None:
@@ -306,7 +344,7 @@ def draw_stems(fig, stems: Mapping[str, object], sample_rate: int = 22050, mix=N
     specs = {name: spectrogram_db(a, sample_rate, n_fft, hop_length, reference=1.0, top_db=1e9)
              for name, a in rows.items()}
     if loudest_db is None:
-        loudest_db = max(float(s[0].max()) for s in specs.values())
+        loudest_db = 0.0
     amp = amplitude or max([float(np.abs(a).max()) for a in [*rows.values(), *refs.values()]]) or 1.0
     axes = fig.subplots(len(rows), 2, squeeze=False, sharex="col", gridspec_kw={"width_ratios": [1, 1.25]})
     fig.subplots_adjust(left=0.07, right=0.9, bottom=0.07 * 5 / (len(rows) + 1), top=1 - (0.62 if title else 0.3) / fig.get_figheight(),
@@ -323,9 +361,10 @@ def draw_stems(fig, stems: Mapping[str, object], sample_rate: int = 22050, mix=N
         note = f"  ({labels[name]})" if labels and labels.get(name) else ""
         ax_w.set_title(name + note, loc="left", color=color, fontsize=10, pad=2)
         db, times, freqs = specs[name]
-        db = np.maximum(db - loudest_db, -top_db)
+        db = np.maximum(db, loudest_db - top_db)
         top = max_freq or sample_rate / 2
-        im = ax_s.imshow(db, origin="lower", aspect="auto", vmin=-top_db, vmax=0, interpolation="nearest",
+        im = ax_s.imshow(db, origin="lower", aspect="auto", vmin=loudest_db - top_db, vmax=loudest_db,
+                         interpolation="nearest",
                          extent=(0, a.size / sample_rate, 0, freqs[-1] / 1000))
         ax_s.set(ylim=(0, top / 1000))
         ax_s.grid(False)
@@ -335,7 +374,7 @@ def draw_stems(fig, stems: Mapping[str, object], sample_rate: int = 22050, mix=N
     axes[-1, 1].set_xlabel("time (s)")
     cax = fig.add_axes((0.915, axes[-1, 1].get_position().y0, 0.012,
                         axes[0, 1].get_position().y1 - axes[-1, 1].get_position().y0))
-    fig.colorbar(im, cax=cax, label="dB")
+    fig.colorbar(im, cax=cax, label=DB_LABEL)
     if title:
         fig.suptitle(title, fontsize=11, y=1 - 0.06 / fig.get_figheight(), va="top")
     return fig, loudest_db

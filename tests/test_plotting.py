@@ -80,13 +80,52 @@ def test_spectrogram_peak_is_at_the_tone_frequency():
     assert np.all(silent == -60)
 
 
+def full_scale_sine(freq, sample_rate=22050, seconds=1.0):
+    t = torch.arange(int(sample_rate * seconds)) / sample_rate
+    return torch.sin(2 * torch.pi * freq * t)
+
+
+def test_a_full_scale_sine_peaks_at_0_dB_re_full_scale():
+    """dB re full scale: the STFT is divided by the window's gain, sum(w)/2, so amplitude 1 -> 0 dB."""
+    sr, n_fft = 22050, 1024
+    on_bin = 40 * sr / n_fft                                        # 861.3 Hz, the centre of bin 40
+    db, _, _ = plotting.spectrogram_db(full_scale_sine(on_bin, sr), sr, n_fft=n_fft)
+    assert abs(db.max()) <= 1.0, f"a full-scale sine peaks at {db.max():+.2f} dB, not 0 dB re full scale"
+    # the bug this pins: the raw |STFT| of that sine peaks at sum(hann)/2 = n_fft/4, i.e. +48 dB
+    raw = torch.stft(full_scale_sine(on_bin, sr), n_fft, hop_length=256, window=torch.hann_window(n_fft),
+                     center=True, return_complex=True).abs()
+    assert abs(20 * np.log10(float(raw.max()))) > 40, "the un-normalised STFT would fail the check above"
+    for freq in (55.0, 440.0, 1000.0, 5000.0):                      # between bins: Hann scalloping, <= 1.42 dB
+        peak = plotting.spectrogram_db(full_scale_sine(freq, sr), sr, n_fft=n_fft)[0].max()
+        assert -1.5 <= peak <= 0.01, f"{freq} Hz peaks at {peak:+.2f} dBFS"
+    half = plotting.spectrogram_db(0.5 * full_scale_sine(on_bin, sr), sr, n_fft=n_fft)[0].max()
+    assert half == pytest.approx(20 * np.log10(0.5), abs=0.05), "amplitude 0.5 is −6 dB re full scale"
+    relative = plotting.spectrogram_db(0.5 * full_scale_sine(on_bin, sr), sr, n_fft=n_fft, reference=None)[0]
+    assert relative.max() == pytest.approx(0.0, abs=1e-4), "reference=None: 0 dB at the loudest bin"
+
+
+def test_spectrogram_draws_dBFS_with_a_colour_bar_by_default():
+    fig, (a, b) = plt.subplots(1, 2)
+    image = plotting.spectrogram(a, full_scale_sine(1000.0, SR, 0.5), SR)
+    assert image.get_clim() == (-80.0, 0.0)
+    assert float(np.max(image.get_array())) == pytest.approx(0.0, abs=1.5)
+    bars = [ax for ax in fig.axes if ax not in (a, b)]
+    assert len(bars) == 1 and bars[0].get_ylabel() == plotting.DB_LABEL
+    assert a.get_xlabel() == "time (s)" and "kHz" in a.get_ylabel()
+    plotting.spectrogram(b, full_scale_sine(1000.0, SR, 0.5), SR, colorbar=False)
+    assert len(fig.axes) == 3
+    plt.close(fig)
+
+
 def test_stems_figure_labels_axes_in_seconds_hertz_decibels():
     stems = {"bass": tone(110), "piano": tone(440)}
     fig = plotting.stems_figure(stems, SR, mix=stems["bass"] + stems["piano"])
     axes = fig.axes
     assert len(axes) == 3 * 2 + 3  # waveform + spectrogram per row, plus one colorbar per spectrogram
     labels = " ".join(ax.get_xlabel() + " " + ax.get_ylabel() for ax in axes)
-    assert "time (s)" in labels and "frequency (Hz)" in labels and "dB" in labels
+    assert "time (s)" in labels and "frequency (Hz)" in labels and plotting.DB_LABEL in labels
+    meshes = [m for ax in axes for m in ax.collections if type(m).__name__ == "QuadMesh"]
+    assert meshes and all(m.get_clim() == (-80.0, 0.0) for m in meshes), "one dBFS colour scale for every row"
     assert [ax.get_title(loc="left") for ax in axes[0:6:2]] == ["bass", "piano", "mix"]
     plt.close(fig)
 
