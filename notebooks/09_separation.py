@@ -13,28 +13,6 @@
 #     name: python3
 # ---
 
-# %%
-# Set-up: works locally and on Colab. On Colab it clones the course and installs it,
-# keeping Colab's own torch; everywhere it picks the GPU when there is one.
-import sys
-
-if "google.colab" in sys.modules:
-    import os, subprocess
-    from importlib.metadata import version
-    if not os.path.isdir("/content/msdm-tutorial"):
-        subprocess.run(["git", "clone", "--depth", "1", "https://github.com/msdm-tutorial/msdm-tutorial", "/content/msdm-tutorial"], check=True)
-    # pin the torch that is installed (its own version string, as pip sees it): never reinstall it
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", "/content/msdm-tutorial",
-                    f"torch=={version('torch')}"], check=True)
-    sys.path.insert(0, "/content/msdm-tutorial")
-    os.chdir("/content/msdm-tutorial/notebooks")
-    from google.colab import output
-    output.enable_custom_widget_manager()
-
-from msdm_tutorial import course
-
-device = course.pick_device()
-
 # %% [markdown]
 # # 09 · Separation: from a mixture back to its stems
 #
@@ -53,11 +31,13 @@ device = course.pick_device()
 import sys
 
 if "google.colab" in sys.modules:
-    import os, subprocess, torch
+    import os, subprocess
+    from importlib.metadata import version
     if not os.path.isdir("/content/msdm-tutorial"):
         subprocess.run(["git", "clone", "--depth", "1", "https://github.com/msdm-tutorial/msdm-tutorial", "/content/msdm-tutorial"], check=True)
+    # pin the torch that is installed (its own version string, as pip sees it): never reinstall it
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", "/content/msdm-tutorial",
-                    f"torch=={torch.__version__}"], check=True)
+                    f"torch=={version('torch')}"], check=True)
     sys.path.insert(0, "/content/msdm-tutorial")
     os.chdir("/content/msdm-tutorial/notebooks")
     from google.colab import output

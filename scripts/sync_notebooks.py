@@ -2,11 +2,13 @@
 """Keep the course notebooks in shape: the jupytext ``.py`` is the source of truth.
 
 For every ``notebooks/NN_topic.py`` this
-  1. replaces the first code cell with the canonical set-up cell (Colab + device), whose
-     repository URL comes from pyproject's ``project.urls.Repository``;
+  1. owns the single set-up cell (Colab + device), whose repository URL comes from pyproject's
+     ``project.urls.Repository``: the notebook's first code cell is the canonical set-up cell, and
+     every other copy of a set-up cell (a stale one, one pasted above the title) is removed;
   2. sets the ``python3`` kernelspec;
   3. writes the paired ``.ipynb`` without outputs.
-``--check`` only reports what is out of sync (exit 1), which is what the tests use.
+``--check`` only reports what is out of sync (exit 1), which is what the tests use: among others, a
+second set-up cell anywhere in a notebook.
 """
 
 from __future__ import annotations
@@ -52,6 +54,54 @@ from msdm_tutorial import course
 device = course.pick_device()'''
 
 
+#: What makes a code cell a set-up cell, current or stale: its first comment or its Colab test.
+SETUP_MARKERS = ("# Set-up: works locally and on Colab", '"google.colab" in sys.modules')
+
+
+def is_setup_cell(cell) -> bool:
+    return cell.cell_type == "code" and any(marker in cell.source for marker in SETUP_MARKERS)
+
+
+def setup_index(cells) -> int | None:
+    """The set-up cell to keep: the last one before any other code cell (a copy pasted above the title
+    loses to the one below it), or None when a code cell comes before every set-up cell."""
+    keep = None
+    for i, cell in enumerate(cells):
+        if is_setup_cell(cell):
+            keep = i
+        elif cell.cell_type == "code":
+            break
+    return keep
+
+
+def setup_problems(nb, name: str) -> list[str]:
+    """What is wrong with ``nb``'s set-up cell: missing, repeated, not first among the code cells, or
+    not canonical."""
+    where = [i for i, c in enumerate(nb.cells) if is_setup_cell(c)]
+    if not where:
+        return [f"{name}: has no set-up cell"]
+    problems = []
+    if len(where) > 1:
+        problems.append(f"{name}: has {len(where)} set-up cells (cells {where}); it must have exactly one")
+    if setup_index(nb.cells) is None:
+        problems.append(f"{name}: a code cell comes before the set-up cell; it must be the first code cell")
+    if any(nb.cells[i].source.strip() != setup_cell_source() for i in where):
+        problems.append(f"{name}: the set-up cell is not the canonical one")
+    return problems
+
+
+def fix_setup(nb) -> None:
+    """Keep one set-up cell (``setup_index``; a new one before the first code cell when there is none
+    in place), make it the canonical one, and remove every other copy. Nothing else changes."""
+    keep = setup_index(nb.cells)
+    if keep is None:
+        first_code = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code")
+        nb.cells.insert(first_code, nbformat.v4.new_code_cell())
+        keep = first_code
+    nb.cells[keep].source = setup_cell_source()
+    nb.cells = [c for i, c in enumerate(nb.cells) if i == keep or not is_setup_cell(c)]
+
+
 def normalised(nb) -> list[tuple[str, str]]:
     return [(c.cell_type, c.source.strip()) for c in nb.cells]
 
@@ -59,13 +109,13 @@ def normalised(nb) -> list[tuple[str, str]]:
 def sync(py: Path, check: bool) -> list[str]:
     problems = []
     nb = jupytext.read(py)
-    code = [c for c in nb.cells if c.cell_type == "code"]
-    if not code:
+    if not any(c.cell_type == "code" for c in nb.cells):
         return [f"{py.name}: has no code cell"]
-    if code[0].source.strip() != setup_cell_source():
+    found = setup_problems(nb, py.name)
+    if found:
         if check:
-            problems.append(f"{py.name}: first code cell is not the canonical set-up cell")
-        code[0].source = setup_cell_source()
+            problems += found
+        fix_setup(nb)
     if nb.metadata.get("kernelspec") != KERNELSPEC:
         if check:
             problems.append(f"{py.name}: kernelspec is not python3")

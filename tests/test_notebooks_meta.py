@@ -37,6 +37,36 @@ def test_first_code_cell_is_the_setup_cell(py):
     assert "torch==" in first.source, "the Colab install must pin Colab's own torch so it is never reinstalled"
 
 
+@pytest.mark.parametrize("py", NOTEBOOKS, ids=lambda p: p.name)
+def test_exactly_one_setup_cell(py):
+    """On Colab a second set-up cell installs the course twice: each notebook has one, its first code cell."""
+    for nb in (jupytext.read(py), nbformat.read(py.with_suffix(".ipynb"), as_version=4)):
+        setups = [i for i, c in enumerate(nb.cells) if sync_notebooks.is_setup_cell(c)]
+        first_code = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code")
+        assert setups == [first_code], f"{py.name}: set-up cells at {setups}, the first code cell is {first_code}"
+
+
+def test_a_second_setup_cell_fails_the_check_and_sync_removes_it(tmp_path):
+    """A copy of the set-up cell above the title (as 07/08/09/11 once had) and a stale copy
+    further down both fail ``--check``; syncing keeps the one below the title and nothing else changes."""
+    src = NOTEBOOKS[0]
+    py = tmp_path / src.name
+    py.write_text(src.read_text())
+    (tmp_path / src.with_suffix(".ipynb").name).write_bytes(src.with_suffix(".ipynb").read_bytes())
+    assert sync_notebooks.sync(py, check=True) == []
+    original = jupytext.read(py)
+    stale = sync_notebooks.setup_cell_source().replace("from importlib.metadata import version", "import torch")
+    for where, source in ((0, sync_notebooks.setup_cell_source()), (len(original.cells) - 1, stale)):
+        nb = jupytext.read(src)
+        nb.cells.insert(where, nbformat.v4.new_code_cell(source))
+        jupytext.write(nb, py, fmt="py:percent")
+        problems = sync_notebooks.sync(py, check=True)
+        assert any("2 set-up cells" in p for p in problems), problems
+        assert sync_notebooks.sync(py, check=False) == []
+        assert sync_notebooks.sync(py, check=True) == []
+        assert sync_notebooks.normalised(jupytext.read(py)) == sync_notebooks.normalised(original)
+
+
 def test_check_detects_a_stale_pair(tmp_path, monkeypatch):
     """The sync check itself must fail on a drifted .ipynb or stored outputs."""
     src = NOTEBOOKS[0]
