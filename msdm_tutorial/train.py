@@ -70,6 +70,7 @@ class TrainConfig:
     sample_steps: int = 0                    # Heun steps for audio samples at validation (0 = none)
     seed: int = 0
     init_from: str | None = None             # fine-tune: start from this checkpoint's weights (and EMA)
+    train_data: str = "files"                # "files": DATA/train; "toy-stream": new toy songs on the fly
 
     def to_dict(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
@@ -146,14 +147,31 @@ def setup_distributed(device: str | None = None) -> Dist:
 # ---------------------------------------------------------------------------------------------
 
 
+TRAIN_DATA = ("files", "toy-stream")
+
+
+def training_items(cfg: TrainConfig, data_dir):
+    """The training set: chunks of ``data_dir/train`` (``files``), or an endless stream of new toy songs
+    (``toy-stream``) whose seeds avoid every song in ``data_dir`` (its validation and test songs stay unseen)."""
+    from .data import TrainChunks
+    from .data.stream import ToySongStream, seeds_in
+
+    if cfg.train_data == "files":
+        return TrainChunks(data_dir, "train", chunk_length=cfg.chunk_length, stems=cfg.stems,
+                           sample_rate=cfg.sample_rate, seed=cfg.seed)
+    if cfg.train_data == "toy-stream":
+        return ToySongStream(cfg.chunk_length, stems=cfg.stems, sample_rate=cfg.sample_rate, seed=cfg.seed,
+                             held_out_seeds=seeds_in(data_dir))
+    raise ValueError(f"train_data must be one of {', '.join(TRAIN_DATA)}, got {cfg.train_data!r}")
+
+
 def make_loader(cfg: TrainConfig, data_dir, start_step: int, d: Dist):
     """Batches of step s hold the global samples s·B … s·B + B − 1 (B = global batch); rank r of W
     processes takes those ≡ r (mod W). The order depends only on (seed, sample number)."""
-    from .data import TrainChunks
+    from .data import GlobalIndices
 
-    chunks = TrainChunks(data_dir, "train", chunk_length=cfg.chunk_length, stems=cfg.stems,
-                         sample_rate=cfg.sample_rate, seed=cfg.seed)
-    sampler = chunks.global_indices(start=start_step * cfg.batch_size, rank=d.rank, world_size=d.world)
+    chunks = training_items(cfg, data_dir)
+    sampler = GlobalIndices(start=start_step * cfg.batch_size, rank=d.rank, world_size=d.world)
     return torch.utils.data.DataLoader(
         chunks, batch_size=cfg.batch_size // d.world, sampler=sampler, num_workers=cfg.num_workers,
         pin_memory=d.device.type == "cuda", persistent_workers=cfg.num_workers > 0)
@@ -568,7 +586,8 @@ def config_from_args(args) -> TrainConfig:
             raise ValueError(f"--stems: unknown stem(s) {unknown or [args.stems]}; choose from {', '.join(STEMS)}")
         changes["stems"] = stems
     for name in ("steps", "batch_size", "lr", "chunk_length", "num_workers", "seed", "save_every", "val_every",
-                 "warmup_steps", "sample_steps", "log_every", "sigma_mean", "sigma_std", "ema_decay", "init_from"):
+                 "warmup_steps", "sample_steps", "log_every", "sigma_mean", "sigma_std", "ema_decay", "init_from",
+                 "train_data"):
         value = getattr(args, name, None)
         if value is not None:
             changes[name] = value
@@ -583,9 +602,9 @@ def run(args) -> int:
     data = Path(args.data)
     if not data.is_dir():
         raise ValueError(f"{data}: data folder not found")
-    if not (data / "train").is_dir():
-        raise ValueError(f"{data}: no train/ split (expected the MSDM layout train/TrackNNNNN/{{stem}}.wav)")
     cfg = config_from_args(args)
+    if cfg.train_data == "files" and not (data / "train").is_dir():
+        raise ValueError(f"{data}: no train/ split (expected the MSDM layout train/TrackNNNNN/{{stem}}.wav)")
     summary = train(cfg, data, args.out, resume=args.resume, device=args.device)
     if int(os.environ.get("RANK", "0")) == 0:
         print(f"step {summary['step']}  loss {summary['loss']:.4f}  {summary['steps_per_s']:.2f} steps/s  "
@@ -618,6 +637,9 @@ def add_arguments(p) -> None:
     p.add_argument("--ema-decay", dest="ema_decay", type=cli.real(0, 1), help="EMA decay of the weights")
     p.add_argument("--init-from", dest="init_from", metavar="CKPT",
                    help="fine-tune: start from this checkpoint's (EMA) weights with a fresh optimizer")
+    p.add_argument("--train-data", dest="train_data", choices=TRAIN_DATA,
+                   help="files: chunks of DATA/train (default); toy-stream: a new toy song for every chunk, "
+                        "synthesised on the fly with seeds disjoint from DATA's songs (DATA still gives validation)")
     p.add_argument("--no-autocast", action="store_true", help="train in fp32 (default: bf16 autocast)")
     p.add_argument("--device", help="cpu, cuda, cuda:1 … (default: cuda when available)")
     p.add_argument("--json", metavar="FILE", help="write the run summary as JSON")
