@@ -1,4 +1,4 @@
-"""``msdm make-toy-data`` and ``msdm prepare-slakh``."""
+"""``msdm make-toy-data``, ``msdm render-midi`` and ``msdm prepare-slakh``."""
 
 from __future__ import annotations
 
@@ -13,12 +13,30 @@ def run_make_toy_data(args) -> int:
     summary = write_toy_dataset(args.out, songs=args.songs, validation_songs=args.validation_songs,
                                 test_songs=args.test_songs, seconds=args.seconds, seed=args.seed,
                                 sample_rate=args.sample_rate, layout=args.layout, fmt=args.format,
-                                overwrite=args.overwrite, progress=not args.quiet)
+                                overwrite=args.overwrite, progress=not args.quiet, renderer=args.renderer)
     n = sum(summary["songs"].values())
-    print(f"wrote {n} toy songs ({summary['layout']} layout, {summary['sample_rate']} Hz, "
+    print(f"wrote {n} toy songs ({summary['layout']} layout, {summary['renderer']} renderer, {summary['sample_rate']} Hz, "
           f"{summary['seconds']} s each) to {summary['out']}")
     cli.write_json(args.json, summary)
     return 0
+
+
+def run_render_midi(args) -> int:
+    import sys
+
+    from .midi import format_summary, render_midi_files
+
+    def problem(r):  # one line per file, as it happens
+        kind = "error" if r["status"] == "failed" else "skipped"
+        print(f"msdm render-midi: {kind}: {r['reason']}" + ("; skipped" if kind == "error" else ""), file=sys.stderr)
+
+    summary = render_midi_files(args.midi, args.out, soundfont=args.soundfont, sample_rate=args.sample_rate,
+                                layout=args.layout, split=args.split, fmt=args.format, programs=args.programs,
+                                seed=args.seed, jobs=args.jobs, progress=not args.quiet, on_problem=problem)
+    print(format_summary(summary))
+    cli.write_json(args.json, summary)
+    # exit 2 when a file failed, or when nothing at all was rendered (every file skipped)
+    return 2 if summary["failed"] or not summary["tracks"] else 0
 
 
 def run_prepare_slakh(args) -> int:
@@ -51,10 +69,43 @@ def register(sub) -> None:
                    help="msdm: {stem}.wav per track; slakh-raw: metadata.yaml + stems/SNN.flac + mix.flac")
     p.add_argument("--format", choices=("wav", "flac"), default="wav",
                    help="audio format of the msdm layout (default wav; flac is about half the size)")
+    p.add_argument("--renderer", choices=("numpy", "soundfont"), default="numpy",
+                   help="numpy: the built-in oscillators (default); soundfont: the same score played by "
+                        "General MIDI instruments (bundled TimGM6mb.sf2), one program per class drawn per song")
     p.add_argument("--overwrite", action="store_true", help="replace OUT if it is not empty")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--json", metavar="FILE", help="also write a summary as JSON")
     p.set_defaults(func=run_make_toy_data)
+
+    p = sub.add_parser(
+        "render-midi", help="render multi-track MIDI files into stems with a General MIDI SoundFont (as Slakh)",
+        description="Render each MIDI file into one track, the way Slakh2100 was made: every MIDI instrument is "
+                    "rendered on its own and classed by its General MIDI program (Piano 0-7, Guitar 24-31, "
+                    "Bass 32-39, drums for drum tracks); the other classes go to the mixture only. Writes "
+                    "OUT/SPLIT/TrackNNNNN/ (numbered in input order), each track atomically; finished tracks "
+                    "are skipped, so an interrupted run can simply be started again. A file that does not parse "
+                    "or holds none of the four classes gets one line on stderr and is skipped.")
+    p.add_argument("midi", metavar="MIDI_PATH", nargs="+", help="MIDI files, or folders searched for *.mid / *.midi")
+    p.add_argument("out", metavar="OUT", help="output folder (created; finished tracks in it are kept)")
+    p.add_argument("--soundfont", metavar="SF2", default=None,
+                   help="a General MIDI SoundFont (default: TimGM6mb.sf2, bundled with pretty_midi, GPL-2)")
+    p.add_argument("--sample-rate", type=cli.SAMPLE_RATE, default=None,
+                   help="sample rate (default 22050 for msdm, 44100 for slakh-raw, as the official release)")
+    p.add_argument("--layout", choices=("msdm", "slakh-raw"), default="msdm",
+                   help="msdm: {stem}.wav per track; slakh-raw: metadata.yaml, stems/SNN.flac, MIDI/SNN.mid, "
+                        "all_src.mid, mix.flac (then run msdm prepare-slakh)")
+    p.add_argument("--split", choices=("train", "validation", "test"), default="train",
+                   help="split folder to write the tracks into (default train)")
+    p.add_argument("--format", choices=("wav", "flac"), default="wav",
+                   help="audio format of the msdm layout (default wav; the raw layout is always FLAC)")
+    p.add_argument("--programs", choices=("keep", "random"), default="keep",
+                   help="keep: each track's own GM program (default); random: like Slakh's random choice of "
+                        "patch, draw a program within the track's class (Bass 32-39, ...) from --seed")
+    p.add_argument("--seed", type=cli.SEED, default=0, help="base seed of --programs random (file i uses seed + i)")
+    p.add_argument("--jobs", type=cli.COUNT, default=1, help="parallel processes (default 1)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--json", metavar="FILE", help="also write the summary as JSON")
+    p.set_defaults(func=run_render_midi)
 
     p = sub.add_parser(
         "prepare-slakh", help="convert the official Slakh2100 release to the MSDM layout",

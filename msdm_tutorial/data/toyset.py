@@ -29,6 +29,7 @@ from .toy import synthesize_raw_track, synthesize_song
 
 LAYOUTS = ("msdm", "slakh-raw")
 FORMATS = ("wav", "flac")
+RENDERERS = ("numpy", "soundfont")
 
 
 def song_seed(seed: int, index: int) -> int:
@@ -39,8 +40,14 @@ def _write_json(path: Path, payload) -> None:
     path.write_text(json.dumps(payload, separators=(",", ":"), sort_keys=True) + "\n")
 
 
-def write_msdm_track(track_dir: Path, seed: int, seconds: float, sample_rate: int, fmt: str = "wav") -> dict:
-    stems, meta = synthesize_song(seed, seconds, sample_rate)
+def write_msdm_track(track_dir: Path, seed: int, seconds: float, sample_rate: int, fmt: str = "wav",
+                     renderer: str = "numpy") -> dict:
+    if renderer == "soundfont":  # the same score, played by sampled GM instruments (data/midi.py)
+        from .midi import synthesize_song_soundfont
+
+        stems, meta = synthesize_song_soundfont(seed, seconds, sample_rate)
+    else:
+        stems, meta = synthesize_song(seed, seconds, sample_rate)
     track_dir.mkdir(parents=True)
     for k, s in enumerate(STEMS):
         if meta["stems"][s]["present"]:
@@ -76,12 +83,14 @@ def write_raw_track(track_dir: Path, seed: int, seconds: float, sample_rate: int
 def write_toy_dataset(out, songs: int = 24, validation_songs: int = 4, test_songs: int = 6,
                       seconds: float = 8.0, seed: int = 0, sample_rate: int | None = None,
                       layout: str = "msdm", fmt: str = "wav", overwrite: bool = False,
-                      progress: bool = False) -> dict:
+                      progress: bool = False, renderer: str = "numpy") -> dict:
     """Synthesise a toy dataset into ``out`` (atomically). Returns a summary dict.
 
     ``songs`` / ``validation_songs`` / ``test_songs``: tracks per split (numbered
     Track00001… across splits). ``sample_rate`` defaults to 22050 (msdm) or 44100 (slakh-raw).
     ``fmt``: ``wav`` or ``flac`` for the MSDM layout (the raw layout is always FLAC).
+    ``renderer``: ``numpy`` (the oscillators of ``toy.py``) or ``soundfont`` (the same score on
+    General MIDI instruments, ``midi.synthesize_song_soundfont``; MSDM layout only).
     """
     from tqdm.auto import tqdm
 
@@ -89,6 +98,11 @@ def write_toy_dataset(out, songs: int = 24, validation_songs: int = 4, test_song
         raise ValueError(f"unknown layout {layout!r} (choose from {', '.join(LAYOUTS)})")
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
+    if renderer not in RENDERERS:
+        raise ValueError(f"unknown renderer {renderer!r} (choose from {', '.join(RENDERERS)})")
+    if renderer == "soundfont" and layout != "msdm":
+        raise ValueError("--renderer soundfont writes the msdm layout only "
+                         "(for the raw Slakh layout, render MIDI files with 'msdm render-midi --layout slakh-raw')")
     counts = {"train": songs, "validation": validation_songs, "test": test_songs}
     if any(n < 0 for n in counts.values()) or sum(counts.values()) == 0:
         raise ValueError(f"song counts must be >= 0 and not all 0, got {counts}")
@@ -114,7 +128,7 @@ def write_toy_dataset(out, songs: int = 24, validation_songs: int = 4, test_song
                     track = tmp / split / f"Track{index:05d}"
                     s = song_seed(seed, index)
                     if layout == "msdm":
-                        write_msdm_track(track, s, seconds, sample_rate, fmt)
+                        write_msdm_track(track, s, seconds, sample_rate, fmt, renderer)
                     else:
                         write_raw_track(track, s, seconds, sample_rate)
                     bar.update()
@@ -129,4 +143,4 @@ def write_toy_dataset(out, songs: int = 24, validation_songs: int = 4, test_song
         if tmp.exists():
             shutil.rmtree(tmp)
     return {"out": str(out), "layout": layout, "songs": counts, "seconds": seconds, "seed": seed,
-            "sample_rate": sample_rate, "format": fmt if layout == "msdm" else "flac"}
+            "sample_rate": sample_rate, "format": fmt if layout == "msdm" else "flac", "renderer": renderer}
