@@ -105,3 +105,29 @@ def pink_noise(n: int, length: int, rms: float, generator: torch.Generator) -> T
     f = torch.arange(spectrum.shape[-1], dtype=torch.float64).clamp_min(1.0)
     x = torch.fft.irfft(spectrum / f.sqrt(), n=length)
     return (rms * x / x.pow(2).mean(-1, keepdim=True).sqrt()).float()
+
+
+@torch.no_grad()
+def denoising_error(denoiser, x0: Tensor, sigmas, generator: torch.Generator | None = None,
+                    edge: int = 256) -> dict[float, dict]:
+    """How well ``denoiser`` recovers held-out stems at each noise level: for every σ,
+
+        relative error  e_k(σ) = E‖D(x0 + σn; σ)_k − x0_k‖² / E‖x0_k‖²       (per stem k)
+
+    1 is the error of predicting silence, so e_k(σ) ≥ 1 means the model knows nothing about stem k
+    at that σ (generation starts at σ = 20, separation at σ = 1). ``edge_ratio`` is the mean squared
+    error within ``edge`` samples of either end of the chunk over the error elsewhere: a network that
+    handles its borders as well as its middle scores ≈ 1.
+
+    ``x0``: held-out chunks ``(B, K, T)``; the same noise draw is used at every σ.
+    """
+    noise = torch.randn(x0.shape, generator=generator)
+    power = x0.pow(2).mean((0, 2)).clamp_min(1e-12)
+    out = {}
+    for sigma in sigmas:
+        err = (denoiser(x0 + float(sigma) * noise, float(sigma)).float() - x0).pow(2)
+        per_stem = err.mean((0, 2)) / power
+        at_edges = torch.cat([err[..., :edge], err[..., -edge:]], -1).mean()
+        out[float(sigma)] = {"relative": per_stem.tolist(),
+                             "edge_ratio": float(at_edges / err[..., edge:-edge].mean().clamp_min(1e-20))}
+    return out

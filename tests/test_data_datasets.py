@@ -95,6 +95,18 @@ def test_shift_augmentation_moves_chunks_off_the_grid():
     assert all(0 <= s <= 6 * SR - 32768 for s in starts)
 
 
+def test_shifted_chunks_do_not_pile_up_on_the_track_ends():
+    """Clamping shifted chunks into the track put 1 chunk in 8 on frame 0, the song's first downbeat,
+    and models learnt to start every chunk with an onset. Reflection keeps the starts spread out."""
+    shifted = TrainChunks(TOY, "train", chunk_length=32768, shift=True, seed=0)
+    last = 6 * SR - 32768
+    starts = np.array([shifted.position(i, epoch)[1] for epoch in range(8) for i in range(len(shifted))])
+    at_ends = np.mean((starts == 0) | (starts == last))
+    assert at_ends < 0.01, f"{at_ends:.1%} of chunks start on the first or last possible frame"
+    # and the starts still cover the whole track: every eighth of [0, last] is visited
+    assert len(np.unique(np.minimum(starts * 8 // (last + 1), 7))) == 8
+
+
 def test_reads_only_the_needed_frames(monkeypatch):
     calls = []
     real = sf.SoundFile.read

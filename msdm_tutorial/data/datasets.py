@@ -141,12 +141,22 @@ def _scan_split(root, split, stems, sample_rate) -> list[TrackInfo]:
     return [scan_track(t, stems, sample_rate) for t in tracks]
 
 
+def _reflect(start: int, last: int) -> int:
+    """Fold ``start`` back into ``[0, last]`` by reflection at both ends (uniform stays uniform)."""
+    if last <= 0:
+        return 0
+    period = 2 * last
+    start %= period
+    return period - start if start > last else start
+
+
 class TrainChunks(Dataset):
     """Random training chunks ``(K, chunk_length)`` across all tracks of a split.
 
     Each epoch visits every track's chunk grid (``floor(frames / chunk_length)`` slots per track)
     in a shuffled order; with ``shift=True`` each chunk moves by a random offset of up to half a
-    chunk either way (kept inside the track), so chunks do not always start on the grid. Tracks
+    chunk either way (reflected back into the track at its ends), so chunks do not always start on
+    the grid, nor pile up on the track's first and last frames. Tracks
     shorter than ``chunk_length`` are dropped (``self.dropped`` lists them).
 
     Item ``i`` of epoch ``e`` depends only on ``(seed, e, i)``: no hidden RNG state, the same
@@ -203,12 +213,16 @@ class TrainChunks(Dataset):
         slot = int(self._order(epoch)[index])
         track, k = int(self._slot_track[slot]), int(self._slot_index[slot])
         start = k * self.chunk_length
+        last = self.tracks[track].frames - self.chunk_length
         if self.shift:
             rng = np.random.default_rng([self.seed, epoch, index, 1])
             half = self.chunk_length // 2
             start += int(rng.integers(-half, half + 1))
-        start = min(max(start, 0), self.tracks[track].frames - self.chunk_length)
-        return track, start
+            # Reflect, not clamp, a shift that leaves the track: clamping put one chunk in eight on
+            # frame 0 (every song's first downbeat), and models learnt to start each chunk with an
+            # onset — the spikes at the left edge of generated stems (docs/training_recipe.md).
+            start = _reflect(start, last)
+        return track, min(max(start, 0), last)
 
     def __getitem__(self, index: int) -> torch.Tensor:
         """Item ``index`` of the current epoch; an index ``>= len(self)`` is the global index
