@@ -151,8 +151,9 @@ plotting.players({**{name: stems[0, k] for k, name in enumerate(STEMS)}, "mix": 
 
 # %% [markdown]
 # And look at them: the waveform (amplitude against time) and the spectrogram (frequency against
-# time, loudness in dB relative to the loudest bin of all rows). The bass lives at 110 Hz and its
-# harmonics, the hi-hat's noise spreads up to the top, guitar and piano share the middle.
+# time, level in dB relative to full scale: a sine of amplitude 1 would read 0 dB, so the colours of
+# all rows compare). The bass sits at the bottom, at 110 Hz and its harmonics; the hi-hat's noise
+# spreads up to the top; guitar and piano share the middle. The check below measures the first two.
 
 # %%
 fig = plotting.stems_figure({name: stems[0, k] for k, name in enumerate(STEMS)}, SR, mix=mix[0], max_freq=4000)
@@ -162,21 +163,24 @@ fig = plotting.stems_figure({name: stems[0, k] for k, name in enumerate(STEMS)},
 #
 # Two facts the rest of the course relies on: the mixture *is* the sum of the stems (MSDM's
 # separation constrains exactly this), and the tensor layout is `(batch, stems, samples)` in the
-# order of `STEMS`. A third check listens with numbers: the strongest frequency of the bass stem
-# is its fundamental, 110 Hz (to within one FFT bin, `SR / T` = 0.5 Hz).
+# order of `STEMS`. Two more checks listen with numbers: the strongest frequency of the bass stem
+# is its fundamental, 110 Hz (to within one FFT bin, `SR / T` = 0.5 Hz), and of the four stems the
+# drums (the hi-hat's noise) carry the largest share of their energy above 2 kHz.
 
 # %%
-def peak_frequency(x, sample_rate=SR):
-    """The frequency (Hz) of the largest FFT magnitude of a 1-D signal."""
-    spectrum = torch.fft.rfft(torch.as_tensor(x)).abs()
-    return float(torch.fft.rfftfreq(len(x), 1 / sample_rate)[spectrum.argmax()])
-
+from msdm_tutorial import exercises
+from msdm_tutorial.exercises import peak_frequency   # the frequency (Hz) of a signal's largest FFT magnitude
 
 assert torch.allclose(mix, stems.sum(dim=1)), "the mixture must equal the sum of the stems"
 assert stems.shape == (1, len(STEMS), int(SR * SECONDS)) and stems.dtype == torch.float32, stems.shape
 bass = stems[0, STEMS.index("bass")]
-assert abs(peak_frequency(bass) - A2) <= SR / len(bass), f"bass peaks at {peak_frequency(bass):.1f} Hz, not {A2} Hz"
-print(f"mix = sum of stems ✓ | layout (batch, stems, samples) ✓ | bass peaks at {peak_frequency(bass):.1f} Hz ✓")
+assert abs(peak_frequency(bass, SR) - A2) <= SR / len(bass), f"bass peaks at {peak_frequency(bass, SR):.1f} Hz, not {A2} Hz"
+power = torch.fft.rfft(stems[0]).abs() ** 2                     # (stems, frequencies)
+high = power[:, torch.fft.rfftfreq(stems.shape[-1], 1 / SR) > 2000].sum(1) / power.sum(1)
+print("share of each stem's energy above 2 kHz:", {name: f"{h:.1e}" for name, h in zip(STEMS, high.tolist())})
+assert STEMS[int(high.argmax())] == "drums", "the hi-hat should make the drums the brightest stem"
+print(f"mix = sum of stems ✓ | layout (batch, stems, samples) ✓ | bass peaks at {peak_frequency(bass, SR):.1f} Hz ✓ "
+      f"| drums brightest ✓")
 
 # %% [markdown]
 # ## 5. Try it
@@ -189,22 +193,12 @@ my_bass = None  # your answer: a 1-D tensor, the bass one octave lower
 
 
 # %%
-def check_octave(b):
-    f = peak_frequency(b)
-    assert b.shape == bass.shape, f"keep the length: {tuple(b.shape)} vs {tuple(bass.shape)}"
-    assert abs(f - A2 / 2) <= SR / len(b), f"your bass peaks at {f:.1f} Hz; an octave halves the frequency"
-    print(f"Right: {f:.1f} Hz, half of {A2:.0f} Hz.")
-
-
-if my_bass is None:
-    print("Not answered yet — the (hidden) solution cell below fills it in.")
-else:
-    check_octave(my_bass)
+exercises.octave_down(my_bass, bass, A2, SR)   # self-check: same length, peak at half the fundamental
 
 # %% jupyter={"source_hidden": true} tags=["solution"]
 # Solution: an octave down halves every frequency, so the fundamental goes from 110 Hz to 55 Hz.
 my_bass = note(A2 / 2, decay=1.5, amp=0.35) + note(A2 / 2, start=1.0, decay=1.5, amp=0.35)
-check_octave(my_bass)
+exercises.octave_down(my_bass, bass, A2, SR)
 
 # %% [markdown]
 # **Exercise 2.** Separation in its simplest form: suppose you knew the mixture and three of the
@@ -217,21 +211,13 @@ my_piano = None  # your answer: a 1-D tensor computed from mix[0] and the other 
 
 
 # %%
-def check_piano(p):
-    assert torch.allclose(p, stems[0, STEMS.index("piano")], atol=1e-6), "Hint: y − (bass + drums + guitar)."
-    print("Right: the mixture minus three stems is the fourth.")
-
-
-if my_piano is None:
-    print("Not answered yet — the (hidden) solution cell below fills it in.")
-else:
-    check_piano(my_piano)
+exercises.last_stem(my_piano, stems[0, STEMS.index("piano")], "piano")   # self-check
 
 # %% jupyter={"source_hidden": true} tags=["solution"]
 # Solution: y = Σ_k x_k, so x_piano = y − Σ_{k ≠ piano} x_k.
 others = [k for k, name in enumerate(STEMS) if name != "piano"]
 my_piano = mix[0] - stems[0, others].sum(dim=0)
-check_piano(my_piano)
+exercises.last_stem(my_piano, stems[0, STEMS.index("piano")], "piano")
 
 # %% [markdown]
 # ## 6. The notebooks
@@ -242,14 +228,14 @@ check_piano(my_piano)
 # | 01 | [diffusion basics](01_diffusion_basics.ipynb) | noise data, learn a denoiser by denoising score matching, sample (2-D) |
 # | 02 | [schedules and preconditioning](02_schedules_and_preconditioning.ipynb) | explain c_skip / c_out / c_in, the loss weight λ(σ), the σ distributions |
 # | 03 | [samplers](03_samplers.ipynb) | compare Euler, Heun, churn and ADPM2 against an exact denoiser, error vs NFE |
-# | 04 | `04_unet` | read the paper's waveform U-Net level by level |
+# | 04 | [the U-Net](04_unet.ipynb) | read the paper's waveform U-Net level by level |
 # | 05 | [data](05_data.ipynb) | build multi-stem toy songs, prepare Slakh2100 |
-# | 06 | `06_training` | train MSDM on a CPU for minutes, on GPUs for the paper's run |
-# | 07 | `07_generation` | generate all four stems jointly |
-# | 08 | `08_partial_generation` | impute missing stems given the others |
-# | 09 | `09_separation` | separate mixtures (Dirac, Gaussian, ISDM) and measure SI-SDRi |
-# | 10 | `10_sampling_lab` | play with every sampling knob in an interactive lab |
-# | 11 | `11_reproduce_paper` | run the paper's evaluation with the authors' checkpoints |
+# | 06 | [training](06_training.ipynb) | train MSDM on a CPU for minutes, on GPUs for the paper's run |
+# | 07 | [generation](07_generation.ipynb) | generate all four stems jointly |
+# | 08 | [partial generation](08_partial_generation.ipynb) | impute missing stems given the others |
+# | 09 | [separation](09_separation.ipynb) | separate mixtures (Dirac, Gaussian, ISDM) and measure SI-SDRi |
+# | 10 | [the sampling lab](10_sampling_lab.ipynb) | play with every sampling knob in an interactive lab |
+# | 11 | [reproducing the paper](11_reproduce_paper.ipynb) | run the paper's evaluation with the authors' checkpoints |
 #
 # ## Summary
 # * A song is a sum of stems, $y = \sum_k x_k$; MSDM learns their **joint** distribution with one

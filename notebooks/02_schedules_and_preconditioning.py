@@ -88,8 +88,16 @@ SIGMA_DATA = 0.2          # MSDM's σ_d: the standard deviation of its (normalis
 # ## 2. See it: the four factors against σ
 # The skip connection $c_{\text{skip}}$ passes $x$ through at small σ (where $x$ is almost clean)
 # and fades out at large σ (where $x$ is almost pure noise). $c_{\text{out}}$ is the gain on the
-# network's output: it never exceeds $\sigma_d$, so the network's errors are never amplified. The
-# two cross over at $\sigma = \sigma_d$.
+# network's output: it never exceeds $\sigma_d$, so the network's errors are never amplified.
+#
+# Where does the network take over? Not where the drawn curves $c_{\text{skip}}$ and
+# $c_{\text{out}}/\sigma_d$ cross: that happens below $\sigma_d$ (the check cell finds it, and
+# exercise 1 derives it). Compare what each path *contributes* instead. The skip path adds
+# $c_{\text{skip}}\,x$, whose standard deviation is $c_{\text{skip}}\sqrt{\sigma^2+\sigma_d^2}$; the
+# network path adds $c_{\text{out}} F$ with a unit-variance $F$ (section 3), so standard deviation
+# $c_{\text{out}}$. Their ratio is $\sigma_d/\sigma$: the two paths have equal say exactly at
+# $\sigma = \sigma_d$, where $c_{\text{skip}} = \tfrac12$. In the figure that is where
+# $c_{\text{out}}/\sigma_d$ and $c_{\text{in}}\cdot\sigma_d$ cross (both $1/\sqrt2$), at the dashed line.
 
 # %%
 sig = torch.logspace(-4, 2, 400)
@@ -115,8 +123,11 @@ plt.show()
 # %% [markdown]
 # **Check it, pinned to the formulas.** At $\sigma = \sigma_d$: $c_{\text{skip}} = \tfrac12$,
 # $c_{\text{out}} = \sigma_d/\sqrt2$, $c_{\text{in}} = 1/(\sigma_d\sqrt2)$, $\lambda = 2/\sigma_d^2 = 50$.
-# And at every σ, $\lambda(\sigma)\,c_{\text{out}}(\sigma)^2 = 1$ — the identity behind the loss
-# weight (section 4).
+# At every σ, $\lambda(\sigma)\,c_{\text{out}}(\sigma)^2 = 1$ — the identity behind the loss
+# weight (section 4) — and the two paths' standard deviations have the ratio $\sigma_d/\sigma$.
+# Then the crossings, found numerically by bisection (`exercises.crossing`): $c_{\text{out}}/\sigma_d$
+# and $c_{\text{in}}\sigma_d$ cross at $\sigma_d$ (closed form: $\sigma = \sigma_d$); $c_{\text{skip}}$
+# and $c_{\text{out}}/\sigma_d$ cross below it.
 
 # %%
 sd = torch.tensor(SIGMA_DATA)
@@ -129,7 +140,20 @@ sig64 = sig.double()
 assert torch.allclose(loss_weight(sig64, SIGMA_DATA) * c_out(sig64, SIGMA_DATA) ** 2, torch.ones_like(sig64)), "λ·c_out² = 1"
 assert torch.allclose(c_skip(sig64, SIGMA_DATA) ** 2 * sig64 ** 2 + (1 - c_skip(sig64, SIGMA_DATA)) ** 2 * SIGMA_DATA ** 2,
                       c_out(sig64, SIGMA_DATA) ** 2), "c_out² is the error of the skip path alone"
-print("c_skip(σ_d) = 1/2, c_out(σ_d) = σ_d/√2, c_in(σ_d) = 1/(σ_d√2), λ(σ_d) = 50, λ·c_out² = 1 at every σ ✓")
+skip_std = c_skip(sig64, SIGMA_DATA) * (sig64 ** 2 + SIGMA_DATA ** 2).sqrt()    # std of c_skip·x
+assert torch.allclose(skip_std / c_out(sig64, SIGMA_DATA), SIGMA_DATA / sig64), "skip/network contributions: σ_d/σ"
+print("c_skip(σ_d) = 1/2, c_out(σ_d) = σ_d/√2, c_in(σ_d) = 1/(σ_d√2), λ(σ_d) = 50, λ·c_out² = 1 at every σ, "
+      "contributions in the ratio σ_d/σ ✓")
+
+from msdm_tutorial import exercises
+
+at_sd = exercises.crossing(lambda s: c_out(s, SIGMA_DATA) / SIGMA_DATA, lambda s: c_in(s, SIGMA_DATA) * SIGMA_DATA,
+                           1e-4, 1e2)
+skip_out = exercises.crossing(lambda s: c_skip(s, SIGMA_DATA), lambda s: c_out(s, SIGMA_DATA) / SIGMA_DATA, 1e-4, 1e2)
+print(f"c_out/σ_d = c_in·σ_d at σ = {at_sd:.6f} (σ_d = {SIGMA_DATA}); c_skip = c_out/σ_d at σ = {skip_out:.4f}, "
+      f"where c_skip = {c_skip(torch.tensor(skip_out), SIGMA_DATA):.3f}")
+assert abs(at_sd - SIGMA_DATA) < 1e-9, "c_out/σ_d and c_in·σ_d cross at σ_d"
+assert skip_out < 0.9 * SIGMA_DATA, "c_skip and c_out/σ_d cross below σ_d, not at it"
 
 # %% [markdown]
 # ## 3. Why: unit-variance input and unit-variance target
@@ -321,29 +345,27 @@ print(f"MSDM's separation grid: {len(msdm) - 1} steps from {msdm[0]:.3g} to {msd
 # %% [markdown]
 # ## 7. Try it
 #
-# **Exercise 1.** At which σ do the skip path and the network path get equal say, i.e.
-# $c_{\text{skip}}(\sigma) = \tfrac12$? Solve for σ with pen and paper, then put it in `my_sigma_half`.
+# **Exercise 1.** Section 2 found numerically that the drawn curves $c_{\text{skip}}$ and
+# $c_{\text{out}}/\sigma_d$ cross below $\sigma_d$. Derive the crossing in closed form for any
+# $\sigma_d$ with pen and paper (*hint:* write $u = \sigma^2/\sigma_d^2$; both sides become functions
+# of $u$ alone), and write it as a function `my_crossing(sigma_data)`. The check compares it with
+# the bisection at $\sigma_d$ = 0.05, 0.2, 0.5 and 1, to a relative 10⁻⁶.
 
 # %%
-my_sigma_half = None  # your answer: a float
-
+my_crossing = None  # your answer: a function of sigma_data, e.g. lambda sd: ...
 
 # %%
-def check_sigma_half(s):
-    value = c_skip(torch.tensor(float(s)), SIGMA_DATA).item()
-    assert abs(value - 0.5) < 1e-4, f"c_skip({s}) = {value:.4f}; solve σ_d² / (σ² + σ_d²) = 1/2"
-    print(f"Right: σ = {s} = σ_d, where the two curves of section 2 cross.")
-
-
-if my_sigma_half is None:
-    print("Not answered yet — the (hidden) solution cell below fills it in.")
-else:
-    check_sigma_half(my_sigma_half)
+exercises.skip_out_crossing(my_crossing)   # self-check against exercises.crossing (bisection)
 
 # %% jupyter={"source_hidden": true} tags=["solution"]
-# Solution: σ_d² / (σ² + σ_d²) = 1/2  ⇔  σ² = σ_d²  ⇔  σ = σ_d = 0.2.
-my_sigma_half = SIGMA_DATA
-check_sigma_half(my_sigma_half)
+# Solution: c_skip = 1/(1 + u) and c_out/σ_d = √u/√(1 + u) with u = σ²/σ_d². Equal when
+# 1/√(1 + u) = √u, i.e. u² + u − 1 = 0, so u = (√5 − 1)/2 ≈ 0.618 (the golden ratio's inverse)
+# and σ = σ_d·√((√5 − 1)/2) ≈ 0.786·σ_d — 0.157 for MSDM's σ_d = 0.2. At σ_d itself the two
+# curves read 1/2 and 1/√2.
+my_crossing = lambda sd: sd * math.sqrt((math.sqrt(5) - 1) / 2)  # noqa: E731
+print(f"closed form for σ_d = {SIGMA_DATA}: σ = {my_crossing(SIGMA_DATA):.6f}; bisection in section 2: {skip_out:.6f}")
+assert abs(my_crossing(SIGMA_DATA) - skip_out) < 1e-6 * SIGMA_DATA, "the closed form must match the bisection"
+exercises.skip_out_crossing(my_crossing)
 
 # %% [markdown]
 # **Exercise 2.** Which fraction of MSDM's training noise levels is *smaller* than 0.01? Compute
@@ -354,30 +376,24 @@ my_fraction = None  # your answer: a float in [0, 1]
 
 
 # %%
-def check_fraction(f):
-    measured = (draws < 0.01).float().mean().item()
-    assert abs(f - measured) < 0.005, f"sampling says {measured:.4f}; standardise ln 0.01 with mean −3, std 1"
-    print(f"Right: {f:.4f} (sampled {measured:.4f}). About one training example in {1 / f:.0f}.")
-
-
-if my_fraction is None:
-    print("Not answered yet — the (hidden) solution cell below fills it in.")
-else:
-    check_fraction(my_fraction)
+exercises.fraction_below(my_fraction, draws, 0.01)   # self-check: against the sampled share (5 standard errors)
 
 # %% jupyter={"source_hidden": true} tags=["solution"]
 # Solution: P(σ < 0.01) = P(ln σ < ln 0.01) = Φ((ln 0.01 − (−3)) / 1) = Φ(−1.605) ≈ 0.054.
 my_fraction = Phi(math.log(0.01) + 3)
-check_fraction(my_fraction)
+exercises.fraction_below(my_fraction, draws, 0.01)
 
 # %% [markdown]
 # ## Summary
 # * EDM's $c_{\text{in}}$ and $c_{\text{skip}}, c_{\text{out}}$ make the network's input and target
 #   unit-variance at every σ, and $c_{\text{out}} \le \sigma_d$ keeps its errors from being amplified;
-#   the skip path carries $x$ at small σ, the network takes over at large σ, crossing at $\sigma_d$.
+#   the skip path carries $x$ at small σ, the network takes over at large σ; their contributions are
+#   equal at $\sigma_d$ (where $c_{\text{skip}} = \tfrac12$), while the curves $c_{\text{skip}}$ and
+#   $c_{\text{out}}/\sigma_d$ cross lower, at $\sigma_d\sqrt{(\sqrt5-1)/2}$.
 # * $\lambda(\sigma) = 1/c_{\text{out}}^2$ turns the weighted denoising loss into the network's
 #   plain regression error; a zero network scores 1 at every σ.
-# * MSDM trains on ln σ ~ N(−3, 1) (median 0.05, 8 % above σ_d) and samples on a Karras grid,
+# * MSDM trains on ln σ ~ N(−3, 1) (median $e^{-3}$, a share $1-\Phi(\ln 0.2 + 3)$ above σ_d — both
+#   measured in section 5) and samples on a Karras grid,
 #   whose ρ decides how many steps go to the small σ's.
 #
 # **Next:** [03 · Samplers](03_samplers.ipynb) — walking down the grid: Euler, Heun, churn and

@@ -178,17 +178,21 @@ plt.show()
 # What you see: with very few evaluations Heun is *worse* than Euler — its big steps overshoot
 # where the ring's blobs form (σ around their spacing and width), and its correction evaluates
 # $D$ at a point that has already flown off. Once the steps are fine enough to resolve that region
-# (here from about 30 evaluations on), Heun's second order takes over: doubling the NFE divides
-# Euler's error by about 2 and Heun's by about 4 (slopes −1 and −2 on the log-log plot).
+# (the check prints the first budget where Heun wins), Heun's second order takes over: doubling
+# the NFE divides Euler's error by about 2 and Heun's by about 4 (slopes −1 and −2 on the log-log plot).
 #
-# **Check it.** At every matched budget of at least 30 evaluations Heun beats Euler, the gap
-# grows with NFE (at the largest budget at least ×4), and the fitted slopes over the finest
-# budgets are those of a first- and a second-order method.
+# **Check it.** At the smallest budget Euler beats Heun; at every matched budget of at least 30
+# evaluations Heun beats Euler, the gap grows with NFE (at the largest budget at least ×4), and the
+# fitted slopes over the finest budgets are those of a first- and a second-order method.
 
 # %%
 nfe_h, err_h = map(np.array, path_error["heun"])
 nfe_e, err_e = map(np.array, path_error["euler"])
 assert np.array_equal(nfe_h, nfe_e), "the comparison must be at equal NFE"
+assert err_h[0] > err_e[0], f"at NFE {nfe_h[0]} Heun ({err_h[0]:.2e}) should still lose to Euler ({err_e[0]:.2e})"
+heun_wins = nfe_h[err_h < err_e]
+print(f"Heun loses at NFE {nfe_h[0]} (error {err_h[0]:.2e} vs Euler's {err_e[0]:.2e}) and wins from NFE {heun_wins.min()} on")
+assert all(f in heun_wins for f in nfe_h if f >= heun_wins.min()), "once Heun wins, it keeps winning"
 for f, eh, ee in zip(nfe_h, err_h, err_e):
     if f >= 30:
         assert eh < ee, f"at NFE {f} Heun ({eh:.2e}) should beat Euler ({ee:.2e})"
@@ -242,7 +246,7 @@ plotting.loglog_error(axes[0], {k: (v["nfe"], np.abs(np.array(v["blur"]) - 1)) f
 plotting.loglog_error(axes[1], {k: (v["nfe"], v["cov"]) for k, v in dist.items()},
                       ylabel="covariance error", slopes=(1,))
 for ax, key, top in zip(axes, ["blur", "cov"], [30, 3]):
-    ax.set_ylim(top=top)                             # Heun's blow-up at NFE 7 is off the chart
+    ax.set_ylim(top=top)                             # Heun's blow-up at its smallest budget is off the chart
     ax.axhline(floor[key], color="0.3", ls="--", lw=1)
     ax.text(ax.get_xlim()[0] * 1.1, floor[key] * 1.15, "true samples", color="0.3", fontsize=8)
 plt.tight_layout()
@@ -252,12 +256,22 @@ plt.show()
 # Read the curves: plain Euler leaves its samples noisy at small budgets (blur ≫ 1) and cleans
 # up like NFE⁻¹; Heun again blows up with too few steps and then drops to the Monte-Carlo floor
 # fastest; ADPM2 is the most forgiving at tiny budgets. Euler with churn overshoots the other way:
-# at moderate budgets its samples sit 15–30 % *too tight* around the centres (blur < 1) — the
-# fresh noise is removed again by Euler steps that each slightly over-shrink. EDM saw the same
-# loss of detail with too much churn and counters it with $S_{\text{noise}}$ slightly above 1 and
-# a restricted σ range $[S_{t\min}, S_{t\max}]$ (`samplers.heun` takes all three); MSDM tunes
-# $S_{\text{churn}}$ per task.
+# at moderate budgets its samples sit *too tight* around the centres (blur < 1; the cell below
+# prints by how much) — the fresh noise is removed again by Euler steps that each slightly
+# over-shrink. EDM saw the same loss of detail with too much churn and counters it with
+# $S_{\text{noise}}$ slightly above 1 and a restricted σ range $[S_{t\min}, S_{t\max}]$
+# (`samplers.heun` takes all three); MSDM tunes $S_{\text{churn}}$ per task.
 #
+# %%
+churn = dist["euler + churn (S=20, R=2)"]
+tight = [(f, b) for f, b in zip(churn["nfe"], churn["blur"]) if b < 1]
+print("euler + churn, too tight (blur < 1): " + ", ".join(f"NFE {f}: {1 - b:.0%} tighter than the data" for f, b in tight))
+assert tight, "churn with S = 20 should over-shrink at some budget"
+smallest = {name: (d["nfe"][0], d["blur"][0]) for name, d in dist.items()}
+print("smallest budget per sampler (NFE, blur):", {k: (f, round(b, 2)) for k, (f, b) in smallest.items()})
+assert min(smallest, key=lambda k: abs(smallest[k][1] - 1)) == "adpm2", "ADPM2 is the most forgiving at tiny budgets"
+
+# %% [markdown]
 # And look at the samples themselves at a small budget (about 30 evaluations):
 
 # %%
@@ -273,8 +287,14 @@ plt.show()
 # **Check it.** With enough evaluations every sampler reaches the target distribution: at the
 # largest budget, each one's blur is within 25 % of 1 and its covariance within 10 %, and the
 # deterministic Heun — whose paths you measured above — is as good as true samples up to
-# Monte-Carlo error. At the smallest budget plain Euler leaves its samples visibly noisy
-# (blur > 2), which is what churn and ADPM2's fresh noise help against.
+# Monte-Carlo error. With 4 steps, plain Euler leaves its samples visibly noisy (blur > 2). Does
+# fresh noise help against that? Compare at the same number of evaluations, not the same number
+# of steps (churn with R = 2 spends two per step):
+# * ADPM2 with 4 steps (6 evaluations) is closer to blur 1 than Euler with 8 steps (8 evaluations);
+# * churn with 4 steps (8 evaluations) is *further* from it than Euler with 8 steps: so coarse a
+#   grid leaves nothing for the resamples to fix;
+# * at 16 evaluations churn is closer to blur 1 than Euler; with more, its over-shrinking (below)
+#   leaves it further from 1 than Euler at the same cost (checked from 64 evaluations on).
 
 # %%
 for name, d in dist.items():
@@ -283,9 +303,24 @@ for name, d in dist.items():
 mc = 5 / math.sqrt(B)                               # 5 standard errors of a mean of B (roughly exponential) terms
 assert abs(dist["heun"]["blur"][-1] - 1) < mc + floor["blur"], dist["heun"]["blur"][-1]
 assert dist["euler"]["blur"][0] > 2, "coarse Euler should leave visible noise"
-assert dist["euler + churn (S=20, R=2)"]["blur"][0] < dist["euler"]["blur"][0]
-assert dist["adpm2"]["blur"][0] < dist["euler"]["blur"][0]
-print("all samplers converge to the mixture; churn and ADPM2 are less blurry than Euler at the smallest budget ✓")
+
+
+def off(name, nfe):
+    """|blur − 1| of a sampler at a given NFE."""
+    return abs(dist[name]["blur"][dist[name]["nfe"].index(nfe)] - 1)
+
+
+CHURN = "euler + churn (S=20, R=2)"
+print(f"|blur − 1|: ADPM2 at NFE 6 {off('adpm2', 6):.2f}, Euler at NFE 8 {off('euler', 8):.2f}, "
+      f"churn at NFE 8 {off(CHURN, 8):.2f}; at NFE 16: churn {off(CHURN, 16):.2f}, Euler {off('euler', 16):.2f}")
+assert off("adpm2", 6) < off("euler", 8), "ADPM2 with fewer evaluations should beat Euler"
+assert off(CHURN, 8) > off("euler", 8), "4 churned steps (8 NFE) lose to 8 Euler steps (8 NFE)"
+assert off(CHURN, 16) < off("euler", 16), "at NFE 16 churn should be closer to blur 1 than Euler"
+for f in dist[CHURN]["nfe"]:
+    if 64 <= f <= max(dist["euler"]["nfe"]):
+        assert off(CHURN, f) > off("euler", f), f"at NFE {f} churn's over-shrinking should leave it behind Euler"
+print("all samplers converge to the mixture; at equal NFE ADPM2 beats plain Euler at the smallest budget, "
+      "churn only at 16 ✓")
 
 # %% [markdown]
 # ## 6. Try it
@@ -299,22 +334,14 @@ my_ratio = None  # your prediction: a number
 
 
 # %%
-def check_ratio(r):
-    measured = err_h[-2] / err_h[-1]
-    assert abs(math.log2(r) - math.log2(measured)) < 0.75, \
-        f"measured ×{measured:.1f}; an order-p method's error scales like (step size)^p"
-    print(f"Right: you said ×{r}, the measurement says ×{measured:.1f}.")
+from msdm_tutorial import exercises
 
-
-if my_ratio is None:
-    print("Not answered yet — the (hidden) solution cell below fills it in.")
-else:
-    check_ratio(my_ratio)
+exercises.error_ratio(my_ratio, err_h[-2], err_h[-1])   # self-check: within a factor 1.7 of the measured ratio
 
 # %% jupyter={"source_hidden": true} tags=["solution"]
 # Solution: error ∝ h² for a second-order method; halving h divides the error by 2² = 4.
 my_ratio = 4
-check_ratio(my_ratio)
+exercises.error_ratio(my_ratio, err_h[-2], err_h[-1])
 
 # %% [markdown]
 # **Exercise 2.** How many denoiser evaluations does ADPM2 spend with `grid(50)` (50 steps)?
@@ -325,21 +352,12 @@ my_adpm2_nfe = None  # your prediction: an integer
 
 
 # %%
-def check_adpm2_nfe(k):
-    last = list(samplers.adpm2_steps(deriv, x_start[:10], grid(50), generator=fresh_gen()))[-1]
-    assert k == last.nfe, f"Step.nfe says {last.nfe}; ADPM2 makes N − 1 steps of 2 evaluations"
-    print(f"Right: {k} evaluations in {last.i + 1} steps.")
-
-
-if my_adpm2_nfe is None:
-    print("Not answered yet — the (hidden) solution cell below fills it in.")
-else:
-    check_adpm2_nfe(my_adpm2_nfe)
+exercises.adpm2_nfe(my_adpm2_nfe, deriv, x_start[:10], grid(50))   # self-check: runs ADPM2, reads Step.nfe
 
 # %% jupyter={"source_hidden": true} tags=["solution"]
 # Solution: ADPM2 stops at σ_min, so it makes N − 1 = 49 steps, each with 2 evaluations: 98.
 my_adpm2_nfe = 2 * (50 - 1)
-check_adpm2_nfe(my_adpm2_nfe)
+exercises.adpm2_nfe(my_adpm2_nfe, deriv, x_start[:10], grid(50))
 
 # %% [markdown]
 # ## Summary
@@ -348,6 +366,7 @@ check_adpm2_nfe(my_adpm2_nfe)
 # * Against the exact ODE solution, Euler's error falls like NFE⁻¹ and Heun's like NFE⁻²: at equal
 #   cost Heun wins as soon as its steps resolve the data's structure, by a factor that grows with NFE.
 # * Churn and ADPM2 add fresh noise; they do not follow the ODE paths but reach the right
-#   distribution, with less blur than plain Euler at small budgets — MSDM separates with Euler + churn.
+#   distribution. Compare them at equal cost: ADPM2 beats plain Euler at the smallest budget,
+#   churn only at moderate ones (too much churn over-shrinks) — MSDM separates with Euler + churn.
 #
-# **Next:** `04_unet` — the waveform U-Net that plays the role of $D$ for music.
+# **Next:** [04 · The U-Net](04_unet.ipynb) — the waveform U-Net that plays the role of $D$ for music.

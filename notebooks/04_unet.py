@@ -169,7 +169,11 @@ plt.show()
 # `unet.receptive_field` walks the deepest path. On top of that, GroupNorm statistics span the
 # whole signal, and the **attention** at the deepest levels lets every position look at every
 # other one — so the deep levels are global. Attention is affordable there because the
-# sequence is short: the number of *tokens* is the signal length at that level.
+# sequence is short: the number of *tokens* is the signal length *where the Transformer runs*. In a
+# down level that is the level's output length (the strided convolution comes first); in an up level
+# it is the level's *input* length, because the transposed convolution that doubles or quadruples
+# the length comes after the Transformer. That is why the table above shows `up 3` with 128 tokens
+# next to an output length of 256: its Transformer runs at 128 positions, like `down 3`'s.
 
 # %%
 cfg = unet.PRESETS["paper"]
@@ -181,6 +185,14 @@ print(f"largest attention matrix: {max(tokens.values())}² = {max(tokens.values(
       f"(vs {T:,}² = {T ** 2:.1e} at full rate)")
 assert rf > T, "every output sample of a training chunk is influenced by the whole chunk"
 assert max(tokens.values()) == T // (16 * 4 * 4 * 4 * 2), "attention starts after the 4th downsampling"
+for name, r in by_stage.items():
+    if name.startswith("down") or name == "mid":
+        assert r["tokens"] in (0, r["length"]), f"{name}: attention runs at the level's output length"
+    elif name.startswith("up"):
+        f = cfg.factors[int(name.split()[1])]
+        assert r["tokens"] in (0, r["length"] // f), f"{name}: attention runs before the ×{f} upsampling"
+        assert r["tokens"] == tokens.get("down " + name.split()[1], 0), f"{name} attends like its down level"
+print("tokens = output length in down levels and the bottleneck, = output length / f in up levels ✓")
 
 # %% [markdown]
 # ## 5. The time embedding
@@ -206,7 +218,7 @@ for j in [order[0], order[len(order) // 2], order[-1]]:
     w = tiny_net.time.freqs[j].item()
     axes[0].plot(sigmas, feats[:, 1 + j], label=f"sin 2π·({w:+.2f})·t")
 axes[0].set(xscale="log", xlabel="σ", ylabel="feature", title="three Fourier features vs σ")
-axes[0].legend(fontsize=8)
+axes[0].legend(fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.08), ncol=3)  # above the plot, off the curves
 axes[1].imshow(feats[:, 1 + order].T.numpy(), aspect="auto", cmap="RdBu_r",
                extent=[math.log10(1e-4), math.log10(80), 0, len(order)], origin="lower")
 axes[1].set(xlabel="log₁₀ σ", ylabel="sin features, sorted by |w|", title="all sine features")
@@ -217,16 +229,20 @@ assert torch.equal(feats[:, 0], t), "the first feature is c_noise itself"
 # %% [markdown]
 # ## 6. A tiny model on real audio
 #
-# `tiny` (3.8 M parameters) has the same anatomy: patches of 8, four levels (factors 4, 4, 4, 2),
-# attention at the two deepest, 1024× downsampling. Wrap it into the EDM denoiser and feed it a toy
-# song (notebook 05 makes them) with noise at σ = 0.1. It is untrained, so its guess
-# $F_\theta$ is noise (of order 1, peaks near 10) — yet $D$ is already sensible at small σ, because
+# `tiny` (3.8 M parameters, printed in section 1) has the same anatomy: patches of 8, four levels
+# (factors 4, 4, 4, 2), attention at the two deepest, 1024× downsampling (the next cell checks its
+# configuration). Wrap it into the EDM denoiser and feed it a toy song (notebook 05 makes them) with
+# noise at σ = 0.1. It is untrained, so its guess $F_\theta$ is noise of order 1 (printed below)
+# — yet $D$ is already sensible at small σ, because
 # $c_\text{skip}\to 1$ and $c_\text{out} \approx \sigma \to 0$ as $\sigma \to 0$: the preconditioning makes
 # "return the input" the default, and the error $c_\text{out}\,F$ shrinks with σ.
 
 # %%
 from msdm_tutorial.data import synthesize_song
 
+tiny_cfg = unet.PRESETS["tiny"]
+assert (tiny_cfg.patch_factor, tiny_cfg.factors, tiny_cfg.attentions, tiny_cfg.downsampling) == \
+    (8, (4, 4, 4, 2), (False, False, True, True), 1024), tiny_cfg
 n = 32768  # 1.49 s, a multiple of tiny's 1024
 song, meta = synthesize_song(seed=3, seconds=n / SR + 0.1, sample_rate=SR)
 x0 = song[:, :n][None]  # (1, 4, 32768)
@@ -237,6 +253,9 @@ start = time.perf_counter()
 with torch.no_grad():
     denoised = D(noisy, sigma)
 print(f"tiny forward on {tuple(x0.shape)}: {1000 * (time.perf_counter() - start):.0f} ms on {device.type}")
+F_guess = (denoised - c_skip(torch.tensor(sigma), 0.2) * noisy) / c_out(torch.tensor(sigma), 0.2)   # D = c_skip·x + c_out·F
+print(f"the untrained network's F: standard deviation {F_guess.std():.2f}, largest |F| {F_guess.abs().max():.1f}")
+assert 0.1 < F_guess.std() < 10, "an untrained network's output should be noise of order 1"
 
 window = slice(int(0.50 * SR), int(0.56 * SR))  # 60 ms, to see individual periods
 fig, axes = plt.subplots(4, 1, figsize=(11, 6), sharex=True)
@@ -246,10 +265,10 @@ for k, ax in enumerate(axes):
     ax.plot(time_ms, x0[0, k, window], lw=1.6, color=plotting.STEM_COLORS[STEMS[k]], label="clean x")
     ax.plot(time_ms, denoised[0, k, window], lw=0.8, color="k", alpha=0.7, label="D(x + σn; σ), untrained")
     ax.set_ylabel(STEMS[k])
-axes[0].legend(loc="upper right", ncol=3)
 axes[-1].set_xlabel("time (ms)")
 fig.suptitle(f"σ = {sigma}: the untrained D returns c_skip·input ({c_skip(torch.tensor(sigma), 0.2):.2f}×) plus c_out·F")
-plt.tight_layout()
+plt.tight_layout(rect=(0, 0, 1, 0.93))
+fig.legend(*axes[0].get_legend_handles_labels(), loc="upper center", bbox_to_anchor=(0.5, 0.955), ncol=3)  # off the data
 plt.show()
 print("noisy mixture, then the untrained denoiser's mixture (true levels)")
 display(plotting.play(noisy[0].sum(0), SR, normalize=False))
@@ -315,9 +334,11 @@ if ckpt and Path(ckpt).exists():
     paper_D = checkpoints.load(ckpt, device=device)
     print(f"loaded {ckpt}: stems {paper_D.stems}, {unet.num_parameters(paper_D.net):,} parameters")
 else:
-    print("No paper checkpoint given. To use one: download msdm.tar (see the MSDM repository's ckpts/README.md),\n"
-          "extract it, then either `msdm convert-checkpoint <file>.ckpt msdm.pt` or set MSDM_PAPER_CKPT=<file>.ckpt\n"
-          "and re-run this cell: it loads in ~10 s and needs ~1.7 GB of (GPU) memory.")
+    weights_gib = unet.num_parameters(unet.build("paper", device="meta")) * 4 / 2**30
+    print("No paper checkpoint given (MSDM_PAPER_CKPT is not set), so this cell loads nothing.\n"
+          "To use one: download msdm.tar (see the MSDM repository's ckpts/README.md), extract it, then either\n"
+          "run `msdm convert-checkpoint <file>.ckpt msdm.pt` or set MSDM_PAPER_CKPT=<file>.ckpt and re-run this cell.\n"
+          f"Its fp32 weights alone take {weights_gib:.1f} GiB of (GPU) memory.")
 
 # %% [markdown]
 # ## 9. Try it
@@ -329,19 +350,15 @@ else:
 my_length, my_tokens = None, None  # your predictions: two integers
 
 # %%
-if my_length is None:
-    print("Not answered yet — the (hidden) solution cell below fills it in.")
-else:
-    paper_cfg = unet.PRESETS["paper"]
-    assert my_length == unet.build("paper", device="meta").valid_length(5 * SR), "Hint: round up to a multiple of 8192."
-    assert my_tokens == my_length // paper_cfg.downsampling, "Hint: the bottleneck is 8192× shorter."
-    print("Right!")
+from msdm_tutorial import exercises
+
+exercises.paper_input(my_length, my_tokens, seconds=5.0, sample_rate=SR)   # self-check with valid_length and describe
 
 # %% jupyter={"source_hidden": true} tags=["solution"]
 # Solution: 5 s = 110250 samples; the next multiple of 8192 is 14 · 8192 = 114688, and the
 # bottleneck has 114688 / 8192 = 14 positions.
 my_length, my_tokens = 14 * 8192, 14
-assert my_length == unet.build("paper", device="meta").valid_length(5 * SR)
+exercises.paper_input(my_length, my_tokens, seconds=5.0, sample_rate=SR)
 
 # %% [markdown]
 # **Exercise 2.** Make `tiny` cheaper on long inputs by changing its last factor from 2 to 4
@@ -354,15 +371,7 @@ my_cfg = None  # build it
 my_params_change, my_mid_tokens = None, None  # True/False, an integer
 
 # %%
-if my_cfg is None:
-    print("Not answered yet — the (hidden) solution cell below fills it in.")
-else:
-    rows2 = {r["stage"]: r for r in unet.describe(my_cfg, 32768)}
-    base = unet.num_parameters(unet.build("tiny", device="meta"))
-    assert my_params_change == (unet.num_parameters(unet.build(my_cfg, device="meta")) != base), \
-        "Hint: the transposed convolution's kernel is 2f long."
-    assert my_mid_tokens == rows2["mid"]["tokens"], "Hint: 32768 / (8·4·4·4·4)."
-    print("Right!")
+exercises.wider_last_factor(my_cfg, my_params_change, my_mid_tokens, length=32768)   # self-check with describe
 
 # %% jupyter={"source_hidden": true} tags=["solution"]
 # Solution: a factor of 4 makes the last strided conv's kernel 2·4+1 = 9 instead of 5 and the
@@ -370,8 +379,7 @@ else:
 # 8·4·4·4·4 = 2048, so the bottleneck gets 32768 / 2048 = 16 tokens (instead of 32).
 my_cfg = unet.PRESETS["tiny"].replace(factors=(4, 4, 4, 4))
 my_params_change, my_mid_tokens = True, 16
-assert unet.num_parameters(unet.build(my_cfg, device="meta")) > unet.num_parameters(unet.build("tiny", device="meta"))
-assert {r["stage"]: r for r in unet.describe(my_cfg, 32768)}["mid"]["tokens"] == my_mid_tokens
+exercises.wider_last_factor(my_cfg, my_params_change, my_mid_tokens, length=32768)
 
 # %%
 import shutil
@@ -390,5 +398,5 @@ shutil.rmtree(tmp, ignore_errors=True)
 # * `checkpoints.load` reads our files and the paper's Lightning checkpoints (safely), so you can
 #   use the authors' trained models; `tiny` has the same anatomy and trains on a CPU.
 #
-# **Next:** notebook 05 builds the data these models learn from — songs whose stems share
-# tempo, key and chords.
+# **Next:** [05 · Data](05_data.ipynb) builds the data these models learn from — songs whose
+# stems share tempo, key and chords.

@@ -67,6 +67,27 @@ def test_a_second_setup_cell_fails_the_check_and_sync_removes_it(tmp_path):
         assert sync_notebooks.normalised(jupytext.read(py)) == sync_notebooks.normalised(original)
 
 
+def markdown_links(py):
+    """Relative link targets (no scheme) in the markdown cells of a notebook."""
+    import re
+
+    return [target for cell in jupytext.read(py).cells if cell.cell_type == "markdown"
+            for target in re.findall(r"\]\(([^)\s]+)\)", cell.source) if "://" not in target]
+
+
+def test_the_tour_links_every_notebook():
+    tour = next(p for p in NOTEBOOKS if p.name.startswith("00_"))
+    linked = {t.split("#")[0] for t in markdown_links(tour)}
+    missing = [p.with_suffix(".ipynb").name for p in NOTEBOOKS[1:] if p.with_suffix(".ipynb").name not in linked]
+    assert not missing, f"00's table of notebooks does not link {missing}"
+
+
+@pytest.mark.parametrize("py", NOTEBOOKS, ids=lambda p: p.name)
+def test_relative_links_resolve(py):
+    broken = [t for t in markdown_links(py) if not (py.parent / t.split("#")[0]).exists()]
+    assert not broken, f"{py.name}: links to missing files {broken}"
+
+
 def test_check_detects_a_stale_pair(tmp_path, monkeypatch):
     """The sync check itself must fail on a drifted .ipynb or stored outputs."""
     src = NOTEBOOKS[0]
