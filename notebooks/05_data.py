@@ -20,6 +20,9 @@
 # Slakh2100 release into the layout MSDM trains on, cut tracks into training and evaluation
 # chunks, and explain why the stems of one song must be kept *together*.
 #
+# At the end you also know how Slakh2100 itself was made, from MIDI files and a General MIDI
+# sound bank, and can render your own MIDI files into stems the same way (`msdm render-midi`).
+#
 # *Prerequisites:* notebooks 00–03 (diffusion basics). *Run time:* about a minute on a laptop
 # CPU; a GPU changes nothing here.
 
@@ -70,14 +73,15 @@ import numpy as np
 import torch
 import torchaudio
 import yaml
-from IPython.display import Audio, display
+from IPython.display import display
 
-from msdm_tutorial import STEMS, cli
-from msdm_tutorial.data import EvalChunks, TrainChunks, list_tracks, load_track, synthesize_song
+from msdm_tutorial import STEMS, cli, plotting
+from msdm_tutorial.data import EvalChunks, TrainChunks, list_tracks, load_audio, load_track, synthesize_song
 from msdm_tutorial.data import analysis as A
 from msdm_tutorial.data.slakh import format_summary, prepare_slakh
 
 SR = 22050
+plotting.use_style()
 gen = course.seed_everything(0)
 DATA = course.data_small()
 x, meta = synthesize_song(seed=10, seconds=6.0, sample_rate=SR)
@@ -89,30 +93,38 @@ print("chords:", " ".join(c["name"] for c in meta["chords"]))
 # The players are not normalised, so you hear the real levels (each stem peaks at about 0.3–0.6).
 
 # %%
-for k, stem in enumerate(STEMS):
-    print(stem)
-    display(Audio(x[k].numpy(), rate=SR, normalize=False))
-print("mixture")
-display(Audio(x.sum(0).numpy(), rate=SR, normalize=False))
+plotting.players({**dict(zip(STEMS, x)), "mix": x.sum(0)}, SR, normalize=None, columns=5)
 
 # %% [markdown]
 # ## 3. See it: a spectrogram per stem
-# Log-mel spectrograms (`torchaudio.transforms.MelSpectrogram`). The bass lives below ~300 Hz,
-# the hats of the drums above 5 kHz, guitar and piano share the middle — which is what makes
-# separating them hard. The dashed lines are the bar starts from `meta["bar_starts"]`.
+# Magnitude spectrograms (`plotting.spectrogram_db`: 1024-point Hann STFT), in dB relative to full
+# scale: a full-scale sine would show 0 dB. The bass lives below ~300 Hz, the hats of the drums
+# above 5 kHz, guitar and piano share the middle — which is what makes separating them hard. The
+# dashed lines are the bar starts from `meta["bar_starts"]`.
 
 # %%
-mel = torchaudio.transforms.MelSpectrogram(SR, n_fft=1024, hop_length=256, n_mels=64, f_max=SR / 2)
-fig, axes = plt.subplots(1, 4, figsize=(14, 3), sharey=True)
-for k, (ax, stem) in enumerate(zip(axes, STEMS)):
-    S = 10 * torch.log10(mel(x[k]) + 1e-8)
-    ax.imshow(S.numpy(), origin="lower", aspect="auto", cmap="magma", vmin=S.max().item() - 80,
-              extent=[0, x.shape[-1] / SR, 0, 64])
-    for b in meta["bar_starts"]:
-        ax.axvline(b, color="w", ls="--", lw=0.7)
-    ax.set(title=stem, xlabel="time (s)")
-axes[0].set_ylabel("mel band (0–11 kHz)")
-plt.tight_layout()
+FULL_SCALE = float(torch.hann_window(1024).sum()) / 2     # |STFT| of a full-scale sine at its frequency
+
+
+def spectrogram_row(signals: dict, bars=(), max_khz: float = 11.025, title: str | None = None):
+    """One spectrogram (dB re full scale) per signal, side by side, one colour bar."""
+    fig, axes = plt.subplots(1, len(signals), figsize=(3.5 * len(signals), 3), sharey=True, squeeze=False)
+    for ax, (name, a) in zip(axes[0], signals.items()):
+        db, times, freqs = plotting.spectrogram_db(a, SR, reference=FULL_SCALE)
+        im = ax.pcolormesh(times, freqs / 1000, db, shading="auto", vmin=-80, vmax=0, rasterized=True)
+        for b in bars:
+            ax.axvline(b, color="w", ls="--", lw=0.7)
+        ax.set_title(name, color=plotting.STEM_COLORS.get(name.split()[0], "#333"))
+        ax.set(xlabel="time (s)", ylim=(0, max_khz))
+        ax.grid(False)
+    axes[0, 0].set_ylabel("frequency (kHz)")
+    fig.colorbar(im, ax=axes[0].tolist(), label="dB re full scale", pad=0.01)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+spectrogram_row(dict(zip(STEMS, x)), bars=meta["bar_starts"])
 plt.show()
 
 # %% [markdown]
@@ -259,7 +271,8 @@ levels = np.array([[torch.linalg.vector_norm(ev[i][k]).item() / 32768 for k in r
 fig, ax = plt.subplots(figsize=(7, 3))
 bins = np.linspace(-9, -2, 36)  # a silent (all-zero) stem is drawn in the first bin
 for k, stem in enumerate(STEMS):
-    ax.hist(np.clip(np.log10(levels[:, k] + 1e-12), -9, -2), bins=bins, alpha=0.6, label=stem)
+    ax.hist(np.clip(np.log10(levels[:, k] + 1e-12), -9, -2), bins=bins, alpha=0.6, label=stem,
+            color=plotting.STEM_COLORS[stem])
 ax.axvline(np.log10(1.5e-5), color="k", ls="--", label="silence threshold")
 ax.set(xlabel="log10(‖s‖₂ / n)", ylabel="chunks", title="stem level per evaluation chunk")
 ax.legend()
@@ -288,10 +301,146 @@ assert np.mean(same) > np.mean(other) + 0.2, "stems of one song should agree on 
 n = min(a.shape[-1], b.shape[-1])
 print(f"an incoherent mix: bass and drums of a {ma['key']} song at {ma['tempo_bpm']:.0f} BPM, "
       f"guitar and piano of a {mb['key']} song at {mb['tempo_bpm']:.0f} BPM")
-display(Audio(0.5 * (a[0, :n] + a[1, :n] + b[2, :n] + b[3, :n]).numpy(), rate=SR, normalize=False))
+display(plotting.play(0.5 * (a[0, :n] + a[1, :n] + b[2, :n] + b[3, :n]), SR, normalize=False))
 
 # %% [markdown]
-# ## 8. Try it
+# ## 8. How Slakh is made — and rendering your own MIDI files
+# Nobody played Slakh2100 (Manilow et al., 2019). It is **rendered MIDI**: 2100 multi-track songs of
+# the Lakh MIDI dataset (Raffel, 2016), and for each song, each MIDI instrument was
+#
+# 1. **classed by its General MIDI program** (0–127) and drum flag: Piano for programs 0–7, Guitar
+#    24–31, Bass 32–39, Drums for drum tracks — and Organ, Strings, Synth Pad, … for the rest;
+# 2. **rendered on its own** by a sample-based virtual instrument of its class (recordings of real
+#    instruments, note by note, from professional sample libraries), into its own file `stems/SNN.flac`;
+# 3. summed with all the others into `mix.flac`.
+#
+# MSDM keeps the four classes; every other instrument is heard in the mixture only, so Slakh's four
+# stems do **not** sum to its mixture. `msdm prepare-slakh` (section 5) sums each class's files.
+#
+# You can run the same recipe on your own MIDI files: `msdm render-midi MIDI… OUT`
+# (`msdm_tutorial.data.midi`) classes the instruments exactly as above and renders each one alone
+# with `midirenderer` and the General MIDI SoundFont `TimGM6mb.sf2` that ships inside `pretty_midi`
+# — 6 MB of samples (GPL-2) instead of Slakh's gigabytes of sample libraries, so it sounds cheaper,
+# but it is the same pipeline. Let's write a four-bar song with `pretty_midi`: a bass line, piano
+# chords, drums, and a string part that belongs to none of the four classes.
+
+# %%
+import pretty_midi  # noqa: E402
+
+from msdm_tutorial.data import midi as MIDI  # noqa: E402
+
+BPM = 100
+beat = 60 / BPM
+CHORDS = [(45, [57, 60, 64]), (41, [53, 57, 60]), (36, [55, 60, 64]), (43, [55, 59, 62])]  # Am F C G: bass root, piano chord
+my_song = pretty_midi.PrettyMIDI(initial_tempo=BPM)
+bass = pretty_midi.Instrument(program=33, name="bass")                 # Electric Bass (finger)
+piano = pretty_midi.Instrument(program=0, name="piano")                # Acoustic Grand Piano
+drums = pretty_midi.Instrument(program=0, is_drum=True, name="drums")  # channel 10: GM drum keys
+strings = pretty_midi.Instrument(program=48, name="strings")           # String Ensemble 1
+for bar, (root, chord) in enumerate(CHORDS):
+    t0 = bar * 4 * beat
+    for b in range(4):
+        t = t0 + b * beat
+        bass.notes.append(pretty_midi.Note(velocity=100, pitch=root, start=t, end=t + 0.9 * beat))
+        drums.notes.append(pretty_midi.Note(110, 36 if b % 2 == 0 else 38, t, t + 0.1))          # kick / snare
+        drums.notes += [pretty_midi.Note(70, 42, t + h * beat, t + h * beat + 0.05) for h in (0, 0.5)]  # hats
+    piano.notes += [pretty_midi.Note(80, p, t0, t0 + 3.8 * beat) for p in chord]
+    strings.notes.append(pretty_midi.Note(70, root + 24, t0, t0 + 4 * beat))
+my_song.instruments += [bass, piano, drums, strings]
+midi_file = tmp / "my_song.mid"
+my_song.write(str(midi_file))
+for inst in my_song.instruments:
+    print(f"{inst.name:>8}: program {inst.program:>3} ({MIDI.program_name(inst.program, inst.is_drum)}), "
+          f"class {MIDI.inst_class(inst.program, inst.is_drum)} -> stem {MIDI.stem_of(inst.program, inst.is_drum)}")
+
+# %% [markdown]
+# Render it in the MSDM layout, then look and listen. There is no guitar in the song, so there is no
+# guitar file; the strings are in no stem.
+
+# %%
+assert cli.main(["render-midi", str(midi_file), str(tmp / "rendered"), "--quiet"]) == 0
+track = tmp / "rendered" / "train" / "Track00001"
+print("files:", sorted(p.name for p in track.iterdir()))
+y = load_track(track)
+spectrogram_row(dict(zip(STEMS, y)), bars=[b * 4 * beat for b in range(4)], max_khz=5,
+                title="my_song.mid rendered with TimGM6mb.sf2")
+plt.show()
+plotting.players({**dict(zip(STEMS, y)), "sum of stems": y.sum(0)}, SR, columns=5)
+
+# %% [markdown]
+# **Check it.** The bass plays the written roots: its fundamental, measured from the audio by
+# autocorrelation (`midi.estimate_f0`, about 1 % accurate on these samples), must be within 3 % of
+# the written note — one semitone off is 5.9 %, so a wrong note fails. The piano's three strongest
+# pitch classes (`analysis.chroma`) must be the chord's.
+
+# %%
+assert not (track / "guitar.wav").exists() and y[STEMS.index("guitar")].abs().max() == 0, "no guitar: no guitar stem"
+for bar, (root, chord) in enumerate(CHORDS):
+    t0 = bar * 4 * beat
+    f = MIDI.estimate_f0(y[0, int((t0 + 0.1) * SR): int((t0 + 0.8 * beat) * SR)], SR)
+    want = pretty_midi.note_number_to_hz(root)
+    top3 = {int(i) for i in np.argsort(A.chroma(y[3, int(t0 * SR): int((t0 + 3.5 * beat) * SR)], SR))[-3:]}
+    names = [A.NOTE_NAMES[i] for i in sorted(top3)]
+    print(f"bar {bar + 1}: bass {f:6.1f} Hz, written {pretty_midi.note_number_to_name(root)} = {want:6.1f} Hz "
+          f"({100 * (f / want - 1):+.1f} %) | piano's strongest pitch classes {names}")
+    assert abs(f / want - 1) < 0.03, f"bar {bar + 1}: the bass plays {f:.1f} Hz, not {want:.1f} Hz"
+    assert top3 == {p % 12 for p in chord}, f"bar {bar + 1}: the piano does not play the written chord"
+
+# %% [markdown]
+# The same file in the official layout (`--layout slakh-raw`: `metadata.yaml`, one FLAC and one
+# MIDI file per instrument, `all_src.mid`, `mix.flac`, at Slakh's 44.1 kHz), prepared with
+# `msdm prepare-slakh`, gives the same stems, up to resampling (48 → 44.1 → 22.05 kHz instead of
+# 48 → 22.05 kHz) and 16-bit rounding. And the mixture minus the four stems is the string part.
+
+# %%
+assert cli.main(["render-midi", str(midi_file), str(tmp / "raw_midi"), "--layout", "slakh-raw", "--quiet"]) == 0
+raw = tmp / "raw_midi" / "train" / "Track00001"
+print(sorted(str(p.relative_to(raw)) for p in raw.rglob("*") if p.is_file()))
+print({sid: (i["inst_class"], i["program_num"]) for sid, i in yaml.safe_load((raw / "metadata.yaml").read_text())["stems"].items()})
+print(format_summary(prepare_slakh(tmp / "raw_midi", tmp / "raw_midi_prepared", progress=False)))
+z = load_track(tmp / "raw_midi_prepared" / "train" / "Track00001")
+mix = load_audio(raw / "mix.flac", SR)[0][0, : z.shape[1]]
+rest = mix - z.sum(0)
+print(f"max |prepared - msdm layout| = {(z - y).abs().max():.1e}; "
+      f"‖mix − Σ stems‖ / ‖mix‖ = {rest.norm() / mix.norm():.2f}")
+assert (z - y).abs().max() < 2e-3, "both routes must give the same stems"   # measured 3.7e-4 (~12 16-bit steps)
+assert rest.norm() > 0.1 * mix.norm(), "the strings are in the mixture and in no stem"
+display(plotting.play(rest, SR, normalize=False))
+
+# %% [markdown]
+# **The toy songs on sampled instruments.** `msdm make-toy-data --renderer soundfont` takes the toy
+# composer's score — the same tempo, key, chords, parts and labels as the numpy songs — and plays it
+# on GM instruments instead, drawing for each song one program within each class
+# (`midi.synthesize_song_soundfont`). Here is the song of section 1 both ways.
+
+# %%
+xs, meta_sf = MIDI.synthesize_song_soundfont(seed=10, seconds=6.0, sample_rate=SR)
+print({s: meta_sf["stems"][s]["timbre"]["program_name"] for s in STEMS})
+assert meta_sf["chords"] == meta["chords"] and all(
+    meta_sf["stems"][s]["notes"] == meta["stems"][s]["notes"] for s in STEMS), "the same score"
+for k, stem in enumerate(STEMS):
+    if stem != "drums" and meta_sf["stems"][stem]["present"]:
+        share = A.in_scale_fraction(A.chroma(xs[k], SR), meta_sf["tonic"], meta_sf["mode"])
+        print(f"{stem:>7}: {share:.2f} of its chroma on the key's scale")
+        assert share > 0.6, f"{stem}: the sampled version should stay in the key (numpy songs: > 0.6 too)"
+plotting.players({**{f"{s} (numpy)": x[k] for k, s in enumerate(STEMS)},
+                  **{f"{s} (SoundFont)": xs[k] for k, s in enumerate(STEMS)}}, SR, columns=4)
+
+# %% [markdown]
+# With a folder of MIDI files — the Lakh MIDI dataset, or your own songs — the whole recipe is one
+# command (resumable; `--programs random` draws each instrument's program within its class, as Slakh
+# draws a patch; a file that does not parse or has none of the four classes is reported and skipped):
+#
+# ```bash
+# msdm render-midi lmd_full/ my_slakh_raw/ --layout slakh-raw --programs random --jobs 8
+# msdm prepare-slakh my_slakh_raw/ my_slakh/
+# ```
+#
+# `data_small/real` holds four such renders of music nobody here composed (Bach chorales and a Haydn
+# quartet from the `music21` corpus); notebook 11 separates them.
+
+# %% [markdown]
+# ## 9. Try it
 # **Exercise 1.** A toy song in `data_small/toy` lasts 6 s at 22050 Hz. How many training chunks
 # of 32768 samples does one song contribute per epoch? Write your prediction, then run the check.
 
@@ -331,6 +480,28 @@ my_multi_count = len(EvalChunks(DATA / "toy", "test", chunk_length=32768, min_ac
 assert my_multi_count <= len(multi)
 print(my_multi_count, "<=", len(multi))
 
+# %% [markdown]
+# **Exercise 3.** A MIDI track with program 26 (Electric Guitar (jazz)) and one with program 40
+# (Violin): which stem does each land in when you render them with `msdm render-midi`? Write the two
+# stem names (or `None` for "mix only"), then check.
+
+# %%
+my_stems = None  # your prediction: (stem of program 26, stem of program 40)
+
+# %%
+if my_stems is None:
+    print("Not answered yet — the (hidden) solution cell below fills it in.")
+else:
+    assert tuple(my_stems) == (MIDI.stem_of(26, False), MIDI.stem_of(40, False)), \
+        "Hint: Guitar is programs 24–31, Bass 32–39; the strings start at 40."
+    print("Right!")
+
+# %% jupyter={"source_hidden": true} tags=["solution"]
+# Solution: 26 is in the Guitar family (24–31) -> "guitar"; 40 is a string instrument, in none of
+# the four classes -> rendered into the mixture only.
+my_stems = ("guitar", None)
+assert my_stems == (MIDI.stem_of(26, False), MIDI.stem_of(40, False))
+
 # %%
 shutil.rmtree(tmp, ignore_errors=True)
 
@@ -339,9 +510,11 @@ shutil.rmtree(tmp, ignore_errors=True)
 # * MSDM models the joint density of the stems of a song; that only pays off because the stems
 #   share a context — tempo, key, chords — which the toy songs have by construction and which you
 #   checked from the audio (onset grid, chroma).
-# * `msdm prepare-slakh` turns the official Slakh2100 release into the MSDM layout by summing each
-#   class's instruments, resampling to 22050 Hz, atomically and resumably; `msdm make-toy-data`
-#   writes toy songs in either layout.
+# * Slakh2100 is rendered MIDI: instruments classed by their General MIDI program, each rendered
+#   alone, the other classes in the mix only. `msdm render-midi` does the same with a bundled GM
+#   SoundFont, `msdm prepare-slakh` turns the official layout into the MSDM layout (summing each
+#   class, resampling to 22050 Hz, atomically and resumably), and `msdm make-toy-data` writes toy
+#   songs in either layout, on oscillators or on GM instruments.
 # * `TrainChunks` gives reproducible, resumable random chunks with shift augmentation;
 #   `EvalChunks` gives the paper's non-overlapping chunks with the ‖s‖₂/n < 1.5e-5 silence rule.
 #

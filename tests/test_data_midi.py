@@ -35,16 +35,8 @@ def hz(pitch: int) -> float:
     return 440.0 * 2 ** ((pitch - 69) / 12)
 
 
-def f0(x: np.ndarray, sr: int, lo: float = 30.0, hi: float = 1200.0) -> float:
-    """Fundamental by autocorrelation: the shortest lag within 90 % of the best peak (parabolic refinement)."""
-    x = x - x.mean()
-    n = len(x)
-    ac = np.fft.irfft(np.abs(np.fft.rfft(x * np.hanning(n), 2 * n)) ** 2)[:n]
-    ac /= ac[0]
-    lags = np.arange(int(sr / hi), int(sr / lo))
-    lag = lags[np.argmax(ac[lags] >= 0.9 * ac[lags].max())]
-    a, b, c = ac[lag - 1], ac[lag], ac[lag + 1]
-    return sr / (lag + 0.5 * (a - c) / (a - 2 * b + c))
+def f0(x: np.ndarray, sr: int) -> float:
+    return M.estimate_f0(x, sr)
 
 
 @pytest.fixture(scope="module")

@@ -437,6 +437,25 @@ def format_summary(summary: dict) -> str:
             f"tracks in {Path(summary['out']) / summary['split']} ({summary['layout']} layout, {summary['sample_rate']} Hz)")
 
 
+def estimate_f0(x, sample_rate: int = SAMPLE_RATE, fmin: float = 30.0, fmax: float = 1200.0) -> float:
+    """The fundamental (Hz) of a held note, by autocorrelation: the shortest lag whose correlation is
+    within 90 % of the best one in [1/fmax, 1/fmin] (so a strong second harmonic does not win),
+    refined by a parabola through its neighbours. About 1 % accurate on the bundled SoundFont's
+    notes; a semitone is 5.9 %."""
+    x = np.asarray(x.detach().cpu() if isinstance(x, torch.Tensor) else x, dtype=np.float64).reshape(-1)
+    x = x - x.mean()
+    n = len(x)
+    ac = np.fft.irfft(np.abs(np.fft.rfft(x * np.hanning(n), 2 * n)) ** 2)[:n]
+    if ac[0] <= 0:
+        raise ValueError("estimate_f0: the signal is silent")
+    ac /= ac[0]
+    lags = np.arange(max(2, int(sample_rate / fmax)), min(n - 1, int(sample_rate / fmin)))
+    lag = int(lags[np.argmax(ac[lags] >= 0.9 * ac[lags].max())])
+    a, b, c = ac[lag - 1], ac[lag], ac[lag + 1]
+    denom = a - 2 * b + c
+    return float(sample_rate / (lag + (0.5 * (a - c) / denom if denom != 0 else 0.0)))
+
+
 # ------------------------------------------------------------------------------- toy songs, sampled
 def toy_programs(seed: int) -> dict[str, int]:
     """Per-song GM programs for the toy composer's parts, one drawn within each class."""
