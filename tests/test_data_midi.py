@@ -87,7 +87,7 @@ def test_hand_made_midi_renders_the_right_pitches(hand_midi, tmp_path, capsys):
 
 def test_other_classes_go_to_the_mix_only(hand_midi):
     song = M.render_midi(hand_midi, sample_rate=SR)
-    mix = song["out"](song["mix_hi"])
+    mix = song["mix"]()
     rest = mix - song["stems"].sum(0).numpy()
     during = rest[int((STRINGS_AT + 0.1) * SR): int((STRINGS_AT + 0.9) * SR)]
     before = rest[int(0.1 * SR): int(3.0 * SR)]

@@ -168,20 +168,6 @@ def synthesize(pm, soundfont: bytes, frames: int | None = None) -> tuple[np.ndar
     return mono, int(rate)
 
 
-def render_instruments(instruments, soundfont: bytes, seconds: float) -> tuple[list[np.ndarray | None], int]:
-    """Render each instrument alone over ``seconds``: per instrument its samples (None without notes)."""
-    out, rate = [], None
-    for inst in instruments:
-        if not inst.notes:
-            out.append(None)
-            continue
-        audio, rate = synthesize(_single(inst, seconds), soundfont)
-        out.append(audio)
-    rate = rate or 48000
-    frames = int(round(seconds * rate))
-    return [None if a is None else np.pad(a, (0, max(0, frames - a.size)))[:frames] for a in out], rate
-
-
 def _resampled(audio: np.ndarray, rate: int, sample_rate: int) -> np.ndarray:
     return resample(torch.from_numpy(np.ascontiguousarray(audio))[None], rate, sample_rate)[0].numpy()
 
@@ -204,15 +190,19 @@ def assign_programs(pm, mode: str = "keep", seed: int = 0) -> list[int]:
 
 
 def render_midi(midi, soundfont: bytes | None = None, sample_rate: int = SAMPLE_RATE, programs: str = "keep",
-                seed: int = 0, tail: float = TAIL_SECONDS) -> dict:
-    """Render a MIDI file (path or PrettyMIDI) the Slakh way.
+                seed: int = 0, tail: float = TAIL_SECONDS, keep_instruments: bool = True) -> dict:
+    """Render a MIDI file (path or PrettyMIDI) the Slakh way: every instrument alone, then summed.
 
     Returns a dict: ``instruments`` (per MIDI instrument: ``program``, ``is_drum``, ``stem`` (or None),
-    ``inst_class``, ``name``, ``audio`` at ``sample_rate`` or None when it has no notes), ``stems``
-    (``(K, T)`` float32 tensor in STEMS order: the sum of each class's instruments), ``present``
-    (per stem: has notes), ``mix`` (all instruments, the other classes included), ``gain`` (one
-    factor for everything: the loudest of mix, stem sum and single stems peaks at −1 dBFS),
-    ``seconds``, ``sample_rate`` and ``render_rate``. ValueError when the file does not parse.
+    ``inst_class``, ``name``, ``program_name``, ``notes``, ``rendered`` and, with
+    ``keep_instruments``, ``audio``: its render at ``sample_rate`` *before* ``gain``, or None),
+    ``stems`` (``(K, T)`` float32 tensor in STEMS order: each class's instruments summed, resampled
+    and scaled by ``gain``), ``present`` (per stem: has notes), ``mix()`` (all instruments, the other
+    classes included, at ``sample_rate``), ``gain`` (one factor for everything, so that the loudest
+    of the mix, the sum of the stems and any single instrument peaks at −1 dBFS), ``seconds``
+    (the last note's end plus ``tail``), ``sample_rate`` and ``render_rate``.
+    Without ``keep_instruments`` only the sums are held in memory (``msdm render-midi`` in the msdm
+    layout). ValueError when the file does not parse.
     """
     pm = read_midi(midi) if not hasattr(midi, "instruments") else midi
     soundfont = soundfont if soundfont is not None else read_soundfont()
@@ -220,27 +210,33 @@ def render_midi(midi, soundfont: bytes | None = None, sample_rate: int = SAMPLE_
     for inst, p in zip(pm.instruments, chosen):
         inst.program = p
     seconds = float(pm.get_end_time()) + tail
-    audio, rate = render_instruments(pm.instruments, soundfont, seconds)
-    stems_hi = {s: None for s in STEMS}
-    mix_hi = np.zeros(int(round(seconds * rate)), np.float32)
-    for inst, a in zip(pm.instruments, audio):
-        if a is None:
+    n = int(round(seconds * sample_rate))
+    rate, mix_hi, peaks = 48000, None, []
+    stems_hi: dict[str, np.ndarray | None] = {s: None for s in STEMS}
+    kept: list[np.ndarray | None] = []
+    for inst in pm.instruments:
+        if not inst.notes:
+            kept.append(None)
             continue
-        mix_hi += a
-        s = stem_of(inst.program, inst.is_drum)
-        if s is not None:
-            stems_hi[s] = a.copy() if stems_hi[s] is None else stems_hi[s] + a
+        a, rate = synthesize(_single(inst, seconds), soundfont, frames=int(round(seconds * 48000)))
+        if a.size != int(round(seconds * rate)):            # a renderer at another rate
+            a = np.pad(a, (0, int(round(seconds * rate))))[: int(round(seconds * rate))]
+        peaks.append(float(np.abs(a).max()))
+        mix_hi = a.copy() if mix_hi is None else mix_hi + a
+        stem = stem_of(inst.program, inst.is_drum)
+        if stem is not None:
+            stems_hi[stem] = a.copy() if stems_hi[stem] is None else stems_hi[stem] + a
+        kept.append(np.pad(_resampled(a, rate, sample_rate), (0, n))[:n] if keep_instruments else None)
+    if mix_hi is None:
+        mix_hi = np.zeros(int(round(seconds * rate)), np.float32)
     present = [stems_hi[s] is not None for s in STEMS]
-    peaks = [float(np.abs(mix_hi).max())]
-    stem_sum = sum(a for a in stems_hi.values() if a is not None)
+    peaks.append(float(np.abs(mix_hi).max()))
     if any(present):
-        peaks.append(float(np.abs(stem_sum).max()))
-    peaks += [float(np.abs(a).max()) for a in audio if a is not None]
+        peaks.append(float(np.abs(sum(a for a in stems_hi.values() if a is not None)).max()))
     loudest = max(peaks)
     gain = float(10 ** (TARGET_PEAK_DB / 20) / loudest) if loudest > 0 else 1.0
-    n = int(round(seconds * sample_rate))
 
-    def out(a):
+    def out(a):                      # a render at the renderer's rate -> scaled, at sample_rate, n samples
         return np.pad(_resampled(a * np.float32(gain), rate, sample_rate), (0, n))[:n].astype(np.float32)
 
     stems = torch.zeros(len(STEMS), n)
@@ -249,10 +245,11 @@ def render_midi(midi, soundfont: bytes | None = None, sample_rate: int = SAMPLE_
             stems[k] = torch.from_numpy(out(stems_hi[s]))
     instruments = [dict(program=int(i.program), is_drum=bool(i.is_drum), stem=stem_of(i.program, i.is_drum),
                         inst_class=inst_class(i.program, i.is_drum), name=i.name,
-                        program_name=program_name(i.program, i.is_drum), notes=len(i.notes), audio=a)
-                   for i, a in zip(pm.instruments, audio)]
-    return dict(pm=pm, instruments=instruments, stems=stems, present=present, mix_hi=mix_hi, gain=gain,
-                seconds=seconds, sample_rate=sample_rate, render_rate=rate, out=out)
+                        program_name=program_name(i.program, i.is_drum), notes=len(i.notes),
+                        rendered=bool(i.notes), audio=a)
+                   for i, a in zip(pm.instruments, kept)]
+    return dict(pm=pm, instruments=instruments, stems=stems, present=present, mix=lambda: out(mix_hi), gain=gain,
+                seconds=seconds, sample_rate=sample_rate, render_rate=rate)
 
 
 # ------------------------------------------------------------------------------- writing tracks
@@ -286,15 +283,16 @@ def write_slakh_raw(track: Path, song: dict, soundfont_name: str, uuid: str | No
     end = song["seconds"]
     for i, inst in enumerate(song["instruments"]):
         sid = f"S{i:02d}"
-        rendered = inst["audio"] is not None
+        rendered = inst["rendered"]
         stems_meta[sid] = {"audio_rendered": rendered, "inst_class": inst["inst_class"], "is_drum": inst["is_drum"],
                            "midi_program_name": inst["program_name"], "midi_saved": True,
                            "program_num": inst["program"], "plugin_name": soundfont_name, "name": inst["name"]}
         (track / "MIDI" / f"{sid}.mid").write_bytes(midi_bytes(_single(song["pm"].instruments[i], end)))
         if rendered:
-            save_audio(track / "stems" / f"{sid}.flac", song["out"](inst["audio"])[None], song["sample_rate"])
+            save_audio(track / "stems" / f"{sid}.flac", (inst["audio"] * np.float32(song["gain"]))[None],
+                       song["sample_rate"])
     (track / "all_src.mid").write_bytes(midi_bytes(song["pm"]))
-    save_audio(track / "mix.flac", song["out"](song["mix_hi"])[None], song["sample_rate"])
+    save_audio(track / "mix.flac", song["mix"]()[None], song["sample_rate"])
     metadata = {"UUID": uuid or track.name, "audio_dir": "stems", "midi_dir": "MIDI", "normalized": True,
                 "overall_gain": round(song["gain"], 6), "stems": stems_meta, "target_peak": TARGET_PEAK_DB}
     (track / "metadata.yaml").write_text(yaml.safe_dump(metadata, sort_keys=True))
@@ -329,7 +327,8 @@ def render_track(midi_path, track_dir, soundfont_path=None, sample_rate: int | N
         return {**base, "status": "skipped", "seconds": 0.0,
                 "reason": f"{midi_path}: no notes of the classes Bass, Drums, Guitar or Piano"}
     sf_path = Path(soundfont_path) if soundfont_path else default_soundfont()
-    song = render_midi(pm, read_soundfont(sf_path), sample_rate, programs, seed)
+    song = render_midi(pm, read_soundfont(sf_path), sample_rate, programs, seed,
+                       keep_instruments=layout == "slakh-raw")
     tmp = track_dir.parent / f".{track_dir.name}.tmp-{os.getpid()}"
     if tmp.exists():
         shutil.rmtree(tmp)
