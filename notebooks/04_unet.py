@@ -257,7 +257,9 @@ F_guess = (denoised - c_skip(torch.tensor(sigma), 0.2) * noisy) / c_out(torch.te
 print(f"the untrained network's F: standard deviation {F_guess.std():.2f}, largest |F| {F_guess.abs().max():.1f}")
 assert 0.1 < F_guess.std() < 10, "an untrained network's output should be noise of order 1"
 
-window = slice(int(0.50 * SR), int(0.56 * SR))  # 60 ms, to see individual periods
+width = int(0.06 * SR)                          # 60 ms, to see individual periods: where every stem plays
+start_at = max(range(0, n - width, width), key=lambda i: x0[0, :, i:i + width].pow(2).mean(1).min().item())
+window = slice(start_at, start_at + width)
 fig, axes = plt.subplots(4, 1, figsize=(11, 6), sharex=True)
 time_ms = 1000 * np.arange(n)[window] / SR
 for k, ax in enumerate(axes):

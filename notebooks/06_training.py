@@ -266,7 +266,7 @@ def redraw():
     ax.axhline(val0, ls="--", color="0.5", label="validation loss, untrained")
     ax.set(xlabel="step", ylabel="weighted loss", title=f"step {hist['step'][-1] if hist['step'] else 0}"
            f" · {hist['rate']:.2f} steps/s")
-    ax.legend(loc="upper right", fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)   # beside the axes, off the data
     if handle is not None:
         handle.update(fig)
 
@@ -423,7 +423,7 @@ for name, ls in losses.items():
     ax.semilogx(sig, ls, "o-", ms=3, label=name)
 ax.axvspan(np.exp(-4), np.exp(-2), color="0.9", zorder=-1, label="ln σ within −3 ± 1")
 ax.set(xlabel="σ", ylabel="weighted loss", ylim=(0, 2.5), title="validation loss per noise level")
-ax.legend(fontsize=8)
+ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))   # beside the axes, off the data
 plt.show()
 if SHIPPED:
     j = int(np.argmin(np.abs(sig.numpy() - np.exp(-3.0))))   # the median training σ, e^−3 ≈ 0.05
