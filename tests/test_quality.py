@@ -89,3 +89,23 @@ def test_distance_ratio_needs_equal_set_sizes(toy_sets):
     ref, b1, b2, *_, held = toy_sets
     with pytest.raises(ValueError, match="equal size"):
         quality.distance_ratio(held[:4, 0], ref[:, 0], [b1[:, 0], b2[:, 0]], SR)
+
+
+def test_wiener_denoiser_reaches_its_closed_form_error_on_gaussian_stems():
+    """For stationary Gaussian stems with spectrum S(f), the linear Wiener filter's relative error is
+    Σ_f S σ²/(S + σ²) / Σ_f S; a filter with the wrong spectrum does worse."""
+    g = torch.Generator().manual_seed(0)
+    T = 4096
+    f = torch.arange(T // 2 + 1, dtype=torch.float64)
+    shape = torch.stack([1 / (1 + (f / 40) ** 2), torch.exp(-((f - 600) / 80) ** 2) + 1e-4])    # (2, F)
+    spectrum = torch.randn(256, 2, T // 2 + 1, dtype=torch.complex128, generator=g) * shape.sqrt()
+    clips = torch.fft.irfft(spectrum, n=T, norm="ortho").float()
+    wiener = quality.WienerDenoiser.fit(clips[:192])
+    for sigma in (0.1, 1.0):
+        err = quality.denoising_error(wiener, clips[192:], [sigma], generator=g)[sigma]["relative"]
+        power = wiener.power
+        expected = (power * sigma ** 2 / (power + sigma ** 2)).sum(-1) / power.sum(-1)
+        assert np.allclose(err, expected.numpy(), rtol=0.1), (sigma, err, expected)
+        swapped = quality.WienerDenoiser(wiener.power.flip(0))                 # each stem gets the other's spectrum
+        worse = quality.denoising_error(swapped, clips[192:], [sigma], generator=g)[sigma]["relative"]
+        assert all(w > e * 1.2 for w, e in zip(worse, err)), (worse, err)
