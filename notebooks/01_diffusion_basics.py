@@ -123,6 +123,7 @@ plt.show()
 
 # %%
 var_data = float(gm.covariance()[0, 0])
+assert abs(var_data - (2.0 ** 2 / 2 + 0.15 ** 2)) < 1e-5, f"Var[x0] per coordinate should be r²/2 + s², got {var_data}"
 for s in [0.1, 0.5, 2.0]:
     noisy = ring + s * torch.randn(ring.shape, generator=gen)
     measured, predicted = noisy.var(0).mean().item(), var_data + s ** 2

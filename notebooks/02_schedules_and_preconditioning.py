@@ -93,7 +93,8 @@ SIGMA_DATA = 0.2          # MSDM's σ_d: the standard deviation of its (normalis
 # Where does the network take over? Not where the drawn curves $c_{\text{skip}}$ and
 # $c_{\text{out}}/\sigma_d$ cross: that happens below $\sigma_d$ (the check cell finds it, and
 # exercise 1 derives it). Compare what each path *contributes* instead. The skip path adds
-# $c_{\text{skip}}\,x$, whose standard deviation is $c_{\text{skip}}\sqrt{\sigma^2+\sigma_d^2}$; the
+# $c_{\text{skip}}\,x$, whose standard deviation is $c_{\text{skip}}\sqrt{\sigma^2+\sigma_d^2}$ for data of
+# standard deviation $\sigma_d$; the
 # network path adds $c_{\text{out}} F$ with a unit-variance $F$ (section 3), so standard deviation
 # $c_{\text{out}}$. Their ratio is $\sigma_d/\sigma$: the two paths have equal say exactly at
 # $\sigma = \sigma_d$, where $c_{\text{skip}} = \tfrac12$. In the figure that is where
