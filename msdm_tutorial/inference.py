@@ -9,6 +9,14 @@ one task of :mod:`msdm_tutorial.tasks` at the paper's settings (the config prese
   stereo is downmixed to mono (with a note on stderr), and long inputs are cut into chunks of the
   model's length (``--chunk-seconds``; default 32 × the U-Net's downsampling, i.e. the paper's
   262144 samples for the paper's models and 32768 for the tiny ones), processed ``--batch`` at a time.
+* Long inputs are *seamless* by default (``--chunking seamless``): neighbouring chunks overlap by
+  ``--overlap`` (a quarter chunk) and a chunk holds its overlap with finished chunks as known, as
+  imputation holds known stems (:func:`msdm_tutorial.tasks.chunk_passes`); ``--chunking
+  independent`` reproduces the paper's independent chunks. ``msdm generate --seconds S`` longer
+  than a chunk *outpaints*: every chunk continues the previous one.
+* ``--precision bf16|fp32``: the network under bfloat16 autocast or in float32; the default is bf16
+  on CUDA and on CPUs with native bf16, fp32 elsewhere. ``--compile`` runs it through
+  ``torch.compile`` (slow to start; for GPUs).
 * ``--seed`` makes a run reproducible (same seed, device, batch and settings → the same files).
 * Outputs appear atomically: everything is computed first, the files are written into a temporary
   folder next to OUT, and the folder is renamed to OUT (or, when OUT exists, the files are moved
@@ -234,6 +242,36 @@ def describe(cfg) -> str:
     return f"{cfg.sampler} {cfg.num_steps} steps{r}, S_churn {cfg.s_churn:g} ({cfg.nfe} NFE)"
 
 
+def precision_of(args, device) -> str:
+    """The precision a run uses: ``--precision``, else bf16 where it is native (CUDA, bf16 CPUs)."""
+    from .tasks import resolve_precision
+
+    return resolve_precision(getattr(args, "precision", None) or "auto", device)
+
+
+def compile_model(model):
+    """``--compile``: wrap the network(s) of ``model`` in ``torch.compile`` (each new shape compiles once)."""
+    from .tasks import ISDMDenoiser
+
+    for d in (model._list() if isinstance(model, ISDMDenoiser) else [model]):
+        if isinstance(getattr(d, "net", None), torch.nn.Module):
+            d.net = torch.compile(d.net)
+    return model
+
+
+def overlap_of(args, chunk: int) -> int:
+    """``--overlap`` (a fraction of the chunk) in samples."""
+    from .tasks import DEFAULT_OVERLAP
+
+    fraction = DEFAULT_OVERLAP if getattr(args, "overlap", None) is None else args.overlap
+    return int(round(fraction * chunk))
+
+
+def long_form(args, chunk: int) -> dict:
+    """What JSON results record about chunking and precision."""
+    return {"chunking": getattr(args, "chunking", "sequential"), "overlap": overlap_of(args, chunk)}
+
+
 # ----------------------------------------------------------------------------------------------
 # Audio in, audio out
 # ----------------------------------------------------------------------------------------------
@@ -393,7 +431,7 @@ def _load_for(args, device, stems=None):
 
 def run_generate(args) -> int:
     from .cli import write_json
-    from .tasks import GenerationConfig, generate
+    from .tasks import GenerationConfig, chunk_runs, generate
 
     out = check_out(args.out)
     check_result_file(args.json)
@@ -401,26 +439,35 @@ def run_generate(args) -> int:
     device = pick_device(args.device)
     model = load_model(args.checkpoint, device, parse_stems(args.stems))
     stems, sr, m = model_stems(model), model_rate(model), length_multiple(model)
-    seconds = args.seconds if args.seconds is not None else chunk_length(model) / sr
+    chunk = chunk_length(model, args.chunk_seconds)
+    overlap = overlap_of(args, chunk)
+    precision = precision_of(args, device)
+    seconds = args.seconds if args.seconds is not None else chunk / sr
     n = max(1, round(seconds * sr))
-    length = math.ceil(n / m) * m
+    length = math.ceil(n / m) * m if n <= chunk else n      # longer: outpainted chunk by chunk
+    runs = chunk_runs(length, chunk, overlap, "sequential", args.batch, args.batch) if n > chunk else 1
+    if args.compile:
+        compile_model(model)
     t0 = time.perf_counter()
-    with Progress(cfg.num_steps, "generate", args.quiet) as bar:
+    with Progress(runs * cfg.num_steps, "generate", args.quiet) as bar:
         x = generate(model, (args.batch, len(stems), length), config=cfg, generator=_generator(device, args.seed),
-                     callback=bar, device=device)
+                     callback=bar, device=device, precision=precision, chunk_length=chunk, overlap=overlap)
     _sync(device)
     elapsed = time.perf_counter() - t0
-    x = x[..., :n].cpu()
+    x = x[..., :n].float().cpu()
     files = {}
     for b in range(args.batch):
         files.update(stem_files(stems, x[b], "" if args.batch == 1 else f"sample_{b:03d}/"))
     written = publish(out, files, sr)
-    print(f"wrote {len(written)} files to {out} ({args.batch} × {n / sr:.2f} s at {sr} Hz; "
-          f"{describe(cfg)}; {elapsed:.1f} s)")
+    how = f"outpainted in {runs} chunks of {chunk} samples; " if n > chunk else ""
+    print(f"wrote {len(written)} files to {out} ({args.batch} × {n / sr:.2f} s at {sr} Hz; {how}"
+          f"{describe(cfg)}; {precision}; {elapsed:.1f} s)")
     write_json(args.json, {"command": "generate", **_model_label(args), "out": str(out),
                            "files": [str(p) for p in written], "stems": list(stems), "sample_rate": sr,
                            "samples": n, "seconds": n / sr, "batch": args.batch, "seed": args.seed,
-                           "device": str(device), "config": config_dict(cfg), "elapsed_s": elapsed})
+                           "chunk_length": chunk, "chunks": runs, "overlap": overlap, "precision": precision,
+                           "compile": args.compile, "device": str(device), "config": config_dict(cfg),
+                           "elapsed_s": elapsed})
     return 0
 
 
@@ -454,7 +501,7 @@ def read_track_stems(track, stems, keep, sample_rate, command) -> Tensor:
 
 def run_impute(args) -> int:
     from .cli import write_json
-    from .tasks import ImputationConfig, impute, map_chunks
+    from .tasks import ImputationConfig, chunk_runs, impute_long
 
     out = check_out(args.out)
     check_result_file(args.json)
@@ -470,16 +517,20 @@ def run_impute(args) -> int:
     if set(keep) == set(stems):
         raise _error(f"--keep {args.keep}: names every stem of the checkpoint; there is nothing to impute")
     chunk = chunk_length(model, args.chunk_seconds)
+    overlap, precision = overlap_of(args, chunk), precision_of(args, device)
     known = crop_seconds(read_track_stems(args.track, stems, keep, sr, "impute"), args.seconds, sr)
     n = known.shape[-1]
-    batches = math.ceil(math.ceil(n / chunk) / args.batch)
+    runs = chunk_runs(n, chunk, overlap, args.chunking, 1, args.batch)
     gen = _generator(device, args.seed)
+    if args.compile:
+        compile_model(model)
     t0 = time.perf_counter()
-    with Progress(batches * cfg.num_steps, "impute", args.quiet) as bar:
-        x = map_chunks(lambda c: impute(model, c, keep, config=cfg, generator=gen, callback=bar),
-                       known[None].to(device), chunk, args.batch)
+    with Progress(runs * cfg.num_steps, "impute", args.quiet) as bar:
+        x = impute_long(model, known[None].to(device), keep, cfg, chunk_length=chunk, batch_size=args.batch,
+                        generator=gen, callback=bar, chunking=args.chunking, overlap=overlap, precision=precision)
     _sync(device)
     elapsed = time.perf_counter() - t0
+    x = x.float()
     written = publish(out, stem_files(stems, x[0].cpu()), sr)
     generated = [s for s in stems if s not in keep]
     print(f"wrote {len(written)} files to {out} (kept {', '.join(keep)}; generated {', '.join(generated)}; "
@@ -487,7 +538,8 @@ def run_impute(args) -> int:
     write_json(args.json, {"command": "impute", **_model_label(args), "track": str(args.track), "keep": list(keep),
                            "generated": generated, "out": str(out), "files": [str(p) for p in written],
                            "stems": list(stems), "sample_rate": sr, "samples": n, "seconds": n / sr,
-                           "chunk_length": chunk, "batch": args.batch, "seed": args.seed, "device": str(device),
+                           "chunk_length": chunk, **long_form(args, chunk), "precision": precision,
+                           "compile": args.compile, "batch": args.batch, "seed": args.seed, "device": str(device),
                            "config": config_dict(cfg), "elapsed_s": elapsed})
     return 0
 
@@ -497,16 +549,19 @@ def run_impute(args) -> int:
 # ----------------------------------------------------------------------------------------------
 
 def separate_audio(model, y: Tensor, cfg, chunk: int, batch: int, seed: int, device, quiet: bool = True,
-                   desc: str = "separate") -> Tensor:
+                   desc: str = "separate", chunking: str = "seamless", overlap: int | None = None,
+                   precision: str = "auto") -> Tensor:
     """(T,) mixture → (K, T) stems with :func:`~msdm_tutorial.tasks.separate_long` and a progress bar."""
-    from .tasks import separate_long
+    from .tasks import chunk_runs, default_overlap, separate_long
 
-    batches = math.ceil(math.ceil(y.shape[-1] / chunk) / batch)
-    with Progress(batches * cfg.num_steps, desc, quiet) as bar:
+    overlap = default_overlap(chunk) if overlap is None else overlap
+    runs = chunk_runs(y.shape[-1], chunk, overlap, chunking, 1, batch)
+    with Progress(runs * cfg.num_steps, desc, quiet) as bar:
         x = separate_long(model, y.to(device)[None, None], cfg, chunk_length=chunk, batch_size=batch,
-                          generator=_generator(device, seed), callback=bar)
+                          generator=_generator(device, seed), callback=bar, chunking=chunking, overlap=overlap,
+                          precision=precision)
     _sync(device)
-    return x[0].cpu()
+    return x[0].float().cpu()
 
 
 def run_separate(args) -> int:
@@ -520,20 +575,26 @@ def run_separate(args) -> int:
     stems, sr = model_stems(model), model_rate(model)
     cfg = with_constrained(cfg, args.constrain, stems)
     chunk = chunk_length(model, args.chunk_seconds)
+    precision = precision_of(args, device)
     y = read_audio(args.mixture, sr, "separate")
     check_mixture(y, args.mixture)
+    if args.compile:
+        compile_model(model)
     t0 = time.perf_counter()
-    x = separate_audio(model, y, cfg, chunk, args.batch, args.seed, device, args.quiet)
+    x = separate_audio(model, y, cfg, chunk, args.batch, args.seed, device, args.quiet, chunking=args.chunking,
+                       overlap=overlap_of(args, chunk), precision=precision)
     elapsed = time.perf_counter() - t0
     written = publish(out, stem_files(stems, x), sr)
     n = y.numel()
     kind = "ISDM" if args.isdm else "MSDM"
     print(f"wrote {len(written)} files to {out} ({kind} {args.method}; {n / sr:.2f} s at {sr} Hz; "
-          f"{describe(cfg)}; {elapsed:.1f} s, {elapsed / (n / sr):.2f} s per s of audio)")
+          f"{describe(cfg)}; {args.chunking} chunks; {precision}; {elapsed:.1f} s, "
+          f"{elapsed / (n / sr):.2f} s per s of audio)")
     write_json(args.json, {"command": "separate", **_model_label(args), "model": kind, "method": args.method,
                            "input": str(args.mixture), "out": str(out), "files": [str(p) for p in written],
                            "stems": list(stems), "sample_rate": sr, "samples": n, "seconds": n / sr,
-                           "chunk_length": chunk, "batch": args.batch, "seed": args.seed, "device": str(device),
+                           "chunk_length": chunk, **long_form(args, chunk), "precision": precision,
+                           "compile": args.compile, "batch": args.batch, "seed": args.seed, "device": str(device),
                            "config": config_dict(cfg), "elapsed_s": elapsed,
                            "seconds_per_audio_second": elapsed / (n / sr)})
     return 0
@@ -560,6 +621,7 @@ def run_evaluate(args) -> int:
     stems, sr = model_stems(model), model_rate(model)
     cfg = with_constrained(cfg, args.constrain, stems)
     chunk = chunk_length(model, args.chunk_seconds)
+    precision = precision_of(args, device)
     tracks = list_tracks(data, args.split, stems)
     if not tracks:
         raise _error(f"{data / args.split}: no tracks with any of the model's stems ({', '.join(stems)})")
@@ -574,6 +636,8 @@ def run_evaluate(args) -> int:
             if p is not None:
                 audio_info(p)
     triples, skipped, audio_seconds = [], [], 0.0
+    if args.compile:
+        compile_model(model)
     t0 = time.perf_counter()
     for i, t in enumerate(tracks):
         with warnings.catch_warnings(record=True) as caught:
@@ -595,7 +659,8 @@ def run_evaluate(args) -> int:
             note("evaluate", f"{t}: the mixture is silent; skipped")
             continue
         sep = separate_audio(model, mix, cfg, chunk, args.batch, args.seed + i, device, args.quiet,
-                             desc=f"{t.name} ({i + 1}/{len(tracks)})")
+                             desc=f"{t.name} ({i + 1}/{len(tracks)})", chunking=args.chunking,
+                             overlap=overlap_of(args, chunk), precision=precision)
         triples.append((t.name, sep, ref))
         audio_seconds += ref.shape[-1] / sr
     elapsed = time.perf_counter() - t0
@@ -606,11 +671,13 @@ def run_evaluate(args) -> int:
     results["run"] = {"command": "evaluate", **_model_label(args), "model": kind, "method": args.method,
                       "data": str(data), "split": args.split, "tracks": [n for n, _, _ in triples],
                       "skipped": skipped, "seconds": args.seconds, "drop_partial_chunk": args.drop_partial_chunk,
-                      "chunk_length": chunk, "batch": args.batch, "seed": args.seed, "device": str(device),
+                      "chunk_length": chunk, **long_form(args, chunk), "precision": precision,
+                      "compile": args.compile, "batch": args.batch, "seed": args.seed, "device": str(device),
                       "config": config_dict(cfg), "elapsed_s": elapsed, "audio_seconds": audio_seconds,
                       "seconds_per_audio_second": elapsed / audio_seconds}
     summary = results["summary"]
-    print(f"SI-SDRi (dB), {kind} {args.method}, {describe(cfg)}: {summary['num_tracks']} track(s), "
+    print(f"SI-SDRi (dB), {kind} {args.method}, {describe(cfg)}, {args.chunking} chunks, {precision}: "
+          f"{summary['num_tracks']} track(s), "
           f"{summary['num_windows']} window(s), {elapsed:.1f} s")
     for s, v in summary["si_sdri"].items():
         print(f"  {s:<10} {v:7.2f}")
@@ -648,10 +715,24 @@ def _common(p, json_help: str = "also write a summary as JSON") -> None:
     p.add_argument("--json", metavar="FILE", help=json_help)
 
 
-def _chunk_option(p) -> None:
+def _chunk_option(p, chunking: bool = True) -> None:
     p.add_argument("--chunk-seconds", type=cli.SECONDS, metavar="S",
                    help="process the input in chunks of S seconds (rounded up to a valid length; default "
                         "32 × the U-Net's downsampling: 262144 samples for the paper's models, 32768 for tiny)")
+    if chunking:
+        p.add_argument("--chunking", choices=("seamless", "independent"), default="seamless",
+                       help="seamless: overlapping chunks, each holding its overlap with finished ones as known "
+                            "(default); independent: the paper's chunks, separated alone (stems may jump at joins)")
+    p.add_argument("--overlap", type=cli.real(0, 0.5, high_open=True), metavar="F",
+                   help="overlap of neighbouring chunks, as a fraction of a chunk (default 0.25)")
+
+
+def _precision_options(p) -> None:
+    p.add_argument("--precision", choices=("bf16", "fp32"),
+                   help="bf16: the network under bfloat16 autocast; fp32: float32 (default: bf16 on CUDA and on "
+                        "CPUs with native bf16, fp32 elsewhere)")
+    p.add_argument("--compile", action="store_true",
+                   help="run the network through torch.compile (minutes to compile; pays off on GPUs, long runs)")
 
 
 def register(sub) -> None:
@@ -666,8 +747,11 @@ def register(sub) -> None:
     p.add_argument("--checkpoint", required=True, help="MSDM checkpoint (ours or the paper's .ckpt)")
     p.add_argument("--out", required=True, help="output folder (created; existing files of the same name are replaced)")
     p.add_argument("--seconds", type=cli.SECONDS, help="length in seconds (default: the model's chunk length, "
-                                                  "≈ 11.9 s for the paper's models, ≈ 1.5 s for tiny)")
+                                                  "≈ 11.9 s for the paper's models, ≈ 1.5 s for tiny); longer songs "
+                                                  "are outpainted, each chunk continuing the previous one")
+    _chunk_option(p, chunking=False)
     _sampling_options(p, "generate", "150 Euler steps")
+    _precision_options(p)
     _common(p)
     p.set_defaults(func=run_generate)
 
@@ -686,6 +770,7 @@ def register(sub) -> None:
     p.add_argument("--seconds", type=cli.SECONDS, help="use only the first S seconds of the track")
     _chunk_option(p)
     _sampling_options(p, "impute", "256 Euler steps")
+    _precision_options(p)
     _common(p)
     p.set_defaults(func=run_impute)
 
@@ -706,6 +791,7 @@ def register(sub) -> None:
                    help="Dirac: the stem set to y − Σ others (default: the first, as the paper's code does)")
     _chunk_option(p)
     _sampling_options(p, "separate", "150 Euler steps × R 2")
+    _precision_options(p)
     _common(p)
     p.set_defaults(func=run_separate)
 
@@ -730,5 +816,6 @@ def register(sub) -> None:
     p.add_argument("--csv", metavar="DIR", help="write DIR/windows.csv (per window) and DIR/summary.csv")
     _chunk_option(p)
     _sampling_options(p, "evaluate", "150 Euler steps × R 2")
+    _precision_options(p)
     _common(p, "write the results as JSON: protocol, summary (per-stem and mean SI-SDRi), windows, run")
     p.set_defaults(func=run_evaluate)

@@ -246,3 +246,46 @@ def write_csv(windows_path, summary_path, results: dict) -> None:
     stems = results.get("protocol", {}).get("stems") or list(results["summary"]["si_sdri"])
     _write_atomic(windows_path, windows_csv(results["windows"], stems))
     _write_atomic(summary_path, summary_csv(results["summary"]))
+
+
+# ----------------------------------------------------------------------------------------------
+# Seams of chunked processing
+# ----------------------------------------------------------------------------------------------
+
+#: Samples on either side of a chunk join that count as "at the join" (11.6 ms at 22050 Hz).
+JOIN_RADIUS = 256
+
+
+def join_mask(length: int, joins: Iterable[int], radius: int = JOIN_RADIUS) -> Tensor:
+    """(length,) bool: True within ``radius`` samples of any join (|t − j| < radius)."""
+    near = torch.zeros(length, dtype=torch.bool)
+    for j in joins:
+        near[max(0, int(j) - radius):max(0, int(j) + radius)] = True
+    return near
+
+
+def join_error_ratio(items: Iterable[tuple[Tensor, Tensor, Sequence[int]]], radius: int = JOIN_RADIUS,
+                     stems: Sequence[str] = STEMS) -> dict[str, float]:
+    """How much worse an estimate is at chunk joins than elsewhere, per stem:
+
+        ratio_k = RMS(ŝ_k − s_k over samples within ``radius`` of a join)
+                  / RMS(ŝ_k − s_k over all other samples),
+
+    pooled over ``items`` = (estimate (K, T), reference (K, T), join positions). A seamless
+    method gives ≈ 1; independent chunks give > 1 (each chunk is blind to its neighbours, and the
+    network sees zeros past a chunk's edge).
+    """
+    near_sq = far_sq = 0.0
+    near_n = far_n = 0
+    for estimate, reference, joins in items:
+        est, ref = _check_pair(estimate, reference)
+        err = (est - ref) ** 2
+        near = join_mask(err.shape[-1], joins, radius)
+        near_sq = near_sq + err[..., near].sum(-1)
+        far_sq = far_sq + err[..., ~near].sum(-1)
+        near_n += int(near.sum())
+        far_n += int((~near).sum())
+    if not near_n or not far_n:
+        raise ValueError("join_error_ratio needs samples both near joins and elsewhere")
+    ratio = ((near_sq / near_n) / (far_sq / far_n).clamp_min(1e-30)).sqrt()
+    return {s: float(ratio[k]) for k, s in enumerate(stems)}

@@ -19,14 +19,23 @@ separation, Gaussian   s − c·σ/γ² · (y − Σ_j x_j),  γ = 0.75σ       
 denoiser replaced by K independent single-stem denoisers (:class:`ISDMDenoiser`).
 
 Paper settings (Mariani et al. 2024 and their code) are the presets of :class:`GenerationConfig`,
-:class:`ImputationConfig` and :class:`SeparationConfig`. Long recordings are cut into chunks,
-processed in batches and stitched back by :func:`separate_long` / :func:`map_chunks`.
+:class:`ImputationConfig` and :class:`SeparationConfig`. Long recordings are cut into chunks and
+processed in batches (:func:`separate_long`, :func:`impute_long`, :func:`generate` with a
+``chunk_length``). The paper's chunks are independent, so stems jump where chunks meet; here the
+default is *seamless*: a chunk that overlaps finished audio holds that overlap as known, exactly as
+imputation holds known stems (:func:`chunk_passes`, :func:`run_chunked`). Generation of any length
+is the same idea run forwards: *outpainting*, each chunk continuing the previous one.
+
+Every task takes ``precision``: ``"bf16"`` runs the network under bfloat16 autocast (the sampler's
+state stays float32), ``"fp32"`` in float32, ``"auto"`` picks bf16 on CUDA and on CPUs with
+native bf16 instructions (:func:`resolve_precision`).
 ``docs/tasks_closed_form.md`` reports how close each task gets to the exact answer on Gaussian
 sources, where everything is known in closed form.
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 from dataclasses import dataclass, replace
@@ -48,6 +57,14 @@ Project = Callable[[Tensor, float], Tensor]
 SILENT_PEAK = 1e-6
 #: The paper separates non-overlapping chunks of this many samples (≈ 11.9 s at 22050 Hz).
 PAPER_CHUNK_LENGTH = 262144
+#: How long inputs are cut: ``seamless`` (the default, see :data:`SEAMLESS`), ``independent`` (the
+#: paper), and the designs compared in benchmarks/long_form.py.
+CHUNKINGS = ("seamless", "independent", "crossfade", "sequential", "bridge")
+#: The design ``"seamless"`` stands for (the winner of benchmarks/long_form.py).
+SEAMLESS = "bridge"
+#: Default overlap of neighbouring chunks, as a fraction of the chunk length.
+DEFAULT_OVERLAP = 0.25
+PRECISIONS = ("auto", "bf16", "fp32")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -268,6 +285,61 @@ def _check_stems_shape(x: Tensor, num_stems: int, what: str) -> None:
 
 
 # ----------------------------------------------------------------------------------------------
+# Precision
+# ----------------------------------------------------------------------------------------------
+
+@functools.lru_cache(maxsize=1)
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes in bfloat16 natively (x86 AVX512-BF16 or AMX-BF16; Arm BF16).
+
+    Read from the kernel's CPU flags (``/proc/cpuinfo``, Linux); elsewhere, False. Without these
+    instructions oneDNN emulates bf16, which is slower than float32.
+    """
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = {w for line in f if line.lower().startswith(("flags", "features")) for w in line.split()}
+    except OSError:
+        return False
+    return bool(flags & {"avx512_bf16", "amx_bf16", "bf16"})
+
+
+def resolve_precision(precision: str = "auto", device=None) -> str:
+    """``"bf16"`` or ``"fp32"``: ``"auto"`` is bf16 on CUDA (when the GPU supports it) and on CPUs
+    with native bf16 (:func:`cpu_has_native_bf16`), fp32 elsewhere (e.g. Apple MPS)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if precision != "auto":
+        return precision
+    kind = torch.device(device).type if device is not None else "cpu"
+    if kind == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    return "bf16" if kind == "cpu" and cpu_has_native_bf16() else "fp32"
+
+
+def _has_weights(denoiser) -> bool:
+    return isinstance(denoiser, nn.Module) and any(True for _ in denoiser.parameters())
+
+
+def with_precision(denoiser: Denoiser, precision: str = "auto", device=None) -> Denoiser:
+    """``D`` run under bfloat16 autocast (``precision`` bf16, or auto where native), else ``D`` itself.
+
+    Only the network's matrix products and convolutions run in bf16; D's output is cast back to
+    the dtype of x, so the sampler integrates in float32. ``"auto"`` leaves denoisers without
+    learned weights (closed-form ones, plain functions) in fp32: they would only lose accuracy.
+    """
+    if precision == "auto" and not _has_weights(denoiser):
+        return denoiser
+    if resolve_precision(precision, device) == "fp32":
+        return denoiser
+
+    def bf16_denoiser(x: Tensor, sigma) -> Tensor:
+        with torch.autocast(device_type=x.device.type, dtype=torch.bfloat16):
+            return denoiser(x, sigma).to(x.dtype)
+
+    return bf16_denoiser
+
+
+# ----------------------------------------------------------------------------------------------
 # Running a task on the shared loops
 # ----------------------------------------------------------------------------------------------
 
@@ -315,7 +387,8 @@ def sample(deriv: Derivative, x: Tensor, sigmas: Tensor, sampler: str = "euler",
 
 def generate(denoiser: Denoiser, shape: Sequence[int], sigmas: Tensor | None = None, sampler: str | None = None,
              generator: torch.Generator | None = None, callback=None, config: SamplingConfig | None = None,
-             device=None, **sampler_kwargs) -> Tensor:
+             device=None, precision: str = "auto", chunk_length: int | None = None, overlap: int | None = None,
+             progress: Callable[[int, int], None] | None = None, **sampler_kwargs) -> Tensor:
     """Total generation: sample all K stems jointly from the prior.
 
         x(σ_0) = σ_0·n,   dx/dσ = (x − D(x; σ)) / σ,   mix = Σ_k x_k  (``stems.sum(1)``)
@@ -323,6 +396,11 @@ def generate(denoiser: Denoiser, shape: Sequence[int], sigmas: Tensor | None = N
     ``shape`` is (B, K, T). Pass either ``sigmas`` (+ ``sampler``, default ``"euler"``, and its
     options, e.g. ``s_churn``) or ``config`` (e.g. ``GenerationConfig.paper()``). Returns the
     stems (B, K, T); ``generator`` must live on ``device``.
+
+    Songs longer than ``chunk_length`` are *outpainted*: the first chunk is generated, then each
+    next chunk starts ``overlap`` samples (default a quarter chunk) before the end of the song so
+    far and generates the rest with those samples held as known, all stems, by the imputation
+    projection  x ← m·(known + σε) + (1 − m)·x  with m = 1 on the overlap (:func:`outpaint`).
     """
     shape = tuple(int(n) for n in shape)
     if len(shape) != 3 or min(shape) < 1:
@@ -331,8 +409,38 @@ def generate(denoiser: Denoiser, shape: Sequence[int], sigmas: Tensor | None = N
     if stems is not None and len(stems) != shape[1]:
         raise ValueError(f"the model has {len(stems)} stems {tuple(stems)} but shape asks for {shape[1]}")
     sigmas, sampler, kwargs = _sampling_args(sigmas, sampler, sampler_kwargs, config, device)
+    if chunk_length is not None and shape[-1] > chunk_length:
+        known = torch.zeros(shape, device=device)
+        return outpaint(denoiser, known, torch.zeros(shape[1]), sigmas, sampler, kwargs, generator,
+                        callback, chunk_length, overlap, precision, progress)
+    denoiser = with_precision(denoiser, precision, device)
     x = initial_noise(shape, sigmas, generator=generator, device=device)
     return sample(score_derivative(denoiser), x, sigmas, sampler, generator=generator, callback=callback, **kwargs)
+
+
+def outpaint(denoiser: Denoiser, known: Tensor, keep_mask: Tensor, sigmas: Tensor, sampler: str, sampler_kwargs: dict,
+             generator=None, callback=None, chunk_length: int = PAPER_CHUNK_LENGTH, overlap: int | None = None,
+             precision: str = "auto", progress=None, chunking: str = "sequential", batch_size: int | None = None) -> Tensor:
+    """Generate (B, K, T) of any length chunk by chunk, each chunk holding what is already finished.
+
+    In every chunk the mask is  m = max(stem_mask_k, h_t):  the kept stems (``keep_mask``;
+    all zeros for total generation) and, at every stem, the samples h_t = 1 that earlier chunks
+    finished. Imputation along time and across stems are one projection. ``known`` holds the kept
+    stems (other values are ignored); ``keep_mask`` is (K,) 0/1. ``chunking`` is
+    ``"sequential"`` (outpainting: every chunk continues the previous one) or any of
+    :data:`CHUNKINGS` (imputation of long tracks, where the kept stems already tie chunks together).
+    """
+    b, k, t = known.shape
+    overlap = default_overlap(chunk_length) if overlap is None else overlap
+    keep = keep_mask.to(known).view(1, k, 1)
+
+    def fn(part: Tensor, finished: Tensor | None, held: Tensor) -> Tensor:
+        mask = torch.maximum(keep, held.to(part))
+        given = part if finished is None else torch.where(held.bool(), finished, part)
+        return impute(denoiser, given, mask.expand_as(given), sigmas, sampler, generator=generator, callback=callback,
+                      precision=precision, **sampler_kwargs)
+
+    return run_chunked(fn, known, chunk_length, overlap, chunking, batch_size or b, progress)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -364,7 +472,8 @@ def imputation_project(known: Tensor, mask: Tensor, generator: torch.Generator |
 
 def impute(denoiser: Denoiser, known: Tensor, keep: Iterable[str] | Tensor, sigmas: Tensor | None = None,
            sampler: str | None = None, generator: torch.Generator | None = None, callback=None,
-           config: SamplingConfig | None = None, stems: Sequence[str] | None = None, **sampler_kwargs) -> Tensor:
+           config: SamplingConfig | None = None, stems: Sequence[str] | None = None, precision: str = "auto",
+           **sampler_kwargs) -> Tensor:
     """Source imputation: generate the stems not in ``keep``, consistent with the kept ones.
 
         dx/dσ = (x − D(x; σ)) / σ   on   x ← m·(known + σε) + (1 − m)·x   (:func:`imputation_project`)
@@ -372,7 +481,8 @@ def impute(denoiser: Denoiser, known: Tensor, keep: Iterable[str] | Tensor, sigm
 
     ``known`` is (B, K, T) (the values of the non-kept stems are ignored). ``keep`` is a list of
     stem names (checked against ``stems`` / ``denoiser.stems``), or a 0/1 mask of shape (K,),
-    (B, K, 1) or (B, K, T). Paper settings: ``config=ImputationConfig.paper()``.
+    (B, K, 1) or (B, K, T) (a mask over time too: outpainting, :func:`outpaint`). Paper settings:
+    ``config=ImputationConfig.paper()``. Tracks longer than a chunk: :func:`impute_long`.
     """
     stems = resolve_stems(denoiser, stems)
     if not isinstance(known, Tensor):
@@ -394,6 +504,7 @@ def impute(denoiser: Denoiser, known: Tensor, keep: Iterable[str] | Tensor, sigm
         raise ValueError("every stem is kept; there is nothing to impute")
     sigmas, sampler, kwargs = _sampling_args(sigmas, sampler, sampler_kwargs, config, known.device)
     project = imputation_project(known, mask, generator)
+    denoiser = with_precision(denoiser, precision, known.device)
     x = initial_noise(known.shape, sigmas, generator=generator, device=known.device).to(known.dtype)
     return sample(score_derivative(denoiser), x, sigmas, sampler, project=project, generator=generator,
                   callback=callback, **kwargs)
@@ -471,25 +582,41 @@ def gaussian_derivative(denoiser: Denoiser, mixture: Tensor, gamma: float = 0.75
 
 def separate(denoiser: Denoiser, mixture: Tensor, config: SeparationConfig | None = None,
              generator: torch.Generator | None = None, callback=None, stems: Sequence[str] | None = None,
-             check_silence: bool = True) -> Tensor:
+             check_silence: bool = True, known: Tensor | None = None, held: Tensor | None = None,
+             precision: str = "auto") -> Tensor:
     """Separate mixtures y of shape (B, 1, T) (or (B, T), (T,)) into stems (B, K, T).
 
     ``config`` picks the method (:func:`dirac_derivative` or :func:`gaussian_derivative`) and the
     sampler; default ``SeparationConfig.paper_dirac()``. Starts from x = σ_0·n for all K stems.
     For ISDM pass an :class:`ISDMDenoiser`. Long inputs: :func:`separate_long`.
+
+    ``known`` (B, K, T) with ``held`` (B, 1, T) 0/1: the stems are already known where h_t = 1
+    (the overlap with a finished neighbouring chunk). After the method's projection, those
+    samples are replaced as in imputation,  x ← h·(known + σε) + (1 − h)·x,  so the free samples
+    are separated in agreement with them; at σ = 0 they are ``known`` exactly.
     """
     config = config or SeparationConfig.paper_dirac()
     stems = resolve_stems(denoiser, stems)
     y = as_mixture(mixture, check_silence=check_silence)
     shape = (y.shape[0], len(stems), y.shape[-1])
+    denoiser = with_precision(denoiser, precision, y.device)
     if config.method == "dirac":
         deriv, project = dirac_derivative(denoiser, y, stem_index(config.source_id, stems))
     else:
         deriv, project = gaussian_derivative(denoiser, y, config.gamma, config.likelihood), None
+    if known is not None and held is not None and bool(held.any()):
+        _check_stems_shape(known, len(stems), "known stems")
+        hold = imputation_project(known, torch.broadcast_to(held.to(known), shape), generator)
+        project = hold if project is None else _then(project, hold)
     sigmas = config.sigmas(y.device)
     x = initial_noise(shape, sigmas, generator=generator, device=y.device).to(y.dtype)
     return sample(deriv, x, sigmas, config.sampler, project=project, generator=generator, callback=callback,
                   **config.sampler_kwargs())
+
+
+def _then(first: Project, second: Project) -> Project:
+    """The projection ``second ∘ first``."""
+    return lambda x, sigma: second(first(x, sigma), sigma)
 
 
 class ISDMDenoiser(nn.Module):
@@ -592,24 +719,182 @@ def map_chunks(fn: Callable[[Tensor], Tensor], signal: Tensor, chunk_length: int
     return join_chunks(torch.cat(outs), signal.shape[0], signal.shape[-1])
 
 
+def default_overlap(chunk_length: int) -> int:
+    """Samples shared by neighbouring chunks: :data:`DEFAULT_OVERLAP` of a chunk (8192 of 32768)."""
+    return int(round(DEFAULT_OVERLAP * chunk_length))
+
+
+def chunk_passes(length: int, chunk_length: int, overlap: int = 0, chunking: str = "seamless") -> list[list[int]]:
+    """Start samples of chunks of L = ``chunk_length`` covering [0, length), in passes.
+
+    Chunks of one pass never overlap each other, so a pass runs as batches; a later pass holds
+    what earlier ones finished (O = ``overlap``, h = L − O):
+
+    - ``independent``: one pass, starts 0, L, 2L, …  (the paper; O is ignored);
+    - ``crossfade``: one pass, starts every h; each overlap is a sin²/cos² crossfade;
+    - ``sequential``: one chunk per pass, starts every h; each holds its first O samples
+      (outpainting: every chunk continues the previous one);
+    - ``bridge``: two passes. A chunks at 0, P, 2P, … (P = 2L − 2O) first, then B chunks at
+      P·i + L − O that fill the gap of L − 2O between A_i and A_{i+1}, holding O samples of each.
+
+    Every design but ``independent`` costs L / (L − O) chunks per L samples; ``seamless`` is
+    :data:`SEAMLESS`. The last chunk may reach past ``length`` (zero-padded). A finished chunk's
+    outer O/2 samples are never held: the network saw zeros beyond them, so they are its worst;
+    the next chunk holds the inner half of the overlap and writes over the outer half
+    (:func:`run_chunked`).
+    """
+    chunking = SEAMLESS if chunking == "seamless" else chunking
+    if chunking not in CHUNKINGS:
+        raise ValueError(f"chunking must be one of {', '.join(CHUNKINGS)}, got {chunking!r}")
+    if chunk_length < 1 or length < 1:
+        raise ValueError(f"chunk_length and length must be >= 1, got {chunk_length} and {length}")
+    limit = chunk_length / 2 if chunking == "bridge" else chunk_length
+    if chunking != "independent" and not 0 <= overlap < limit:
+        raise ValueError(f"overlap {overlap} must be >= 0 and < {limit:g} samples for {chunking} chunks "
+                         f"of {chunk_length}")
+    if chunking == "independent":
+        return [list(range(0, length, chunk_length))]
+    if chunking == "bridge":
+        period = 2 * (chunk_length - overlap)
+        a = list(range(0, length, period))
+        b = [s + chunk_length - overlap for s in a if s + chunk_length < length]
+        return [a, b] if b else [a]
+    starts = [0]
+    while starts[-1] + chunk_length < length:
+        starts.append(starts[-1] + chunk_length - overlap)
+    return [starts] if chunking == "crossfade" else [[s] for s in starts]
+
+
+def chunk_joins(length: int, chunk_length: int, overlap: int = 0, chunking: str = "seamless") -> list[int]:
+    """Where the result passes from one chunk's samples to another's, inside (0, length).
+
+    independent: every L; sequential and bridge: the middle of each overlap (where held samples
+    end, :func:`run_chunked`); crossfade: both ends and the middle of each overlap.
+    """
+    chunking = SEAMLESS if chunking == "seamless" else chunking
+    passes = chunk_passes(length, chunk_length, overlap, chunking)
+    starts = sorted(s for p in passes for s in p)
+    if chunking == "independent":
+        joins = starts[1:]
+    elif chunking == "crossfade":
+        joins = [s + d for s in starts[1:] for d in (0, overlap // 2, overlap)]
+    else:
+        joins = [s + overlap // 2 for s in starts[1:]]
+    return [j for j in joins if 0 < j < length]
+
+
+def chunk_runs(length: int, chunk_length: int, overlap: int, chunking: str, items: int, batch_size: int) -> int:
+    """How many sampler runs (batches) :func:`run_chunked` makes: progress bars count ``runs × steps``."""
+    return sum(math.ceil(len(p) * items / batch_size) for p in chunk_passes(length, chunk_length, overlap, chunking))
+
+
+def _fade(start: int, starts: set[int], chunk_length: int, overlap: int, like: Tensor) -> Tensor:
+    """The crossfade weight of the chunk at ``start``: sin² up over its first O samples when a chunk
+    ends there, cos² down over its last O when the next one begins there (the two sum to 1)."""
+    w = torch.ones(chunk_length, dtype=like.dtype, device=like.device)
+    if overlap:
+        ramp = torch.sin(0.5 * math.pi * (torch.arange(overlap, device=like.device) + 0.5) / overlap) ** 2
+        if start > 0:
+            w[:overlap] = ramp.to(w)
+        if start + chunk_length - overlap in starts:
+            w[-overlap:] = 1 - ramp.to(w)
+    return w
+
+
+def run_chunked(fn: Callable[[Tensor, Tensor | None, Tensor], Tensor], signal: Tensor, chunk_length: int,
+                overlap: int = 0, chunking: str = "seamless", batch_size: int = 8,
+                progress: Callable[[int, int], None] | None = None) -> Tensor:
+    """Run ``fn(part, finished, held) -> (n, K, L)`` on the chunks of :func:`chunk_passes` and stitch.
+
+    ``signal`` (B, C, T) is cut with the chunks (``part``, zero-padded past T). ``finished``
+    (n, K, L) is what earlier passes produced there (None in the first pass) and ``held`` (n, 1, L)
+    is 1 where they finished it: all of a chunk but its outer O/2 samples on a side where another
+    chunk follows. ``fn`` must return ``finished`` exactly where ``held`` (imputation's projection
+    at σ = 0 does), and its result is written over the whole chunk. Chunks of a pass go ``batch_size`` at a time; ``progress(done, total)``
+    counts chunks after each batch. Returns (B, K, T).
+    """
+    chunking = SEAMLESS if chunking == "seamless" else chunking
+    b, _, length = signal.shape
+    passes = chunk_passes(length, chunk_length, overlap, chunking)
+    end = max(s for p in passes for s in p) + chunk_length
+    signal = torch.nn.functional.pad(signal, (0, end - length))
+    done = torch.zeros(end, dtype=torch.bool, device=signal.device)
+    out, total, count = None, b * sum(len(p) for p in passes), 0
+    for starts in passes:
+        jobs = [(i, s) for i in range(b) for s in starts]
+        for first in range(0, len(jobs), batch_size):
+            group = jobs[first:first + batch_size]
+            part = torch.stack([signal[i, :, s:s + chunk_length] for i, s in group])
+            held = torch.stack([done[s:s + chunk_length] for _, s in group])[:, None].to(part.dtype)
+            finished = None if out is None else torch.stack([out[i, :, s:s + chunk_length] for i, s in group])
+            res = fn(part, finished, held)
+            if res.ndim != 3 or res.shape[0] != len(group) or res.shape[-1] != chunk_length:
+                raise ValueError(f"fn returned shape {tuple(res.shape)} for chunks of shape {tuple(part.shape)}")
+            if out is None:
+                out = res.new_zeros(b, res.shape[1], end)
+            for (i, s), r in zip(group, res):
+                if chunking == "crossfade":
+                    out[i, :, s:s + chunk_length] += _fade(s, set(starts), chunk_length, overlap, r) * r
+                else:
+                    out[i, :, s:s + chunk_length] = r
+            count += len(group)
+            if progress is not None:
+                progress(count, total)
+        for s in starts:    # done, less the outer half-overlap the next chunk redoes
+            done[s + (overlap // 2 if s else 0):s + chunk_length - (overlap // 2 if s + chunk_length < end else 0)] = True
+    return out[..., :length]
+
+
 def separate_long(denoiser: Denoiser, mixture: Tensor, config: SeparationConfig | None = None,
                   chunk_length: int = PAPER_CHUNK_LENGTH, batch_size: int = 8,
                   generator: torch.Generator | None = None, progress: Callable[[int, int], None] | None = None,
-                  callback=None, stems: Sequence[str] | None = None) -> Tensor:
+                  callback=None, stems: Sequence[str] | None = None, chunking: str = "seamless",
+                  overlap: int | None = None, precision: str = "auto") -> Tensor:
     """Separate mixtures of any length: (T,), (B, T) or (B, 1, T) → stems (B, K, T).
 
-    Each mixture is cut into ``chunk_length`` chunks (paper: 262144 samples; the last one
-    zero-padded), chunks are separated ``batch_size`` at a time with :func:`separate`, and the
-    stems are stitched back and cropped. (The authors' evaluation drops the incomplete last
-    chunk instead; crop to a multiple of the chunk length first to reproduce it.) Chunks are
-    separated independently, so stems can jump at chunk borders, as in the paper.
+    ``chunking="independent"`` is the paper: non-overlapping ``chunk_length`` chunks (paper:
+    262144 samples; the last one zero-padded), separated independently ``batch_size`` at a time
+    and concatenated, so stems can jump at chunk borders. (The authors' evaluation drops the
+    incomplete last chunk instead; crop to a multiple of the chunk length first to reproduce it.)
+
+    The default ``"seamless"`` (:data:`SEAMLESS`) overlaps chunks by ``overlap`` samples (default a
+    quarter chunk) and separates each chunk holding its overlap with finished chunks as known
+    (``separate(known=…, held=…)``: for Dirac the overlap's stems are given), see
+    :func:`chunk_passes` for the designs. It costs L / (L − O) times the paper's network calls.
     """
     stems = resolve_stems(denoiser, stems)
     y = as_mixture(mixture, check_silence=True)
     config = config or SeparationConfig.paper_dirac()
+    overlap = default_overlap(chunk_length) if overlap is None else overlap
 
-    def fn(chunk: Tensor) -> Tensor:
-        return separate(denoiser, chunk, config, generator=generator, callback=callback, stems=stems,
-                        check_silence=False)
+    def fn(part: Tensor, finished: Tensor | None, held: Tensor) -> Tensor:
+        return separate(denoiser, part, config, generator=generator, callback=callback, stems=stems,
+                        check_silence=False, known=finished, held=held, precision=precision)
 
-    return map_chunks(fn, y, chunk_length, batch_size, progress)
+    if chunking == "independent":
+        return map_chunks(lambda c: fn(c, None, c[:, :0]), y, chunk_length, batch_size, progress)
+    return run_chunked(fn, y, chunk_length, overlap, chunking, batch_size, progress)
+
+
+def impute_long(denoiser: Denoiser, known: Tensor, keep: Iterable[str] | Tensor, config: SamplingConfig | None = None,
+                chunk_length: int = PAPER_CHUNK_LENGTH, batch_size: int = 8, generator: torch.Generator | None = None,
+                progress=None, callback=None, stems: Sequence[str] | None = None, chunking: str = "seamless",
+                overlap: int | None = None, precision: str = "auto") -> Tensor:
+    """Impute the stems not in ``keep`` for (B, K, T) ``known`` of any length.
+
+    ``"independent"``: :func:`impute` per chunk (:func:`map_chunks`); only the kept stems tie the
+    chunks together. Otherwise each chunk also holds its overlap with finished chunks, all stems
+    (:func:`outpaint` with m = max(kept stem, finished sample)); ``"sequential"`` is outpainting.
+    """
+    stems = resolve_stems(denoiser, stems)
+    config = config or ImputationConfig.paper()
+    _check_stems_shape(known, len(stems), "known stems")
+    if chunking == "independent":
+        return map_chunks(lambda c: impute(denoiser, c, keep, config=config, generator=generator, callback=callback,
+                                           stems=stems, precision=precision), known, chunk_length, batch_size, progress)
+    mask = stem_mask(keep, stems)
+    if mask.ndim != 1:
+        raise ValueError("impute_long takes the kept stems as names or a (K,) mask")
+    sigmas, sampler, kwargs = _sampling_args(None, None, {}, config, known.device)
+    return outpaint(denoiser, known, mask, sigmas, sampler, kwargs, generator, callback, chunk_length, overlap,
+                    precision, progress, chunking=chunking, batch_size=batch_size)

@@ -282,11 +282,18 @@ class LabPlan:
 
     @property
     def total_steps(self) -> int:
-        """Sampler steps the callback will see (one pass per batch of chunks)."""
+        """Sampler steps the callback will see (one pass per batch of chunks; seamless chunks and
+        outpainting take several, see ``tasks.chunk_passes``)."""
         if self.request.task == "generate":
-            return self.config.num_steps
-        chunks = math.ceil(self.length / self.chunk)
-        return math.ceil(chunks / self.batch) * self.config.num_steps
+            if self.length <= self.chunk:
+                return self.config.num_steps
+            return tasks.chunk_runs(self.length, self.chunk, self.overlap, "sequential", 1, 1) * self.config.num_steps
+        return tasks.chunk_runs(self.length, self.chunk, self.overlap, "seamless", 1, self.batch) * self.config.num_steps
+
+    @property
+    def overlap(self) -> int:
+        """Samples shared by neighbouring chunks (``--overlap`` default of the command line)."""
+        return tasks.default_overlap(self.chunk)
 
 
 def prepare(request: LabRequest, model, data_root=None, isdm_model=None) -> LabPlan:
@@ -308,9 +315,9 @@ def prepare(request: LabRequest, model, data_root=None, isdm_model=None) -> LabP
         raise LabError("every stem is kept: untick at least one stem to generate it")
     n = max(1, round(request.seconds * sr))
     plan = LabPlan(request, cfg, model, stems, sr, n)
+    plan.chunk = inf.chunk_length(model)
     if request.task == "generate":
         return plan
-    plan.chunk = inf.chunk_length(model)
     if request.task == "impute" or request.source == "toy":
         ref = read_song(data_root, request.track, stems, sr)
         if ref.shape[-1] > n:
@@ -409,17 +416,20 @@ def _generator(device, seed: int) -> torch.Generator:
 def _call_task(plan: LabPlan, gen: torch.Generator, callback, device) -> Tensor:
     """The task call of ``msdm generate`` / ``impute`` / ``separate`` (see msdm_tutorial.inference)."""
     req, cfg, model = plan.request, plan.config, plan.model
+    precision = tasks.resolve_precision("auto", device)
     if req.task == "generate":
         m = inf.length_multiple(model)
-        length = math.ceil(plan.length / m) * m
+        length = math.ceil(plan.length / m) * m if plan.length <= plan.chunk else plan.length
         return tasks.generate(model, (1, len(plan.stems), length), config=cfg, generator=gen, callback=callback,
-                              device=device)
+                              device=device, precision=precision, chunk_length=plan.chunk, overlap=plan.overlap)
     if req.task == "impute":
         keep = tuple(s for s in plan.stems if s in req.keep)
-        return tasks.map_chunks(lambda c: tasks.impute(model, c, keep, config=cfg, generator=gen, callback=callback),
-                                plan.known[None].to(device), plan.chunk, plan.batch)
+        return tasks.impute_long(model, plan.known[None].to(device), keep, cfg, chunk_length=plan.chunk,
+                                 batch_size=plan.batch, generator=gen, callback=callback, chunking="seamless",
+                                 overlap=plan.overlap, precision=precision)
     return tasks.separate_long(model, plan.mixture.to(device)[None, None], cfg, chunk_length=plan.chunk,
-                               batch_size=plan.batch, generator=gen, callback=callback)
+                               batch_size=plan.batch, generator=gen, callback=callback, chunking="seamless",
+                               overlap=plan.overlap, precision=precision)
 
 
 def _diverged_hint(req: LabRequest) -> str:

@@ -487,11 +487,17 @@ def test_separate_long_stitches_any_length():
     y[:, 300:600] = 0.0                                                   # silent passages are fine
     calls = []
     config = SeparationConfig.paper_dirac().replace(num_steps=20, num_resamples=1)
-    x = tasks.separate_long(prior, y, config, chunk_length=256, batch_size=3,
+    x = tasks.separate_long(prior, y, config, chunk_length=256, batch_size=3, chunking="independent",
                             generator=torch.Generator().manual_seed(0), progress=lambda d, n: calls.append((d, n)))
     assert x.shape == (2, K, 1000)
     assert (x.sum(1) - y).abs().max() < 1e-6
     assert calls == [(3, 8), (6, 8), (8, 8)]
+    calls.clear()                                       # seamless: overlapping chunks, in passes
+    x = tasks.separate_long(prior, y, config, chunk_length=256, batch_size=3, overlap=64,
+                            generator=torch.Generator().manual_seed(0), progress=lambda d, n: calls.append((d, n)))
+    assert x.shape == (2, K, 1000) and (x.sum(1) - y).abs().max() < 1e-6
+    n = 2 * sum(len(p) for p in tasks.chunk_passes(1000, 256, 64))
+    assert calls[-1] == (n, n) and len(calls) == tasks.chunk_runs(1000, 256, 64, "seamless", 2, 3)
     one = tasks.separate_long(prior, y[0], config, chunk_length=256, generator=torch.Generator().manual_seed(0))
     assert one.shape == (1, K, 1000)
 

@@ -81,7 +81,7 @@ class Recorder:
         self.calls.append((args, kwargs))
         if self.kind == "generate":
             return torch.zeros(args[1])
-        if self.kind == "impute":
+        if self.kind in ("impute", "impute_long"):
             return torch.zeros_like(args[1])
         y = args[1]
         return torch.zeros(y.shape[0], len(STEMS), y.shape[-1])
@@ -149,14 +149,15 @@ def test_separate_makes_the_same_call_as_msdm_separate(lab, checkpoint, tmp_path
     assert lab_args[2] == cli_args[2] == tasks.SeparationConfig.paper_gaussian().replace(num_steps=3, s_churn=5.0)
     assert seed_of(lab_kw.pop("generator")) == seed_of(cli_kw.pop("generator")) == (7, "cpu")
     lab_kw.pop("callback"), cli_kw.pop("callback")
-    assert lab_kw == cli_kw == {"chunk_length": 32768, "batch_size": 8}
+    assert lab_kw == cli_kw == {"chunk_length": 32768, "batch_size": 8, "chunking": "seamless", "overlap": 8192,
+                                "precision": tasks.resolve_precision("auto", "cpu")}
     # and the command the lab shows is that command
     assert "msdm separate --checkpoint" in lab.command.value and "--method gaussian --out OUT --steps 3" in lab.command.value
 
 
 def test_impute_makes_the_same_calls_as_msdm_impute(lab, checkpoint, tmp_path, monkeypatch):
-    rec = Recorder("impute")
-    monkeypatch.setattr(tasks, "impute", rec)
+    rec = Recorder("impute_long")
+    monkeypatch.setattr(tasks, "impute_long", rec)
     argv = ["impute", "--checkpoint", str(checkpoint), "--track", str(TOY / "test" / SONG), "--keep", "bass,piano",
             "--out", str(tmp_path / "cli"), "--seconds", "1.6", "--steps", "4", "--sampler", "heun", "--seed", "3",
             "--quiet"]
@@ -172,14 +173,17 @@ def test_impute_makes_the_same_calls_as_msdm_impute(lab, checkpoint, tmp_path, m
     req = replace(lab.request(), seconds=1.6)   # (the slider moves in 0.5 s steps) 1.6 s spans 2 chunks
     plan = widgets.prepare(req, lab.model, TOY)
     widgets.execute(plan)
-    assert n_cli == len(rec.calls) - n_cli == 1, "both impute the 2 chunks in one batch"
+    assert n_cli == len(rec.calls) - n_cli == 1, "both impute the whole track in one call"
     (cli_args, cli_kw), (lab_args, lab_kw) = rec.calls
-    assert torch.equal(lab_args[1], cli_args[1]), "same known stems, same chunks"
-    assert lab_args[1].shape == (2, 4, 32768)
+    assert torch.equal(lab_args[1], cli_args[1]), "same known stems"
+    assert lab_args[1].shape == (1, 4, round(1.6 * SR))
     assert lab_args[2] == cli_args[2] == ("bass", "piano")
+    assert lab_args[3] == cli_args[3] == tasks.ImputationConfig.paper().with_heun(4)
     assert seed_of(lab_kw.pop("generator")) == seed_of(cli_kw.pop("generator")) == (3, "cpu")
     lab_kw.pop("callback"), cli_kw.pop("callback")
-    assert lab_kw == cli_kw == {"config": tasks.ImputationConfig.paper().with_heun(4)}
+    assert lab_kw.pop("batch_size") >= 8 and cli_kw.pop("batch_size") == 8
+    assert lab_kw == cli_kw == {"chunk_length": 32768, "chunking": "seamless", "overlap": 8192,
+                                "precision": tasks.resolve_precision("auto", "cpu")}
     assert "--keep bass,piano" in req.command() and "--sampler heun" in req.command()
 
 
