@@ -21,9 +21,11 @@
 # with a live loss plot, read a training log, listen to what the shipped tiny model generates,
 # and launch the paper's run on Slakh2100 on one or several GPUs — with the same code.
 #
-# *Prerequisites:* 02 (preconditioning, λ(σ)), 03 (samplers), 04 (the U-Net), 05 (the data).
-# *Run time:* about 2 minutes on a laptop CPU (most of it the live training run and sampling);
-# under a minute on a GPU. The GPU section trains the paper's model only when a GPU *and*
+# *Prerequisites:* [02](02_schedules_and_preconditioning.ipynb) (preconditioning, λ(σ)),
+# [03](03_samplers.ipynb) (samplers), [04](04_unet.ipynb) (the U-Net), [05](05_data.ipynb) (the data).
+# *Run time:* 174 s, measured in default mode under nbval, `OMP_NUM_THREADS=1`, on a 2-core CPU that other jobs shared (load average ≈ 6) — most of it the live training
+# run and sampling; `docs/benchmarks.md` ("Threads") has the time on the idle machine. Not yet
+# measured on a GPU. The GPU section trains the paper's model only when a GPU *and*
 # Slakh2100 are there; otherwise it prints what it would run.
 
 # %%
