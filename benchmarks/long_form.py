@@ -78,20 +78,20 @@ def run(model, refs, cfg, chunk, overlap, design, precision, batch, seed=0) -> d
             "runs": tasks.chunk_runs(y.shape[-1], chunk, overlap, design, len(refs), batch)}
 
 
-def quality(args, model, cfg, chunk, overlap, header) -> str:
+def quality(args, model, cfg, chunk, overlap, header, section=QUALITY) -> str:
     with tempfile.TemporaryDirectory() as tmp:
         tracks = list_tracks(args.data, "test") if args.data else make_songs(Path(tmp) / "toy12", 6, 12, 1515)
         refs = [load_track(t, tuple(model.stems), sample_rate=model.sample_rate) for t in tracks]
     rows = []
-    for design in DESIGNS:
+    for design in args.designs:
         rows.append(run(model, refs, cfg, chunk, overlap, design, "bf16", args.batch))
         print(_row(rows[-1]), flush=True)
     seamless = tasks.SEAMLESS
-    for design in ("independent", seamless):
+    for design in ("independent", seamless) if args.fp32 else ():
         rows.append(run(model, refs, cfg, chunk, overlap, design, "fp32", args.batch))
         print(_row(rows[-1]), flush=True)
     stems = tuple(model.stems)
-    lines = [QUALITY, "", header, "",
+    lines = [section, "", header, "",
              f"- Songs: {len(refs)} unseen toy songs of {refs[0].shape[-1] / model.sample_rate:.0f} s "
              f"({'`' + str(args.data) + '`' if args.data else 'msdm make-toy-data --seconds 12 --seed 1515, seeds disjoint from the training songs'}), "
              f"separated all in one batch; chunks of {chunk} samples, overlap O = {overlap} samples.",
@@ -109,7 +109,7 @@ def quality(args, model, cfg, chunk, overlap, header) -> str:
                      + f" | {r['average']:.2f} | {r['s_per_s']:.2f} |")
     by = {(r["design"], r["precision"]): r for r in rows}
     lines.append("")
-    for design in ("independent", seamless):
+    for design in ("independent", seamless) if args.fp32 else ():
         b, f = by[(design, "bf16")], by[(design, "fp32")]
         per_stem = ", ".join(f"{b['si_sdri'][s] - f['si_sdri'][s]:+.2f}" for s in stems)
         lines.append(f"- {design}: bf16 − fp32 SI-SDRi = {b['average'] - f['average']:+.3f} dB "
@@ -153,6 +153,10 @@ def main(argv=None) -> int:
     parser.add_argument("--part", choices=("quality", "speed", "all"), default="all")
     parser.add_argument("--checkpoint", default=str(ROOT / DEFAULT_CHECKPOINT))
     parser.add_argument("--data", help="use DATA/test (MSDM layout) instead of six fresh 12-s songs")
+    parser.add_argument("--designs", nargs="+", choices=DESIGNS, default=list(DESIGNS),
+                        help="quality: the designs to run in bf16 (default all)")
+    parser.add_argument("--no-fp32", dest="fp32", action="store_false",
+                        help="quality: skip the fp32 runs of independent and seamless chunks")
     parser.add_argument("--heun-steps", type=int, help="EDM Heun with N steps instead of the paper's sampler")
     parser.add_argument("--overlap", type=float, default=tasks.DEFAULT_OVERLAP, help="overlap, fraction of a chunk")
     parser.add_argument("--batch", type=int, default=64, help="chunks per batch (default 64)")
@@ -177,7 +181,8 @@ def main(argv=None) -> int:
               f"bf16 = bfloat16 autocast of the network (`precision=\"bf16\"`), fp32 = float32.")
     texts = []
     if args.part in ("quality", "all"):
-        texts.append((QUALITY, quality(args, model, cfg, chunk, overlap, header)))
+        section = f"{QUALITY}, {'paper sampler' if not args.heun_steps else f'Heun {args.heun_steps}'}"
+        texts.append((section, quality(args, model, cfg, chunk, overlap, header, section)))
     if args.part in ("speed", "all"):
         texts.append((SPEED, speed(args, model, cfg, chunk, overlap, header)))
     for section, text in texts:

@@ -401,6 +401,7 @@ def generate(denoiser: Denoiser, shape: Sequence[int], sigmas: Tensor | None = N
     next chunk starts ``overlap`` samples (default a quarter chunk) before the end of the song so
     far and generates the rest with those samples held as known, all stems, by the imputation
     projection  x ← m·(known + σε) + (1 − m)·x  with m = 1 on the overlap (:func:`outpaint`).
+    ``progress(done, total)`` counts chunks.
     """
     shape = tuple(int(n) for n in shape)
     if len(shape) != 3 or min(shape) < 1:
@@ -429,6 +430,9 @@ def outpaint(denoiser: Denoiser, known: Tensor, keep_mask: Tensor, sigmas: Tenso
     stems (other values are ignored); ``keep_mask`` is (K,) 0/1. ``chunking`` is
     ``"sequential"`` (outpainting: every chunk continues the previous one) or any of
     :data:`CHUNKINGS` (imputation of long tracks, where the kept stems already tie chunks together).
+    Nothing pins the free samples where held ones end (in separation the mixture does), and the
+    replacement method follows known samples loosely, so a small step could remain there: the
+    first O/4 free samples are crossfaded with the finished chunk's own (``run_chunked(blend=…)``).
     """
     b, k, t = known.shape
     overlap = default_overlap(chunk_length) if overlap is None else overlap
@@ -440,7 +444,7 @@ def outpaint(denoiser: Denoiser, known: Tensor, keep_mask: Tensor, sigmas: Tenso
         return impute(denoiser, given, mask.expand_as(given), sigmas, sampler, generator=generator, callback=callback,
                       precision=precision, **sampler_kwargs)
 
-    return run_chunked(fn, known, chunk_length, overlap, chunking, batch_size or b, progress)
+    return run_chunked(fn, known, chunk_length, overlap, chunking, batch_size or b, progress, blend=overlap // 4)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -801,16 +805,37 @@ def _fade(start: int, starts: set[int], chunk_length: int, overlap: int, like: T
     return w
 
 
+def _blend_weight(held: Tensor, blend: int) -> Tensor:
+    """(L,) weight of a chunk's own result: 1, except a sin² ramp over the ``blend`` free samples next to
+    each held stretch (0 at the held edge), where the finished neighbour's outer samples fade out."""
+    w = torch.ones(held.shape[-1], dtype=torch.float32, device=held.device)
+    if blend < 1:
+        return w
+    ramp = torch.sin(0.5 * math.pi * (torch.arange(blend, device=held.device) + 0.5) / blend) ** 2
+    h = held.bool().tolist()
+    for t in range(1, len(h)):
+        if h[t - 1] and not h[t]:                      # held → free: fade the new chunk in
+            n = min(blend, len(h) - t)
+            w[t:t + n] = torch.minimum(w[t:t + n], ramp[:n])
+        elif not h[t - 1] and h[t]:                    # free → held: fade it out
+            n = min(blend, t)
+            w[t - n:t] = torch.minimum(w[t - n:t], ramp[:n].flip(0))
+    return w
+
+
 def run_chunked(fn: Callable[[Tensor, Tensor | None, Tensor], Tensor], signal: Tensor, chunk_length: int,
                 overlap: int = 0, chunking: str = "seamless", batch_size: int = 8,
-                progress: Callable[[int, int], None] | None = None) -> Tensor:
+                progress: Callable[[int, int], None] | None = None, blend: int = 0) -> Tensor:
     """Run ``fn(part, finished, held) -> (n, K, L)`` on the chunks of :func:`chunk_passes` and stitch.
 
     ``signal`` (B, C, T) is cut with the chunks (``part``, zero-padded past T). ``finished``
     (n, K, L) is what earlier passes produced there (None in the first pass) and ``held`` (n, 1, L)
     is 1 where they finished it: all of a chunk but its outer O/2 samples on a side where another
     chunk follows. ``fn`` must return ``finished`` exactly where ``held`` (imputation's projection
-    at σ = 0 does), and its result is written over the whole chunk. Chunks of a pass go ``batch_size`` at a time; ``progress(done, total)``
+    at σ = 0 does), and its result is written over the whole chunk, except that over ``blend``
+    samples next to a held stretch it is crossfaded with the finished neighbour's outer samples
+    (:func:`_blend_weight`; outpainting uses O/4 to smooth the small step the replacement method
+    leaves where held samples end). Chunks of a pass go ``batch_size`` at a time; ``progress(done, total)``
     counts chunks after each batch. Returns (B, K, T).
     """
     chunking = SEAMLESS if chunking == "seamless" else chunking
@@ -832,9 +857,12 @@ def run_chunked(fn: Callable[[Tensor, Tensor | None, Tensor], Tensor], signal: T
                 raise ValueError(f"fn returned shape {tuple(res.shape)} for chunks of shape {tuple(part.shape)}")
             if out is None:
                 out = res.new_zeros(b, res.shape[1], end)
-            for (i, s), r in zip(group, res):
+            for (i, s), r, h in zip(group, res, held):
                 if chunking == "crossfade":
                     out[i, :, s:s + chunk_length] += _fade(s, set(starts), chunk_length, overlap, r) * r
+                elif blend and bool(h.any()):
+                    w = _blend_weight(h[0], blend).to(r)
+                    out[i, :, s:s + chunk_length] = w * r + (1 - w) * out[i, :, s:s + chunk_length]
                 else:
                     out[i, :, s:s + chunk_length] = r
             count += len(group)

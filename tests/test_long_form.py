@@ -6,12 +6,15 @@ variance), independent of the others. On a chunk of L samples the exact denoiser
 D(x; σ) = C(C + σ²I)⁻¹x per stem, with C the L × L kernel matrix, so any chunk placement is
 exact. A stem of such a process is smooth: neighbouring samples differ little. Chunks that know
 nothing of each other draw independent posterior samples on either side of a join, so the
-result jumps there; chunks that hold their overlap with finished audio do not. Calibration
-(measured with the settings below): independent chunks give jump ratios of 9.2 (separation),
-11.5 (generation) and 6.4 (imputation); the seamless designs 0.94–1.0 (separation), 1.36
-(outpainting) and 1.47 (imputation: the replacement method's known samples are noised apart from
-the trajectory, so the continuation is a little loose). Thresholds: > 4 for independent chunks,
-< 1.5 for seamless separation, < 2 for outpainting and long imputation.
+result jumps there; chunks that hold their overlap with finished audio do not.
+
+Jump ratio: RMS of the first difference at the joins ÷ elsewhere; for outpainting and long
+imputation over the W = L/16 samples after each join, because there the first O/4 free samples are
+crossfaded with the finished chunk (a step would be spread over them). Calibration (measured with
+the settings below): independent chunks 9.2 (separation, at the join), 5.8 (generation, over W) and
+3.4 (imputation, over W); the seamless designs 0.94–1.0 (separation), 1.85 (outpainting) and 1.58
+(imputation). Thresholds: independent > 4 (separation) or > 2.5 (over W); seamless < 1.5
+(separation) and < 2.2 (outpainting, imputation).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from msdm_tutorial.tasks import GenerationConfig, SeparationConfig
 STEMS = ("bass", "drums", "guitar", "piano")
 L = 64                       # chunk length of the tests
 T = 4 * L + 17               # a song of several chunks, not a multiple of L
+W = L // 16                  # samples after a join where outpainting crossfades
 SCALES = (12.0, 8.0, 6.0, 4.0)            # length scales of the stems (samples)
 SDS = (0.3, 0.2, 0.15, 0.1)               # their standard deviations
 
@@ -70,12 +74,13 @@ class SmoothPrior:
         return torch.einsum("kij,bkj->bki", u, lam.sqrt() * z).float()
 
 
-def jump_ratio(x: torch.Tensor, joins) -> float:
-    """RMS of the first difference x[t] − x[t−1] across joins ÷ RMS elsewhere (all stems, all items)."""
+def jump_ratio(x: torch.Tensor, joins, width: int = 1) -> float:
+    """RMS of the first difference x[t] − x[t−1] for t in [j, j + width) at every join j ÷ RMS elsewhere
+    (all stems, all items). ``width`` > 1 covers a crossfade that starts at the join."""
     d = (x[..., 1:] - x[..., :-1]) ** 2
     at = torch.zeros(d.shape[-1], dtype=torch.bool)
     for j in joins:
-        at[j - 1] = True                      # the difference between samples j−1 and j
+        at[j - 1:j - 1 + width] = True        # d[t − 1] is the difference between samples t−1 and t
     return float((d[..., at].mean() / d[..., ~at].mean()).sqrt())
 
 
@@ -178,12 +183,12 @@ def test_outpainting_continues_without_jumps():
                        generator=torch.Generator().manual_seed(0))
     assert x.shape == (8, 4, T)
     joins = tasks.chunk_joins(T, L, L // 4, "sequential")
-    assert jump_ratio(x, joins) < 2.0
+    assert jump_ratio(x, joins, W) < 2.2
     # the same chunks generated alone and put side by side jump
     alone = tasks.map_chunks(lambda c: tasks.generate(prior, c.shape, config=cfg,
                                                       generator=torch.Generator().manual_seed(1)),
                              torch.zeros(8, 4, T), L, batch_size=64)
-    assert jump_ratio(alone, tasks.chunk_joins(T, L, 0, "independent")) > 4.0
+    assert jump_ratio(alone, tasks.chunk_joins(T, L, 0, "independent"), W) > 2.5
 
 
 def test_long_imputation_keeps_stems_and_has_no_jumps():
@@ -193,10 +198,10 @@ def test_long_imputation_keeps_stems_and_has_no_jumps():
     x = tasks.impute_long(prior, truth, ["bass", "drums"], cfg, chunk_length=L, overlap=L // 4, batch_size=64,
                           generator=torch.Generator().manual_seed(0))
     torch.testing.assert_close(x[:, :2], truth[:, :2])
-    assert jump_ratio(x[:, 2:], tasks.chunk_joins(T, L, L // 4, "seamless")) < 2.0
+    assert jump_ratio(x[:, 2:], tasks.chunk_joins(T, L, L // 4, "seamless"), W) < 2.2
     alone = tasks.impute_long(prior, truth, ["bass", "drums"], cfg, chunk_length=L, batch_size=64,
                               chunking="independent", generator=torch.Generator().manual_seed(0))
-    assert jump_ratio(alone[:, 2:], tasks.chunk_joins(T, L, 0, "independent")) > 4.0
+    assert jump_ratio(alone[:, 2:], tasks.chunk_joins(T, L, 0, "independent"), W) > 2.5
 
 
 # ----------------------------------------------------------------------------------------------
