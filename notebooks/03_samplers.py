@@ -150,7 +150,8 @@ for ax, (title, late) in zip(axes, [
         (f"reference: Heun, {N_REF} steps", reference_late)]):
     plotting.trajectory_plot(ax, late, num_paths=40, data=gm.sample(3000, generator=gen), lim=3, title=title)
     ax.scatter(reference[:40, 0], reference[:40, 1], marker="x", color="#e4572e", s=25, zorder=4, label="reference end")
-axes[0].legend(loc="lower left")
+fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=3, bbox_to_anchor=(0.5, -0.02))  # off the data
+fig.subplots_adjust(bottom=0.16)
 plt.show()
 
 # %% [markdown]
