@@ -8,7 +8,8 @@ Speed (this process pinned to one CPU, one thread): the four MIDI files of ``dat
 rendered by ``msdm_tutorial.data.midi.render_midi`` (every instrument alone with midirenderer at
 48 kHz, then downmix and resampling to 22050 Hz), by midirenderer alone (the whole file in one
 call), by ``msdm render-midi`` end to end (with FLAC writing), and toy songs by
-``make-toy-data``'s two renderers. Best of three runs each.
+``make-toy-data``'s two renderers. Best of five runs each; the load average is recorded beside them,
+as other processes on the machine slow every row.
 
 Quality: ``msdm evaluate`` (the paper's protocol, seed 0, one thread per run) of the shipped tiny
 models on three sets, so that you can tell what hurts: the toy test songs the models were made for
@@ -47,7 +48,7 @@ STEMS = ("bass", "drums", "guitar", "piano")
 MIDI_DIR = ROOT / "data_small" / "real" / "midi"
 
 
-def best_of(fn, repeats: int = 3) -> float:
+def best_of(fn, repeats: int = 5) -> float:
     times = []
     for _ in range(repeats):
         t = time.perf_counter()
@@ -133,7 +134,9 @@ def main(argv=None) -> int:
     parser.add_argument("--speed-only", action="store_true", help="skip the separation quality runs")
     args = parser.parse_args(argv)
 
+    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     rows = speed()
+    load_after = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     for what, x in rows:
         print(f"  {x:8.1f}x real time  {what}", flush=True)
     results = []
@@ -154,7 +157,9 @@ def main(argv=None) -> int:
              f"Measured by `.venv/bin/python benchmarks/render_speed.py --jobs {args.jobs} --write` on "
              f"{platform.machine()}, {os.cpu_count()} cores (midirenderer {version('midirenderer')}, "
              f"pretty_midi {version('pretty_midi')}, SoundFont TimGM6mb.sf2).", "",
-             "**Rendering speed**, one core (the process pinned to one CPU), best of 3; seconds of audio per second:", "",
+             "**Rendering speed**, one core (the process pinned to one CPU), best of 5; seconds of audio per second "
+             f"(1-minute load average {load_before:.1f} before, {load_after:.1f} after: other processes shared the "
+             "machine, so an idle one is faster):", "",
              "| what | × real time |", "|---|---:|"]
     lines += [f"| {what} | {x:.0f} |" for what, x in rows]
     lines += ["", "The input is the four MIDI files of `data_small/real/midi` (4 × 10 s, 3–4 instruments each; "
@@ -177,6 +182,9 @@ def main(argv=None) -> int:
                   f"- MSDM Dirac, Heun 24: {toy:.2f} dB on the toy songs, {sft:.2f} dB on the same composer played "
                   f"by GM instruments ({sft - toy:+.2f} dB: timbre alone), {real:.2f} dB on the real compositions "
                   f"({real - toy:+.2f} dB against the toy songs).",
+                  f"- On the real compositions, ISDM (four single-stem models, Euler 24 × R 2) averages "
+                  f"{by[('real compositions', 'ISDM ×4 Dirac', 'Euler 24 steps × R 2, S_churn 3.2')]:.2f} dB and MSDM "
+                  f"with the same sampler {by[('real compositions', 'MSDM Dirac', 'Euler 24 steps × R 2, S_churn 3.2')]:.2f} dB.",
                   f"- The sampled toy set: `{sf_cmd}` (TMP: a temporary folder).",
                   "- Commands (seed 0):", "",
                   *[f"      {shown(r['options'], r['data'] if r['set'] != 'toy, GM SoundFont' else 'TMP')}"
