@@ -289,3 +289,28 @@ def join_error_ratio(items: Iterable[tuple[Tensor, Tensor, Sequence[int]]], radi
         raise ValueError("join_error_ratio needs samples both near joins and elsewhere")
     ratio = ((near_sq / near_n) / (far_sq / far_n).clamp_min(1e-30)).sqrt()
     return {s: float(ratio[k]) for k, s in enumerate(stems)}
+
+
+def join_step_ratio(signal: Tensor, joins: Sequence[int], width: int = JOIN_RADIUS) -> Tensor:
+    """Is there a jump where chunks meet? Per channel of ``signal`` (..., T):
+
+        ratio = mean over joins j of  max_{|t − j| < width} |x[t] − x[t−1]|
+                ÷ median over windows of 2·width samples away from joins of the same maximum.
+
+    A click or step at a join is the largest first difference near it, far above a window's usual
+    largest one: independent chunks give several times 1, a continuous signal about 1 (its joins
+    are windows like any other). Needs at least one join and one window elsewhere.
+    """
+    x = torch.as_tensor(signal).double()
+    d = (x[..., 1:] - x[..., :-1]).abs()
+    n = d.shape[-1]
+    joins = [int(j) for j in joins if width <= j <= n - width]
+    if not joins:
+        raise ValueError("join_step_ratio needs a join at least `width` samples inside the signal")
+    at = torch.stack([d[..., j - width:j + width].amax(-1) for j in joins]).mean(0)
+    starts = [s for s in range(0, n - 2 * width + 1, 2 * width)
+              if all(abs(s + width - j) >= 3 * width for j in joins)]
+    if not starts:
+        raise ValueError("join_step_ratio needs samples away from the joins")
+    elsewhere = torch.stack([d[..., s:s + 2 * width].amax(-1) for s in starts]).median(0).values
+    return at / elsewhere.clamp_min(1e-12)

@@ -862,7 +862,8 @@ def run_chunked(fn: Callable[[Tensor, Tensor | None, Tensor], Tensor], signal: T
                     out[i, :, s:s + chunk_length] += _fade(s, set(starts), chunk_length, overlap, r) * r
                 elif blend and bool(h.any()):
                     w = _blend_weight(h[0], blend).to(r)
-                    out[i, :, s:s + chunk_length] = w * r + (1 - w) * out[i, :, s:s + chunk_length]
+                    old = out[i, :, s:s + chunk_length]
+                    out[i, :, s:s + chunk_length] = old + w * (r - old)     # exact where r = old (kept stems)
                 else:
                     out[i, :, s:s + chunk_length] = r
             count += len(group)

@@ -304,3 +304,54 @@ def test_bad_input_one_line_exit_2_no_output(case, tmp_path, models, capsys):
     assert len(err) == 1, err
     assert err[0].startswith(f"msdm {command}: error: ") and message in err[0], err[0]
     assert sorted(p.name for p in tmp_path.iterdir()) == before, "something was written"
+
+
+# ----------------------------------------------------------------------------------------------
+# long inputs: seamless chunks, outpainting, precision
+# ----------------------------------------------------------------------------------------------
+
+def test_generate_outpaints_songs_longer_than_a_chunk(tmp_path, models):
+    js = tmp_path / "g.json"
+    assert cli.main(["generate", "--checkpoint", models["msdm"], "--out", str(tmp_path / "g"), "--seconds", "0.6",
+                     "--chunk-seconds", "0.2", "--precision", "fp32", "--json", str(js), *GEN]) == 0
+    info = json.loads(js.read_text())
+    n = round(0.6 * SR)
+    assert info["samples"] == n and info["chunk_length"] == 5120 and info["overlap"] == 1280
+    assert info["chunks"] == 1 + math.ceil((n - 5120) / (5120 - 1280)) and info["precision"] == "fp32"
+    assert _read(tmp_path / "g" / "bass.wav").shape == (n,)
+
+
+def test_separate_and_evaluate_record_chunking_and_precision(tmp_path, models, mixture):
+    from msdm_tutorial.tasks import resolve_precision
+
+    runs = {}
+    for name, extra in {"seamless": [], "independent": ["--chunking", "independent"],
+                        "fp32": ["--precision", "fp32", "--overlap", "0.1"]}.items():
+        out, js = tmp_path / name, tmp_path / f"{name}.json"
+        assert cli.main(["separate", "--checkpoint", models["msdm"], str(mixture), "--out", str(out),
+                         "--json", str(js), *FAST, *extra]) == 0
+        runs[name] = (json.loads(js.read_text()), np.stack([_read(out / f"{s}.wav") for s in STEMS]))
+    assert runs["seamless"][0]["chunking"] == "seamless" and runs["seamless"][0]["overlap"] == 1280
+    assert runs["seamless"][0]["precision"] == resolve_precision("auto", "cpu")
+    assert runs["independent"][0]["chunking"] == "independent"
+    assert runs["fp32"][0]["precision"] == "fp32" and runs["fp32"][0]["overlap"] == 512
+    y = _read(tmp_path / "seamless" / "mix.wav")
+    for info, stems in runs.values():        # Dirac: every design keeps Σ stems = mixture
+        np.testing.assert_allclose(stems.sum(0), y, atol=4 * 2 ** -23 * np.abs(stems).max() + 8 / 32768)
+    assert not np.array_equal(runs["seamless"][1], runs["independent"][1])
+    js = tmp_path / "e.json"
+    assert cli.main(["evaluate", "--checkpoint", models["msdm"], "--data", str(data_small() / "toy"), "--limit", "1",
+                     "--seconds", "0.5", "--chunking", "independent", "--precision", "bf16", "--json", str(js),
+                     *FAST]) == 0
+    run = json.loads(js.read_text())["run"]
+    assert run["chunking"] == "independent" and run["precision"] == "bf16"
+
+
+def test_impute_long_track_keeps_stems_across_chunks(tmp_path, models, track):
+    out, js = tmp_path / "out", tmp_path / "i.json"
+    assert cli.main(["impute", "--checkpoint", models["msdm"], "--track", str(TRACK), "--keep", "drums",
+                     "--out", str(out), "--seconds", "0.6", "--json", str(js), *FAST]) == 0
+    n = round(0.6 * SR)
+    np.testing.assert_array_equal(_read(out / "drums.wav"), track[1, :n].numpy())
+    info = json.loads(js.read_text())
+    assert info["chunking"] == "seamless" and info["chunk_length"] == 5120
