@@ -497,7 +497,7 @@ def train(cfg: TrainConfig, data_dir, run_dir, resume: bool = False, device: str
             step = int(state["step"])
             if d.main:
                 truncate_log(run_dir, step)
-                print(f"resumed from {path} at step {step}", file=sys.stderr)
+                print(f"resumed from {path} at step {step}")
 
     model = denoiser
     if d.world > 1:
