@@ -269,7 +269,11 @@ def overlap_of(args, chunk: int) -> int:
 
 def long_form(args, chunk: int) -> dict:
     """What JSON results record about chunking and precision."""
-    return {"chunking": getattr(args, "chunking", "sequential"), "overlap": overlap_of(args, chunk)}
+    from .tasks import SEAMLESS
+
+    chunking = getattr(args, "chunking", "sequential")
+    return {"chunking": chunking, "design": SEAMLESS if chunking == "seamless" else chunking,
+            "overlap": overlap_of(args, chunk)}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -720,9 +724,13 @@ def _chunk_option(p, chunking: bool = True) -> None:
                    help="process the input in chunks of S seconds (rounded up to a valid length; default "
                         "32 × the U-Net's downsampling: 262144 samples for the paper's models, 32768 for tiny)")
     if chunking:
-        p.add_argument("--chunking", choices=("seamless", "independent"), default="seamless",
-                       help="seamless: overlapping chunks, each holding its overlap with finished ones as known "
-                            "(default); independent: the paper's chunks, separated alone (stems may jump at joins)")
+        p.add_argument("--chunking", choices=("seamless", "independent", "sequential", "bridge", "crossfade"),
+                       default="seamless",
+                       help="seamless (default, = bridge): overlapping chunks in two batches, the second holding its "
+                            "overlaps with the first as known; independent: the paper's chunks, each alone (stems may "
+                            "jump at joins); sequential: one chunk after another, each holding its overlap with the "
+                            "previous one (best quality, no batching within a song); crossfade: overlapping chunks "
+                            "each alone, crossfaded")
     p.add_argument("--overlap", type=cli.real(0, 0.5, high_open=True), metavar="F",
                    help="overlap of neighbouring chunks, as a fraction of a chunk (default 0.25)")
 

@@ -355,3 +355,19 @@ def test_impute_long_track_keeps_stems_across_chunks(tmp_path, models, track):
     np.testing.assert_array_equal(_read(out / "drums.wav"), track[1, :n].numpy())
     info = json.loads(js.read_text())
     assert info["chunking"] == "seamless" and info["chunk_length"] == 5120
+
+
+def test_compile_wraps_the_networks_without_running_them():
+    """--compile hands each network to torch.compile (compiling happens on the first call, not tested here:
+    it takes minutes on a CPU)."""
+    from msdm_tutorial.inference import compile_model
+    from msdm_tutorial.tasks import ISDMDenoiser
+
+    def tiny(stems):
+        cfg = unet.PRESETS["tiny"].replace(in_channels=len(stems))
+        return EDMDenoiser(unet.build(cfg), stems=tuple(stems), sample_rate=SR)
+
+    msdm = compile_model(tiny(STEMS))
+    isdm = compile_model(ISDMDenoiser({"bass": tiny(("bass",)), "drums": tiny(("drums",))}))
+    for d in (msdm, *isdm.denoisers):
+        assert type(d.net).__name__ == "OptimizedModule"
