@@ -103,22 +103,18 @@ plotting.players({**dict(zip(STEMS, x)), "mix": x.sum(0)}, SR, normalize=None, c
 # dashed lines are the bar starts from `meta["bar_starts"]`.
 
 # %%
-FULL_SCALE = float(torch.hann_window(1024).sum()) / 2     # |STFT| of a full-scale sine at its frequency
-
-
 def spectrogram_row(signals: dict, bars=(), max_khz: float = 11.025, title: str | None = None):
-    """One spectrogram (dB re full scale) per signal, side by side, one colour bar."""
-    fig, axes = plt.subplots(1, len(signals), figsize=(3.5 * len(signals), 3), sharey=True, squeeze=False)
+    """One spectrogram (dB re full scale, `plotting.spectrogram`) per signal, side by side, one colour bar."""
+    fig, axes = plt.subplots(1, len(signals), figsize=(3.5 * len(signals), 3.2), sharey=True, squeeze=False,
+                             layout="constrained")
     for ax, (name, a) in zip(axes[0], signals.items()):
-        db, times, freqs = plotting.spectrogram_db(a, SR, reference=FULL_SCALE)
-        im = ax.pcolormesh(times, freqs / 1000, db, shading="auto", vmin=-80, vmax=0, rasterized=True)
+        im = plotting.spectrogram(ax, a, SR, max_freq=max_khz * 1000, colorbar=False)
         for b in bars:
             ax.axvline(b, color="w", ls="--", lw=0.7)
         ax.set_title(name, color=plotting.STEM_COLORS.get(name.split()[0], "#333"))
-        ax.set(xlabel="time (s)", ylim=(0, max_khz))
-        ax.grid(False)
-    axes[0, 0].set_ylabel("frequency (kHz)")
-    fig.colorbar(im, ax=axes[0].tolist(), label="dB re full scale", pad=0.01)
+    for ax in axes[0, 1:]:
+        ax.set_ylabel("")
+    fig.colorbar(im, ax=axes[0].tolist(), label=plotting.DB_LABEL, pad=0.01)
     if title:
         fig.suptitle(title)
     return fig
@@ -460,25 +456,24 @@ my_chunks_per_song = (6 * SR) // 32768
 assert my_chunks_per_song == len(train) // len(train.tracks) == 4
 
 # %% [markdown]
-# **Exercise 2.** Raise the silence threshold tenfold (`threshold=1.5e-4`). Will the number of
-# chunks with at least two active stems go up, down, or stay? Predict, then measure with
-# `EvalChunks(DATA / "toy", "test", chunk_length=32768, min_active=2, threshold=...)`.
+# **Exercise 2.** Raise the silence threshold twentyfold, to `RAISED = 3e-4` (the dashed line of the
+# histogram in section 6 moves to log10 3e-4 ≈ −3.5, among the stems' levels). How many of the test
+# chunks still have at least two active stems? Predict from the histogram, then count with
+# `EvalChunks(DATA / "toy", "test", chunk_length=32768, min_active=2, threshold=RAISED)`.
 
 # %%
-my_multi_count = None  # measure it: len(EvalChunks(...))
+from msdm_tutorial import exercises
+
+RAISED = 3e-4
+my_multi_count = None  # your answer: an integer
 
 # %%
-if my_multi_count is None:
-    print("Not answered yet — the (hidden) solution cell below fills it in.")
-else:
-    assert my_multi_count <= len(multi), "A higher threshold can only call more stems silent."
-    print(f"{my_multi_count} chunks (was {len(multi)}): a stricter threshold never keeps more chunks.")
+exercises.multi_source_count(my_multi_count, DATA / "toy", RAISED)
 
 # %% jupyter={"source_hidden": true} tags=["solution"]
-# Solution: a higher threshold marks more stems as silent, so never *more* chunks pass the filter.
-my_multi_count = len(EvalChunks(DATA / "toy", "test", chunk_length=32768, min_active=2, threshold=1.5e-4))
-assert my_multi_count <= len(multi)
-print(my_multi_count, "<=", len(multi))
+# Solution: a higher threshold calls more stems silent, so fewer chunks keep two active ones; count them.
+my_multi_count = len(EvalChunks(DATA / "toy", "test", chunk_length=32768, min_active=2, threshold=RAISED))
+exercises.multi_source_count(my_multi_count, DATA / "toy", RAISED)
 
 # %% [markdown]
 # **Exercise 3.** A MIDI track with program 26 (Electric Guitar (jazz)) and one with program 40
