@@ -1,4 +1,4 @@
-"""Self-checks for the course's exercises (notebooks 00–04 and 06): one function per exercise.
+"""Self-checks for the course's exercises (notebooks 00–07 and 11): one function per exercise.
 
 A notebook's check cell calls the function with the learner's answer and what the notebook has
 at hand (a reference signal, a measured error, …); its hidden solution cell calls it again with the
@@ -206,6 +206,26 @@ def wider_last_factor(my_cfg, my_params_change, my_mid_tokens, length: int = 327
                   f"{tokens} tokens instead of {length // unet.PRESETS['tiny'].downsampling}.")
 
 
+# --- 05 · data -----------------------------------------------------------------------------------
+
+def multi_source_count(my_count, root, threshold: float, chunk_length: int = 32768, split: str = "test"):
+    """05, exercise 2: how many evaluation chunks keep at least two active stems at a raised silence
+    ``threshold`` (counted here with ``EvalChunks``)."""
+    if _pending(my_count):
+        return None
+    from .data import SILENCE_THRESHOLD, EvalChunks
+
+    def count(th):
+        return len(EvalChunks(root, split, chunk_length=chunk_length, min_active=2, threshold=th))
+
+    total = len(EvalChunks(root, split, chunk_length=chunk_length))
+    n, base = count(threshold), count(SILENCE_THRESHOLD)
+    assert my_count == n, (f"{my_count} is too {'many' if my_count > n else 'few'}. Hint: a stem is silent when "
+                           f"‖s‖₂/n < {threshold:g}; count the chunks where at least two stems are not.")
+    return _right(f"Right: at threshold {threshold:g}, {n} of the {total} chunks keep two or more active stems "
+                  f"(at the paper's {SILENCE_THRESHOLD:g}: {base}).")
+
+
 # --- 06 · training -------------------------------------------------------------------------------
 
 def zero_net_loss(my_loss, measured: float, tolerance: float = 0.1):
@@ -230,3 +250,64 @@ def rank_samples(my_samples, step: int, rank: int, world_size: int, batch_size: 
     assert list(my_samples) == truth, (f"Hint: step {step} starts at global sample {step * batch_size}; "
                                        f"rank {rank} takes every {world_size}th from {step * batch_size + rank}.")
     return _right(f"Right: at step {step}, rank {rank} of {world_size} trains on global samples {truth}.")
+
+
+# --- 07 · generation -----------------------------------------------------------------------------
+
+def shuffled_pairing(my_shuffled, samples, drums: int, coherence=None):
+    """07, exercise 1: every sample's own drums with the other stems of the *next* sample
+    (``samples``: (N, K, T)). ``coherence(x) -> (same, other)`` is the notebook's measure; when given,
+    the result line reports it for the shuffled set and for the generated one."""
+    if _pending(my_shuffled):
+        return None
+    my_shuffled, samples = torch.as_tensor(my_shuffled), torch.as_tensor(samples)
+    assert my_shuffled.shape == samples.shape, f"expected shape {tuple(samples.shape)}, got {tuple(my_shuffled.shape)}"
+    assert torch.equal(my_shuffled[:, drums], samples[:, drums]), "keep each sample's own drums"
+    others = [k for k in range(samples.shape[1]) if k != drums]
+    assert torch.equal(my_shuffled[:, others], samples[:, others].roll(-1, dims=0)), \
+        "pair the drums of sample i with the other stems of sample i + 1 (the last with the first)"
+    if coherence is None:
+        return _right("Right: each sample's drums now play with the next sample's other stems.")
+    shuffled, (same, other) = coherence(my_shuffled)[0], coherence(samples)
+    return _right(f"Right: onset coherence of the shuffled set {shuffled:.2f} = the 'other sample' number {other:.2f}; "
+                  f"within a generated sample it is {same:.2f}.")
+
+
+def start_rms(my_rms, sigma_max: float, data_rms: float | None = None):
+    """07, exercise 2: the RMS of the sampler's starting point x = σ_max·n, n ~ N(0, I)."""
+    if _pending(my_rms):
+        return None
+    assert abs(float(my_rms) / sigma_max - 1) < 0.05, \
+        f"{float(my_rms):.3g}: the noise n has unit variance per sample and per stem; what does σ_max·n have?"
+    louder = f", {float(my_rms) / data_rms:.0f}× a data mix's {data_rms:.2f}" if data_rms else ""
+    return _right(f"Right: the starting noise has RMS {float(my_rms):.2f} ≈ σ_max = {sigma_max:g}{louder}.")
+
+
+# --- 11 · reproducing the paper ------------------------------------------------------------------
+
+def paper_chunks(my_chunks, my_dropped_seconds, seconds: float, sample_rate: int, chunk_length: int):
+    """11, exercise 1: how many whole chunks a song of ``seconds`` gives, and the seconds dropped at its end."""
+    if _pending(my_chunks, my_dropped_seconds):
+        return None
+    total = int(round(seconds * sample_rate))
+    n = total // chunk_length
+    dropped = (total - n * chunk_length) / sample_rate
+    assert my_chunks == n, f"{my_chunks} chunks? Hint: only whole chunks of {chunk_length} samples count."
+    assert abs(float(my_dropped_seconds) - dropped) < 0.01, \
+        f"{float(my_dropped_seconds):.2f} s dropped? Hint: the samples left after the whole chunks, in seconds."
+    return _right(f"Right: {seconds:g} s = {total:,} samples = {n} whole chunks of {chunk_length} samples, "
+                  f"and the last {dropped:.2f} s (of a {chunk_length / sample_rate:.2f}-s chunk) are never scored.")
+
+
+def window_mean(my_mean, windows, summary_value: float, stem: str = "bass"):
+    """11, exercise 2: the mean over evaluation windows of one stem's SI-SDRi (``windows``: the
+    per-window rows of ``metrics.evaluate``), which the summary reports."""
+    if _pending(my_mean):
+        return None
+    per_window = [float(w[stem]) for w in windows]
+    mean = sum(per_window) / len(per_window)
+    assert abs(float(my_mean) - mean) < 1e-9, \
+        f"{float(my_mean):.3f} dB. Hint: average the windows' '{stem}' values, every window once."
+    assert abs(mean - summary_value) < 1e-9, f"the summary's {summary_value:.3f} dB is not the window mean {mean:.3f} dB"
+    return _right(f"Right: the mean of {len(per_window)} windows' {stem} SI-SDRi is {mean:.2f} dB, "
+                  f"the summary's number ({summary_value:.2f} dB).")
