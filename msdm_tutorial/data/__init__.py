@@ -4,6 +4,8 @@
 * ``toy``       — ``synthesize_song``: four coherent stems (shared tempo, key, chords) in numpy
 * ``toyset``    — ``write_toy_dataset``: toy songs on disk (``msdm make-toy-data``)
 * ``slakh``     — ``prepare_slakh``: official release -> MSDM layout (``msdm prepare-slakh``)
+* ``midi``      — ``render_midi``: multi-track MIDI -> stems with a General MIDI SoundFont, as Slakh (``msdm render-midi``)
+* ``stream``    — ``ToySongStream``: a new toy song for every training chunk (``msdm train --train-data toy-stream``)
 * ``datasets``  — ``load_track``, ``list_tracks``, ``TrainChunks``, ``EvalChunks``
 * ``analysis``  — onset / tempo / chroma / key helpers to check coherence from audio
 
