@@ -10,8 +10,10 @@ The lab is three plain layers, so that everything but the clicking is testable w
 3. :func:`execute` — runs the plan through the same :mod:`msdm_tutorial.tasks` calls, with the same
    arguments, as the ``msdm`` command line (:mod:`msdm_tutorial.inference`): the paper preset with
    the overrides of ``inference.build_config`` / ``inference.separation_config``, chunks of
-   ``inference.chunk_length``, the generator of ``--seed``. It records the denoising trajectory
-   (``Step.denoised`` of every σ step) and returns a :class:`LabResult`.
+   ``inference.chunk_length``, the command line's seamless chunks (``--chunking seamless``) and
+   outpainting for clips longer than a chunk, its default precision, the generator of ``--seed``.
+   It records the denoising trajectory (``Step.denoised`` of every σ step; only when the run is one
+   sampler pass, i.e. a clip of at most one chunk) and returns a :class:`LabResult`.
 
 :class:`SamplingLab` puts widgets around them: the run happens in a background thread with a
 progress bar and a Cancel button (the sampler callback checks a flag and stops the loop), results
