@@ -17,11 +17,13 @@
 # # 07 · Generation: four stems from one model, at once
 #
 # **At the end of this notebook you can** sample whole multi-stem excerpts from the MSDM prior,
-# listen to each stem and to their mix, check that the stems are at the data's loudness and play
-# *together* (a shared beat), and say what the number of steps and the churn change.
+# listen to each stem and to their mix, check that the mixes are at the data's loudness and that the
+# stems play *together* (a shared beat), and say what the number of steps and the churn change.
 #
-# *Prerequisites:* 03 (samplers), 05 (data), 06 (training). *Run time:* under a minute on a laptop
-# CPU, seconds on a GPU; `MSDM_QUICK=1` shrinks it to a few seconds.
+# *Prerequisites:* [03 · Samplers](03_samplers.ipynb), [05 · Data](05_data.ipynb),
+# [06 · Training](06_training.ipynb). *Run time:* 33 s, measured in default mode (`jupyter nbconvert
+# --execute`, `OMP_NUM_THREADS=1`) on a 2-core CPU that other jobs shared (load average ≈ 4–5); 20 s
+# in quick mode (`MSDM_QUICK=1`, under nbval). Not yet measured on a GPU.
 
 # %%
 # Set-up: works locally and on Colab. On Colab it clones the course and installs it,
@@ -59,8 +61,7 @@ device = course.pick_device()
 # $p(x_1,\dots,x_K)$; the mix is just their sum. Nothing in the sampler knows about stems — the
 # coherence between them (same tempo, same key) can only come from the model.
 # `msdm_tutorial.tasks.generate` runs it on the shared sampler loops; `GenerationConfig.paper()`
-# holds the authors' settings (Karras grid from σ = 20 to 1e-4, ρ = 7, 150 Euler steps,
-# S_churn 20).
+# holds the authors' settings (a Karras σ grid, Euler steps with churn; the next cell prints them).
 
 # %%
 import time
@@ -70,7 +71,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from msdm_tutorial import STEMS, checkpoints, plotting, tasks
+from msdm_tutorial import STEMS, checkpoints, exercises, plotting, quality, tasks
 from msdm_tutorial.data import TrainChunks
 from msdm_tutorial.data import analysis as A
 
@@ -80,6 +81,9 @@ D = checkpoints.load(course.data_small() / "checkpoints" / "msdm-tiny.pt", devic
 SR = D.sample_rate
 LENGTH = 32 * D.net.downsampling       # the length the tiny model was trained on: 32768 samples ≈ 1.5 s
 print(f"model: stems {D.stems}, {SR} Hz; samples of {LENGTH} samples ({LENGTH / SR:.2f} s)")
+paper = tasks.GenerationConfig.paper()
+print(f"GenerationConfig.paper(): Karras grid σ = {paper.sigma_max:g} … {paper.sigma_min:g}, ρ = {paper.rho:g}, "
+      f"{paper.num_steps} {paper.sampler} steps, S_churn {paper.s_churn:g} (γ = S_churn/N = {paper.s_churn / paper.num_steps:.3f})")
 
 
 def generate(config, batch, seed=0):
@@ -104,11 +108,12 @@ config = tasks.GenerationConfig.paper().with_steps(STEPS)
 t0 = time.time()
 samples = generate(config, N_SAMPLES)
 mixes = samples.sum(1)                                    # y = Σ_k x_k
-print(f"{N_SAMPLES} samples × {LENGTH / SR:.2f} s, {config.nfe} NFE: {time.time() - t0:.0f} s")
+print(f"{N_SAMPLES} samples × {LENGTH / SR:.2f} s: {config.sampler} {config.num_steps} steps, S_churn {config.s_churn:.2f} "
+      f"(γ = {config.s_churn / config.num_steps:.3f}, as the paper's), {config.nfe} NFE: {time.time() - t0:.0f} s")
 
 # %% [markdown]
-# The first sample, stem by stem: waveform and spectrogram (dB relative to the loudest bin of all
-# rows, so the stems' levels compare).
+# The first sample, stem by stem: waveform and spectrogram. The spectrograms are in dB re full scale
+# (a full-scale sine reads 0 dB), every row on the same colour scale, so the stems' levels compare.
 
 # %%
 fig = plotting.stems_figure({stem: samples[0, k] for k, stem in enumerate(STEMS)}, SR, mix=mixes[0],
@@ -117,27 +122,21 @@ plt.show()
 plotting.players({**{stem: samples[0, k] for k, stem in enumerate(STEMS)}, "mix": mixes[0]}, SR, columns=5)
 
 # %% [markdown]
-# The grid: one row per sample (the first four), one spectrogram per stem and the mix (dB relative to
-# full scale). Listen to the mixes below it.
+# The grid: one row per sample (the first four), one spectrogram per stem and the mix, in dB re full
+# scale on one colour scale (the bar on the right). Listen to the mixes below it.
 
 # %%
 rows_shown = min(N_SAMPLES, 4)
-fig, axes = plt.subplots(rows_shown, len(STEMS) + 1, figsize=(13, 1.6 * rows_shown + 0.6), sharex=True, sharey=True,
-                         squeeze=False)
+columns = list(STEMS) + ["mix"]
+fig, axes = plt.subplots(rows_shown, len(columns), figsize=(13, 1.6 * rows_shown + 0.8), sharex=True, sharey=True,
+                         squeeze=False, layout="constrained")
 for i in range(rows_shown):
-    rows = [samples[i, k] for k in range(len(STEMS))] + [mixes[i]]
-    for j, (ax, a) in enumerate(zip(axes[i], rows)):
-        db, times, freqs = plotting.spectrogram_db(a, SR, reference=1.0)
-        ax.imshow(np.maximum(db, -80), origin="lower", aspect="auto", vmin=-80, vmax=0,
-                  extent=(0, times[-1], 0, freqs[-1] / 1000))
-        ax.set(ylim=(0, 5))
-        ax.grid(False)
+    for j, (ax, a) in enumerate(zip(axes[i], [*samples[i], mixes[i]])):
+        image = plotting.spectrogram(ax, a, SR, max_freq=5000, colorbar=False)
+        ax.set(xlabel="time (s)" if i == rows_shown - 1 else "", ylabel=f"#{i}  kHz" if j == 0 else "")
         if i == 0:
-            ax.set_title((list(STEMS) + ["mix"])[j], color=plotting.STEM_COLORS[(list(STEMS) + ["mix"])[j]])
-    axes[i, 0].set_ylabel(f"#{i}  kHz")
-for ax in axes[-1]:
-    ax.set_xlabel("time (s)")
-fig.tight_layout()
+            ax.set_title(columns[j], color=plotting.STEM_COLORS[columns[j]])
+fig.colorbar(image, ax=axes, label=plotting.DB_LABEL, pad=0.01, shrink=0.9)
 plt.show()
 plotting.players({f"mix #{i}": mixes[i] for i in range(rows_shown)}, SR, columns=4)
 
@@ -148,11 +147,15 @@ plotting.players({f"mix #{i}": mixes[i] for i in range(rows_shown)}, SR, columns
 # (`TrainChunks` of `data_small/toy`, the same 1.5-s chunks the model saw):
 #
 # * **level** — the samples are finite and neither silent nor noise: each mix's RMS lies in the
-#   range of the data's mixes, give or take 50 %;
+#   range of the data's mixes, give or take 50 % (the per-stem levels are printed too, not checked);
 # * **coherence** — in real songs the drums and the other stems start their notes together. The
 #   *onset envelope* (spectral flux, `analysis.onset_envelope`) of the drums correlates with that of
 #   bass + guitar + piano *of the same song*, and not with those of another song. A model of
 #   independent stems would score the same on both pairings; a joint model should not.
+#
+# Two more measures are printed and not checked: each stem's RMS, and the *tonality* of the pitched
+# stems (`quality.spectral_flatness`: how noise-like a stem's spectrum is; `docs/benchmarks.md`,
+# "Generation quality", compares the shipped model's stems with real ones, white and pink noise).
 
 # %%
 def onset_coherence(drums, others):
@@ -184,31 +187,51 @@ print("per-stem RMS, generated mean:", {s: round(float(v), 3) for s, v in zip(ST
 coh_data, coh_gen = coherence(real), coherence(samples)
 print(f"drums ↔ others onset coherence: data {coh_data[0]:.2f} (other song {coh_data[1]:.2f}); "
       f"generated {coh_gen[0]:.2f} (other sample {coh_gen[1]:.2f})")
+flat = lambda x: 10 * np.log10(quality.spectral_flatness(x))   # noqa: E731
+white = flat(torch.randn(4, LENGTH, generator=torch.Generator().manual_seed(2)))
+print(f"tonality, spectral flatness of the loud frames in dB (white noise {white:.1f} dB; a pure tone far lower):")
+for k, s in enumerate(STEMS):
+    if s != "drums":
+        print(f"  {s:>6}: data {flat(real[:, k]):6.1f} dB, generated {flat(samples[:, k]):6.1f} dB")
+
+# The thresholds of the checks below, and what they are calibrated against (printed by the next cell):
+# the coherence gain (same sample − shuffled pairing) of the data must clear `MIN_COHERENCE_GAIN`, and
+# that of stems of independent noise — which share no onsets — must not; the starting noise
+# $x = \sigma_0 n$ and silence must both fall outside the RMS range.
 
 # %%
 RMS_MARGIN = 1.5           # every generated mix's RMS within [data min / 1.5, data max × 1.5]
-MIN_COHERENCE_GAIN = 0.25  # onset coherence: same sample − shuffled pairing (data: about 0.6; noise: 0 ± 0.1)
+MIN_COHERENCE_GAIN = 0.25  # onset coherence: same sample − shuffled pairing
 
 lo, hi = data_rms.min() / RMS_MARGIN, data_rms.max() * RMS_MARGIN
+noise_stems = real.std() * torch.randn(real.shape, generator=torch.Generator().manual_seed(1))
+coh_noise = coherence(noise_stems)
+start_mix_rms = float(config.sigmas()[0]) * len(STEMS) ** 0.5          # x = σ0·n: the mix of 4 stems has RMS 2σ0
+print(f"calibration: coherence gain data {coh_data[0] - coh_data[1]:.2f}, independent noise stems "
+      f"{coh_noise[0] - coh_noise[1]:.2f} (threshold {MIN_COHERENCE_GAIN}); mix RMS range [{lo:.3f}, {hi:.3f}] "
+      f"excludes silence (0) and the starting noise ({start_mix_rms:.0f})")
 assert torch.isfinite(samples).all(), "the samples contain NaN/Inf"
 assert coh_data[0] - coh_data[1] > MIN_COHERENCE_GAIN, "the measure itself must tell real songs from shuffled ones"
+assert coh_noise[0] - coh_noise[1] < MIN_COHERENCE_GAIN, "the measure must not find shared onsets in independent noise"
 assert ((gen_rms > lo) & (gen_rms < hi)).all(), (
     f"generated mix RMS {gen_rms.numpy().round(3)} outside [{lo:.3f}, {hi:.3f}] (the data's range "
     f"{data_rms.min():.3f}–{data_rms.max():.3f}, ÷/× {RMS_MARGIN}): silent or noisy samples")
 assert coh_gen[0] - coh_gen[1] > MIN_COHERENCE_GAIN, (
     f"generated drums and other stems should share onsets: coherence {coh_gen[0]:.2f} within a sample vs "
     f"{coh_gen[1]:.2f} across samples (needs a gap > {MIN_COHERENCE_GAIN})")
-print("levels in the data's range ✓ | drums and the other stems share their onsets ✓")
+print(f"levels in the data's range ✓ | drums and the other stems share their onsets ✓ "
+      f"(gain {coh_gen[0] - coh_gen[1]:.2f} > {MIN_COHERENCE_GAIN})")
 
 # %% [markdown]
 # ## 4. The effect of steps and churn
 #
-# The same seed, four settings: few or more steps, with the paper's churn (γ = 20/150: each step first
-# adds a little fresh noise, σ → σ(1 + γ), then integrates back — EDM's stochastic sampler) or without
-# (the deterministic ODE). What to listen and look for: with too few steps the sampler cannot follow
-# the ODE — samples come out smeared, or with noise left over, which shows as a grey floor across all
-# frequencies. One number for the latter: the share of the mix's energy above 6 kHz, where the toy
-# songs have little but hi-hats. These numbers vary with the seed: they are shown, not compared.
+# The same seed, four settings: few or more steps, with the paper's churn per step (γ = S_churn/N, as in
+# section 2: each step first adds a little fresh noise, σ → σ(1 + γ), then integrates back — EDM's
+# stochastic sampler) or without (the deterministic ODE). What to listen and look for: with too few steps
+# the sampler cannot follow the ODE, and what it gets wrong can be left-over noise — a floor across all
+# frequencies — or a changed level. Two numbers per setting: the share of the mix's energy above
+# 6 kHz, where the toy songs have little but hi-hats (left-over noise raises it), and the mix's RMS.
+# These numbers vary with the seed: they are shown, not compared — read them off the printout.
 
 # %%
 def hf_share(x, cutoff=6000.0):
@@ -218,26 +241,28 @@ def hf_share(x, cutoff=6000.0):
     return float(spec[..., freqs > cutoff].sum() / spec.sum())
 
 
-print(f"data: {hf_share(real):.3f} of the energy above 6 kHz")
+print(f"data: {hf_share(real):.3f} of the energy above 6 kHz, mix RMS {data_rms.mean():.3f} (mean)")
 settings = [(n, churn) for n in course.size((8, 64), (4, 12)) for churn in (False, True)]
-variants = {}
+variants, labels, measured = {}, {}, {}
 for n, churn in settings:
     cfg = tasks.GenerationConfig.paper().with_steps(n) if churn else tasks.GenerationConfig.paper().replace(num_steps=n, s_churn=0.0)
     variants[(n, churn)] = generate(cfg, 1, seed=1)[0]
-    print(f"{n:3d} steps, S_churn {cfg.s_churn:4.1f}: {hf_share(variants[(n, churn)]):.3f} above 6 kHz, "
-          f"mix RMS {rms(variants[(n, churn)].sum(0)):.3f}")
+    labels[(n, churn)] = f"{n} steps, " + (f"churn γ = {cfg.s_churn / n:.2f}" if churn else "no churn")
+    measured[(n, churn)] = (hf_share(variants[(n, churn)]), float(rms(variants[(n, churn)].sum(0))))
+    print(f"{labels[(n, churn)]:>22} (S_churn {cfg.s_churn:4.2f}): {measured[(n, churn)][0]:.3f} above 6 kHz, "
+          f"mix RMS {measured[(n, churn)][1]:.3f}")
+most_hf = max(measured, key=lambda k: measured[k][0])
+print(f"this seed: most energy above 6 kHz with {labels[most_hf]}; mix RMS from "
+      f"{min(v[1] for v in measured.values()):.3f} to {max(v[1] for v in measured.values()):.3f}")
 
-fig, axes = plt.subplots(1, len(settings), figsize=(13, 2.6), sharey=True)
-for ax, ((n, churn), x) in zip(axes, variants.items()):
-    db, times, freqs = plotting.spectrogram_db(x.sum(0), SR, reference=1.0)
-    ax.imshow(np.maximum(db, -80), origin="lower", aspect="auto", vmin=-80, vmax=0, extent=(0, times[-1], 0, freqs[-1] / 1000))
-    ax.set(title=f"{n} steps, " + ("churn γ = 0.13" if churn else "no churn"), xlabel="time (s)")
-    ax.grid(False)
-axes[0].set_ylabel("frequency (kHz)")
-fig.tight_layout()
+fig, axes = plt.subplots(1, len(settings), figsize=(13, 2.8), sharey=True, layout="constrained")
+for ax, (key, x) in zip(axes, variants.items()):
+    image = plotting.spectrogram(ax, x.sum(0), SR, colorbar=False, title=labels[key])
+for ax in axes[1:]:
+    ax.set_ylabel("")
+fig.colorbar(image, ax=axes, label=plotting.DB_LABEL, pad=0.01)
 plt.show()
-plotting.players({f"{n} steps, " + ("churn" if churn else "no churn"): x.sum(0) for (n, churn), x in variants.items()},
-                 SR, columns=4)
+plotting.players({labels[key]: x.sum(0) for key, x in variants.items()}, SR, columns=4)
 
 # %% [markdown]
 # ## 5. Try it
@@ -252,31 +277,19 @@ plotting.players({f"{n} steps, " + ("churn" if churn else "no churn"): x.sum(0) 
 my_shuffled = None  # your answer: a (N_SAMPLES, 4, LENGTH) tensor
 
 # %%
-def check_shuffled(x):
-    assert x.shape == samples.shape, f"expected shape {tuple(samples.shape)}, got {tuple(x.shape)}"
-    d = STEMS.index("drums")
-    assert torch.equal(x[:, d], samples[:, d]), "keep each sample's own drums"
-    same = coherence(x)[0]
-    assert abs(same - coh_gen[1]) < 1e-6, (f"coherence {same:.3f}: pair drums of sample i with the others of "
-                                           f"sample i + 1 (it should equal {coh_gen[1]:.3f})")
-    print(f"Right: {same:.2f}, the 'other sample' number — the coherence lives in the pairing.")
-
-
-if my_shuffled is None:
-    print("Not answered yet — the (hidden) solution cell below fills it in.")
-else:
-    check_shuffled(my_shuffled)
+exercises.shuffled_pairing(my_shuffled, samples, STEMS.index("drums"), coherence)
 
 # %% jupyter={"source_hidden": true} tags=["solution"]
-# Solution: roll every stem but the drums by one sample.
+# Solution: roll every stem but the drums by one sample. The coherence lives in the pairing: the
+# shuffled set scores what the "other sample" pairing scored in section 3.
 my_shuffled = samples.clone()
 others = [k for k, s in enumerate(STEMS) if s != "drums"]
 my_shuffled[:, others] = samples[:, others].roll(-1, dims=0)
-check_shuffled(my_shuffled)
+exercises.shuffled_pairing(my_shuffled, samples, STEMS.index("drums"), coherence)
 
 # %% [markdown]
-# **Exercise 2.** Generation starts from $x = \sigma_0 n$ with $\sigma_0 = 20$ — a hundred times louder
-# than the music. Predict the RMS of the starting noise, then read it off the sampler: run
+# **Exercise 2.** Generation starts from $x = \sigma_0 n$ with $\sigma_0$ = `config.sigma_max` (printed in
+# section 1), far louder than the music. Predict the RMS of the starting noise, then read it off the sampler: run
 # `tasks.generate` with a `callback` that stores the `step.x` of the first step, or simply compute
 # `σ_0` from `config.sigmas()`. Store your number in `my_start_rms`.
 
@@ -284,27 +297,24 @@ check_shuffled(my_shuffled)
 my_start_rms = None  # your answer: a float
 
 # %%
-if my_start_rms is None:
-    print("Not answered yet — the (hidden) solution cell below fills it in.")
-else:
-    assert abs(my_start_rms - float(config.sigmas()[0])) < 0.05 * float(config.sigmas()[0]), (
-        f"{my_start_rms:.2f}: the noise n has unit variance, so x = σ0·n has RMS σ0 = {float(config.sigmas()[0]):.0f}")
-    print(f"Right: about {my_start_rms:.1f}, vs {data_rms.mean():.2f} for a mix of the data.")
+exercises.start_rms(my_start_rms, float(config.sigmas()[0]), float(data_rms.mean()))
 
 # %% jupyter={"source_hidden": true} tags=["solution"]
-# Solution: x(σ0) = σ0·n with n ~ N(0, I), so its RMS is σ0 = 20. Measured on a fresh draw:
+# Solution: x(σ0) = σ0·n with n ~ N(0, I), so its RMS is σ0. Measured on a fresh draw:
 noise = tasks.initial_noise((1, len(STEMS), LENGTH), config.sigmas(), generator=torch.Generator().manual_seed(0))
 my_start_rms = float(noise.pow(2).mean().sqrt())
-print(f"σ0 = {float(config.sigmas()[0]):.0f}, measured RMS {my_start_rms:.2f}")
+exercises.start_rms(my_start_rms, float(config.sigmas()[0]), float(data_rms.mean()))
 
 # %% [markdown]
 # ## Summary
 # * Total generation integrates the prior's probability-flow ODE for all four stems at once
 #   (`tasks.generate`); the mix is the sum of the stems — nothing else ties them together.
 # * Checks against the data: generated mixes sit in the data's loudness range, and the drums share
-#   their onsets with the other stems of the *same* sample far more than with another sample's.
-# * Too few steps leave a noise floor; churn re-injects a little noise each step, which helps
-#   a stochastic sampler correct its own errors (notebook 03) — at the price of more steps.
+#   their onsets with the other stems of the *same* sample more than with another sample's (by more
+#   than a threshold that independent noise stems do not reach).
+# * The number of steps and the churn change the sample — its high-frequency energy and its level —
+#   by amounts that vary with the seed; churn re-injects a little noise each step, which lets a
+#   stochastic sampler correct its own errors (notebook 03).
 #
 # **Next:** [08 · Partial generation](08_partial_generation.ipynb) — keep some stems of a real song
 # and let the model write the others.
