@@ -538,7 +538,7 @@ def run_impute(args) -> int:
     written = publish(out, stem_files(stems, x[0].cpu()), sr)
     generated = [s for s in stems if s not in keep]
     print(f"wrote {len(written)} files to {out} (kept {', '.join(keep)}; generated {', '.join(generated)}; "
-          f"{n / sr:.2f} s at {sr} Hz; {describe(cfg)}; {elapsed:.1f} s)")
+          f"{n / sr:.2f} s at {sr} Hz; {describe(cfg)}; {args.chunking} chunks; {precision}; {elapsed:.1f} s)")
     write_json(args.json, {"command": "impute", **_model_label(args), "track": str(args.track), "keep": list(keep),
                            "generated": generated, "out": str(out), "files": [str(p) for p in written],
                            "stems": list(stems), "sample_rate": sr, "samples": n, "seconds": n / sr,
