@@ -21,9 +21,12 @@
 # between a floor (equal split) and an oracle ceiling (ideal ratio mask), and choose a sampler
 # and a number of steps from an SI-SDRi-against-NFE curve.
 #
-# *Prerequisites:* 03 (samplers), 05 (data), 07–08 (generation and imputation with the same
-# model). *Run time:* one to two minutes on a laptop CPU (the optional ISDM models add one), seconds
-# on a GPU; `MSDM_QUICK=1` shrinks it to a few seconds of audio.
+# *Prerequisites:* [03 · Samplers](03_samplers.ipynb), [05 · Data](05_data.ipynb),
+# [07](07_generation.ipynb)–[08](08_partial_generation.ipynb) (generation and imputation with the same
+# model). *Run time:* 252 s, measured in default mode (`jupyter nbconvert --execute`,
+# `OMP_NUM_THREADS=1`) on a 2-core CPU that other jobs shared (load average ≈ 4–5): 99 s for the
+# table of section 4 (with the ISDM models) and 108 s for the step curves of section 5. 45 s in quick
+# mode (`MSDM_QUICK=1`, under nbval). Not yet measured on a GPU.
 
 # %%
 # Set-up: works locally and on Colab. On Colab it clones the course and installs it,
@@ -373,8 +376,9 @@ if not course.QUICK:
 # $D_k(x;\sigma) = x_k\, v_k/(v_k + \sigma^2)$, whose Dirac posterior is known in closed form
 # (variance $v_k - v_k^2/\sum_j v_j$; `docs/tasks_closed_form.md`). A setting *blows up* when a stem's
 # output variance exceeds `BLOW_UP` times that exact posterior variance. The calibration, printed
-# under the table: bounded settings come out near 1 (off by the samplers' bias), diverged ones by
-# orders of magnitude, far from the threshold on either side. Each row keeps a preset's churn per step
+# under the table: bounded settings come out near 1 (off by the samplers' bias), diverged ones grow by
+# orders of magnitude within a few grid sizes; at the edge of stability the ratio passes the
+# threshold continuously, so a step count moves by about one grid size with it. Each row keeps a preset's churn per step
 # (`with_steps`), except the one that holds S_churn = 20 fixed, as a slider does; the numbers are
 # the smallest step count of the grid from which every finer grid stays bounded.
 
