@@ -1,5 +1,6 @@
-"""The exercises of notebooks 00–04 and 06: every self-check passes the solution and fails typical
-wrong answers, and every solution cell of those notebooks goes through one of these checks.
+"""The exercises of notebooks 00–04, 06, 07 and 11 (and 05's exercise 2): every self-check passes the
+solution and fails typical wrong answers, and every solution cell of those notebooks goes through one
+of these checks.
 
 (nbval runs the notebooks themselves, so the solution cells are also checked in place.)"""
 
@@ -16,7 +17,9 @@ from msdm_tutorial.denoiser import EDMDenoiser, edm_loss
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ["00_tour", "01_diffusion_basics", "02_schedules_and_preconditioning", "03_samplers", "04_unet",
-             "06_training"]
+             "06_training", "07_generation", "11_reproduce_paper"]
+# notebooks where only some exercises go through msdm_tutorial.exercises: notebook -> those checks
+PARTIAL = {"05_data": {"multi_source_count"}}
 SR = 22050
 
 
@@ -73,6 +76,35 @@ def adpm2_setup():
         schedules.karras_sigmas(50, 0.002, 80.0, 7.0)
 
 
+
+TOY = ROOT / "data_small" / "toy"
+
+
+def generated_like():
+    """Stand-in for notebook 07's samples: (N, K, T) noise, each sample and stem different."""
+    return torch.randn(5, 4, 2048, generator=torch.Generator().manual_seed(0))
+
+
+def rolled(x, drums=1, shift=-1):
+    y = x.clone()
+    others = [k for k in range(x.shape[1]) if k != drums]
+    y[:, others] = x[:, others].roll(shift, dims=0)
+    return y
+
+
+def protocol_windows():
+    """The per-window rows and the bass summary of ``metrics.evaluate`` on two noisy 'separations'."""
+    from msdm_tutorial import metrics
+
+    g = torch.Generator().manual_seed(0)
+    refs = [torch.randn(4, 8 * SR, generator=g) * 0.1 for _ in range(2)]
+    triples = [(f"t{i}", r + 0.05 * torch.randn(r.shape, generator=g) * (i + 1), r) for i, r in enumerate(refs)]
+    result = metrics.evaluate(triples, SR)
+    return result["windows"], result["summary"]["si_sdri"]["bass"]
+
+
+WINDOWS, BASS = protocol_windows()
+
 TINY_WIDE = unet.PRESETS["tiny"].replace(factors=(4, 4, 4, 4))
 GOLDEN = math.sqrt((math.sqrt(5) - 1) / 2)
 
@@ -97,6 +129,16 @@ CASES = {
     "zero_net_loss": (lambda: (zero_net_loss_at_10(),), ((100 * 0.16 + 0.2 ** 4) / ((100 + 0.04) * 0.04),),
                       [(1.0,), (16.0,), (0.25,)]),
     "rank_samples": (lambda: (3, 1, 4, 8), ([25, 29],), [([24, 28],), ([9, 13],), ([25, 26],)]),
+    "multi_source_count": (lambda: (TOY, 3e-4), (15,), [(24,), (0,), (1,)]),
+    "shuffled_pairing": (lambda: (generated_like(), 1), (rolled(generated_like()),),
+                         [(generated_like(),), (rolled(generated_like(), shift=1),),
+                          (generated_like().roll(-1, dims=0),)]),
+    "start_rms": (lambda: (20.0, 0.18), (20.03,), [(1.0,), (0.18,), (40.0,), (400.0,)]),
+    "paper_chunks": (lambda: (200.0, 22050, 262144), (16, (4_410_000 - 16 * 262144) / 22050),
+                     [(17, 0.0), (16, 0.0), (16, 200 - 16 * 11.89)]),
+    "window_mean": (lambda: (WINDOWS, BASS, "bass"), (sum(w["bass"] for w in WINDOWS) / len(WINDOWS),),
+                    [(sorted(w["bass"] for w in WINDOWS)[len(WINDOWS) // 2],), (WINDOWS[0]["bass"],),
+                     (sum(w["drums"] for w in WINDOWS) / len(WINDOWS),)]),
 }
 
 
@@ -142,6 +184,19 @@ def test_every_solution_goes_through_a_tested_check(name):
         assert called <= set(CASES), f"{name}: {called - set(CASES)} have no right/wrong test here"
         assert called <= set(re.findall(r"exercises\.(\w+)\(", check)), \
             f"{name}: the check cell before a solution must call the same check"
+
+
+@pytest.mark.parametrize("name", PARTIAL)
+def test_partly_converted_notebooks_call_their_tested_checks(name):
+    """05: exercise 2's solution goes through its check (its other exercises check themselves in place)."""
+    called = set()
+    for check, solution in exercise_cells(name):
+        found = set(re.findall(r"exercises\.(\w+)\(", solution))
+        assert found <= set(re.findall(r"exercises\.(\w+)\(", check)), \
+            f"{name}: the check cell before a solution must call the same check"
+        called |= found
+    assert PARTIAL[name] <= called, f"{name}: no solution cell calls {PARTIAL[name] - called}"
+    assert called <= set(CASES), f"{name}: {called - set(CASES)} have no right/wrong test here"
 
 
 def test_crossing_finds_the_root_by_bisection():
