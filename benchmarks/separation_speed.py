@@ -17,8 +17,10 @@ The model is ``--checkpoint`` (default ``data_small/checkpoints/msdm-tiny.pt``).
 checkpoint a random-weight tiny U-Net of the same architecture is timed instead, and the output
 says so: its speed is the trained model's speed, its SI-SDRi means nothing. The input is the sum of
 the stems of ``--track`` (first ``--seconds``, default two whole chunks), cut into chunks of the model's length
-(32768 samples for tiny, 262144 for the paper's models). Only the section "## Separation speed" of
-docs/benchmarks.md is rewritten.
+(32768 samples for tiny, 262144 for the paper's models), separated independently in float32 (the
+paper's way, so that the rows stay comparable over time; seamless chunks and bf16, the defaults of
+``msdm separate`` now, are timed by ``benchmarks/long_form.py``). Only the section
+"## Separation speed" of docs/benchmarks.md is rewritten.
 
 ``--paper-model`` also times a few denoiser evaluations of a random-weight U-Net of the paper's
 size (405 M parameters) on one 262144-sample chunk and extrapolates to the same settings: the
@@ -60,8 +62,8 @@ def random_tiny(seed: int = 0):
 def time_setting(model, y, reference, cfg, chunk, batch, sr, seed=0) -> dict:
     """Separate ``y`` (T,) once; wall-clock time and the protocol's SI-SDRi against ``reference``."""
     t = time.perf_counter()
-    x = separate_long(model, y[None, None], cfg, chunk_length=chunk, batch_size=batch,
-                      generator=torch.Generator().manual_seed(seed))
+    x = separate_long(model, y[None, None], cfg, chunk_length=chunk, batch_size=batch, chunking="independent",
+                      precision="fp32", generator=torch.Generator().manual_seed(seed))
     elapsed = time.perf_counter() - t
     seconds = y.numel() / sr
     res = metrics.evaluate([("track", x[0], reference)], sr, tuple(model.stems))
