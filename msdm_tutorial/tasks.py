@@ -12,10 +12,12 @@ generation             s                                            —
 imputation             s                                            x ← m·(known + σε) + (1−m)·x
 separation, Dirac      d_n = s_n − s_k,  d_k = 0                    x_k ← y − Σ_{j≠k} x_j
 separation, Gaussian   s − c·σ/γ² · (y − Σ_j x_j),  γ = 0.75σ       —
+outpainting            s                                            x ← h·(known + σε) + (1−h)·x
 =====================  ===========================================  ===============================
 
 (c = ½ in the paper's code, c = 1 for the exact Gaussian-likelihood gradient; see
-:func:`gaussian_derivative`.) ISDM separation is Dirac or Gaussian separation with the joint
+:func:`gaussian_derivative`. h: 1 on the samples of a chunk that neighbouring chunks already
+finished, every stem; seamless chunked separation adds this projection after the method's own.) ISDM separation is Dirac or Gaussian separation with the joint
 denoiser replaced by K independent single-stem denoisers (:class:`ISDMDenoiser`).
 
 Paper settings (Mariani et al. 2024 and their code) are the presets of :class:`GenerationConfig`,
@@ -28,7 +30,9 @@ is the same idea run forwards: *outpainting*, each chunk continuing the previous
 
 Every task takes ``precision``: ``"bf16"`` runs the network under bfloat16 autocast (the sampler's
 state stays float32), ``"fp32"`` in float32, ``"auto"`` picks bf16 on CUDA and on CPUs with
-native bf16 instructions (:func:`resolve_precision`).
+native bf16 instructions (:func:`resolve_precision`) for denoisers with learned weights, and
+leaves closed-form denoisers in fp32 (:func:`with_precision`).
+
 ``docs/tasks_closed_form.md`` reports how close each task gets to the exact answer on Gaussian
 sources, where everything is known in closed form.
 """
