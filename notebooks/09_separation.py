@@ -255,8 +255,9 @@ display(table(rows))
 # **Which setting gave which number.** Each row is one model with one sampler setting, on the same
 # songs and windows. The same models give other numbers elsewhere — `docs/benchmarks.md` ("Shipped tiny
 # models") scores the whole 6-s songs with `msdm evaluate`, notebook 11 separates the songs one at a
-# time — because the setting, the audio scored or the random draws differ; each place states its
-# setting next to its number, as this cell does.
+# time — because the setting, the chunking, the audio scored or the random draws differ; each place
+# states its setting next to its number, as this cell does. It also names any stem that scores below
+# the floor: a method can lose to the equal split on one stem while beating it on average.
 
 # %%
 from msdm_tutorial.inference import describe
@@ -267,6 +268,8 @@ print(f"{len(names)} songs cropped to {CHUNKS_PER_SONG} chunks ({X.shape[-1] / S
 for name, cfg in settings.items():
     label = next(r for r in rows if r.startswith(name))
     print(f"  {name}: {describe(cfg)} → average {rows[label]['average']:.2f} dB")
+below = [f"{name} {k} ({s['si_sdri'][k]:.2f} dB)" for name, s in rows.items() for k in STEMS if round(s["si_sdri"][k], 2) < 0]
+print("stems below the equal split (0 dB: worse than handing back y/4):", ", ".join(below) or "none")
 
 # %% [markdown]
 # **The claim to check:** separation with the joint model must beat the floor on *every* stem —

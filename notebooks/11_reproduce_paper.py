@@ -251,6 +251,9 @@ for name, (denoiser, root_, config, chunk_) in runs.items():
 
 # %% [markdown]
 # ## 5. Ours beside the paper's
+#
+# Each row with the setting it ran; under the table, any stem that scored below the equal split (a
+# negative SI-SDRi: worse than handing back a quarter of the mixture), which an average can hide.
 
 # %%
 where = "Slakh2100 test, the authors' checkpoints" if PAPER_MODE else "toy test songs, tiny model (not comparable)"
@@ -264,6 +267,9 @@ for name in PAPER:
         cells = "— | " + " | ".join("—" for _ in STEMS) + " | not run"
     lines.append(f"| {name} | {cells} | {PAPER[name]:.2f} |")
 display(Markdown("\n".join(lines)))
+below = [f"{name} {k} ({r['summary']['si_sdri'][k]:.2f} dB)" for name, r in results.items() for k in STEMS
+         if round(r["summary"]["si_sdri"][k], 2) < 0]
+print("stems below the equal split (0 dB: worse than handing back y/4, notebook 09's floor):", ", ".join(below) or "none")
 
 # %% [markdown]
 # ## 6. Check it
