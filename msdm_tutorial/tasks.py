@@ -17,8 +17,9 @@ outpainting            s                                            x ← h·(kn
 
 (c = ½ in the paper's code, c = 1 for the exact Gaussian-likelihood gradient; see
 :func:`gaussian_derivative`. h: 1 on the samples of a chunk that neighbouring chunks already
-finished, every stem; seamless chunked separation adds this projection after the method's own.) ISDM separation is Dirac or Gaussian separation with the joint
-denoiser replaced by K independent single-stem denoisers (:class:`ISDMDenoiser`).
+finished, every stem; seamless chunked separation adds this projection after the method's own.)
+ISDM separation is Dirac or Gaussian separation with the joint denoiser replaced by K independent
+single-stem denoisers (:class:`ISDMDenoiser`).
 
 Paper settings (Mariani et al. 2024 and their code) are the presets of :class:`GenerationConfig`,
 :class:`ImputationConfig` and :class:`SeparationConfig`. Long recordings are cut into chunks and
