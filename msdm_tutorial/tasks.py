@@ -874,8 +874,10 @@ def run_chunked(fn: Callable[[Tensor, Tensor | None, Tensor], Tensor], signal: T
             count += len(group)
             if progress is not None:
                 progress(count, total)
-        for s in starts:    # done, less the outer half-overlap the next chunk redoes
-            done[s + (overlap // 2 if s else 0):s + chunk_length - (overlap // 2 if s + chunk_length < end else 0)] = True
+        for s in starts:    # done, less the outer half-overlap that a neighbouring chunk redoes
+            first = s + (overlap // 2 if s > 0 else 0)
+            last = s + chunk_length - (overlap // 2 if s + chunk_length < end else 0)
+            done[first:last] = True
     return out[..., :length]
 
 
