@@ -145,8 +145,9 @@ display(lab.figure, lab.players)
 #
 # Dirac separation sets one stem to $y - \sum_{j\neq k} x_j$ before every step and at the end, so
 # the separated stems **sum to the mixture exactly**, whatever the model has learned. That
-# coupling also makes the loop stiff: with too few steps (here, fewer than about 16) Euler
-# overshoots and the free stems blow up while still summing to $y$. The lab warns when a result
+# coupling also makes the loop stiff: with too few steps the sampler overshoots and the free stems
+# blow up while still summing to $y$. Notebook 09 (section 5) computes, with the exact denoiser of
+# Gaussian stems, from how many steps each sampler stays bounded. The lab warns when a result
 # leaves $[-1, 1]$ by far. The trajectory starts at $\sigma_\text{max}$ and walks down to the
 # final sample.
 
