@@ -19,3 +19,11 @@ def write_section(section: str, text: str, doc: Path = DOC) -> Path:
     tmp.write_text(new)
     os.replace(tmp, doc)
     return doc
+
+
+def publish(section: str, text: str, write: bool) -> None:
+    """Print a benchmark's section; with ``write`` (the scripts' ``--write``), also put it in docs/benchmarks.md."""
+    print()
+    print(text)
+    if write:
+        print(f"updated {write_section(section, text)}")

@@ -35,12 +35,7 @@ SCALES = (12.0, 8.0, 6.0, 4.0)            # length scales of the stems (samples)
 SDS = (0.3, 0.2, 0.15, 0.1)               # their standard deviations
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 class SmoothPrior:

@@ -42,13 +42,7 @@ I64 = torch.eye(K, dtype=torch.float64)
 Z_MAX = 5.0          # Monte-Carlo agreement: |estimate − oracle| ≤ 5 standard errors
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """These tensors are small: extra threads only add contention on a shared 2-core CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 class GaussianPrior:
