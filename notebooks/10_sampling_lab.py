@@ -90,7 +90,9 @@ from msdm_tutorial import STEMS, plotting, widgets
 plotting.use_style()
 course.seed_everything(0)
 STEPS = course.size(None, 16)       # None: the lab's default (24 steps on a CPU, the paper's on a GPU)
-SECONDS = course.size(3.0, 1.0)
+# one chunk of the tiny model (32768 samples, 1.49 s): the lab keeps the σ trajectory of clips that fit in
+# one chunk; longer clips are sampled in several passes (seamless chunks) and show the final result only
+SECONDS = course.size(1.45, 1.0)
 
 CHECKPOINT = widgets.default_checkpoint()
 if CHECKPOINT.exists():
@@ -111,7 +113,9 @@ else:
 #   no reference), in dB above the mixture itself;
 # * a **waveform and spectrogram** per stem and for the mix, with the true stems in grey behind;
 # * the **trajectory slider**, which shows the sampler's estimate of the clean stems at each σ step
-#   (left: the first guess, made from almost pure noise; right: the final sample);
+#   (left: the first guess, made from almost pure noise; right: the final sample). It is there for a
+#   clip that fits in one chunk of the model (1.49 s for the tiny one); a longer clip is sampled in
+#   several overlapping passes, and the slider then shows the final result only;
 # * **players** for every stem and the mix, all scaled by one factor so you hear the real balance;
 # * **Save as WAV**, which writes `{stem}.wav` and `mix.wav` into a sub-folder of the chosen folder.
 #

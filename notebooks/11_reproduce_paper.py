@@ -22,9 +22,9 @@
 # course's small data when you have no GPU or no download.
 #
 # *Prerequisites:* [09 · Separation](09_separation.ipynb) (separation and SI-SDRi). *Run time:* without
-# the downloads (the same code on `data_small`): 176 s, measured in default mode (`jupyter nbconvert
-# --execute`, `OMP_NUM_THREADS=1`) on a 2-core CPU that other jobs shared (load average ≈ 4–5), 134 s
-# of it the three separations of section 4 (71 s the four ISDM models). With the downloads, hours on
+# the downloads (the same code on `data_small`): 96 s on an idle 2-core CPU, default mode under nbval
+# at torch's default threads (`pytest notebooks/11_reproduce_paper.ipynb`, 2026-12-03), most of it
+# the three separations of section 4; 176 s with one thread on a CPU that other jobs shared. With the downloads, hours on
 # one GPU for the full test set (not measured here; `MSDM_PAPER_TRACKS` limits the number of tracks
 # for a quicker look).
 
