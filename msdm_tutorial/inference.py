@@ -169,6 +169,12 @@ def model_rate(denoiser) -> int:
     return int(getattr(denoiser, "sample_rate", None) or SAMPLE_RATE)
 
 
+def generation_length(samples: int, multiple: int, chunk: int) -> int:
+    """Samples to generate for a request of ``samples``: one chunk is rounded up to the U-Net's valid
+    length (and cropped after); a longer request is outpainted chunk by chunk at its own length."""
+    return math.ceil(samples / multiple) * multiple if samples <= chunk else samples
+
+
 def length_multiple(denoiser) -> int:
     """The U-Net's valid-length multiple (its total downsampling; the lcm over ISDM's models)."""
     from .tasks import ISDMDenoiser
@@ -448,7 +454,7 @@ def run_generate(args) -> int:
     precision = precision_of(args, device)
     seconds = args.seconds if args.seconds is not None else chunk / sr
     n = max(1, round(seconds * sr))
-    length = math.ceil(n / m) * m if n <= chunk else n      # longer: outpainted chunk by chunk
+    length = generation_length(n, m, chunk)
     runs = chunk_runs(length, chunk, overlap, "sequential", args.batch, args.batch) if n > chunk else 1
     if args.compile:
         compile_model(model)

@@ -420,8 +420,7 @@ def _call_task(plan: LabPlan, gen: torch.Generator, callback, device) -> Tensor:
     req, cfg, model = plan.request, plan.config, plan.model
     precision = tasks.resolve_precision("auto", device)
     if req.task == "generate":
-        m = inf.length_multiple(model)
-        length = math.ceil(plan.length / m) * m if plan.length <= plan.chunk else plan.length
+        length = inf.generation_length(plan.length, inf.length_multiple(model), plan.chunk)
         return tasks.generate(model, (1, len(plan.stems), length), config=cfg, generator=gen, callback=callback,
                               device=device, precision=precision, chunk_length=plan.chunk, overlap=plan.overlap)
     if req.task == "impute":
