@@ -43,7 +43,7 @@ from msdm_tutorial.data import analysis as A  # noqa: E402
 from msdm_tutorial.data.audio import load_audio, save_audio  # noqa: E402
 from msdm_tutorial.data.toy import synthesize_song  # noqa: E402
 from msdm_tutorial.data.toyset import song_seed  # noqa: E402
-from msdm_tutorial.inference import chunk_length  # noqa: E402
+from msdm_tutorial.models import chunk_length  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CHECKPOINT = ROOT / "data_small" / "checkpoints" / "msdm-tiny.pt"

@@ -42,7 +42,7 @@ import torch
 
 from msdm_tutorial import cli, metrics, tasks
 from msdm_tutorial.data.datasets import list_tracks, load_track
-from msdm_tutorial.inference import chunk_length, load_model
+from msdm_tutorial.models import chunk_length, load_model
 
 ROOT = Path(__file__).resolve().parents[1]
 from _report import publish  # noqa: E402  (benchmarks/ is on sys.path when run as a script)

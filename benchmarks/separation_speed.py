@@ -42,7 +42,7 @@ import torch
 from msdm_tutorial import STEMS, metrics
 from msdm_tutorial.course import data_small
 from msdm_tutorial.data.datasets import load_track
-from msdm_tutorial.inference import chunk_length, length_multiple, load_model
+from msdm_tutorial.models import chunk_length, length_multiple, load_model
 from msdm_tutorial.tasks import SeparationConfig, separate_long
 
 ROOT = Path(__file__).resolve().parents[1]

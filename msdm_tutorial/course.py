@@ -21,8 +21,10 @@ def size(full, quick):
 
 
 def pick_device(verbose: bool = True) -> torch.device:
-    """``cuda`` when a GPU is visible, else ``cpu``."""
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    """``cuda`` when a GPU is visible, else ``cpu`` (:func:`msdm_tutorial.models.pick_device`), and say which."""
+    from .models import pick_device as auto_device
+
+    device = auto_device()
     if verbose:
         name = torch.cuda.get_device_name(0) if device.type == "cuda" else f"CPU ({os.cpu_count()} cores)"
         print(f"torch {torch.__version__} | device: {device} — {name}" + (" | quick mode" if QUICK else ""))
@@ -35,14 +37,6 @@ def seed_everything(seed: int = 0) -> torch.Generator:
     np.random.seed(seed)
     torch.manual_seed(seed)
     return torch.Generator().manual_seed(seed)
-
-
-def on_colab() -> bool:
-    try:
-        import google.colab  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def repo_root():

@@ -8,9 +8,9 @@ The lab is three plain layers, so that everything but the clicking is testable w
    resampled and downmixed as ``msdm separate`` does) into a :class:`LabPlan`; bad input raises
    :class:`LabError` with a one-line message.
 3. :func:`execute` — runs the plan through the same :mod:`msdm_tutorial.tasks` calls, with the same
-   arguments, as the ``msdm`` command line (:mod:`msdm_tutorial.inference`): the paper preset with
-   the overrides of ``inference.build_config`` / ``inference.separation_config``, chunks of
-   ``inference.chunk_length``, the command line's seamless chunks (``--chunking seamless``) and
+   arguments, as the ``msdm`` command line (:mod:`msdm_tutorial.cli`): the paper preset with
+   the overrides of ``presets.with_overrides`` / ``presets.separation_settings``, chunks of
+   ``models.chunk_length``, the command line's seamless chunks (``--chunking seamless``) and
    outpainting for clips longer than a chunk, its default precision, the generator of ``--seed``.
    It records the denoising trajectory (``Step.denoised`` of every σ step; only when the run is one
    sampler pass, i.e. a clip of at most one chunk) and returns a :class:`LabResult`.
@@ -25,7 +25,6 @@ Errors never show a traceback: they become a readable line in the lab's message 
 from __future__ import annotations
 
 import html
-import io
 import math
 import threading
 import time
@@ -34,16 +33,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
-import numpy as np
 import torch
 from torch import Tensor
 
-from . import STEMS, course, metrics, plotting, tasks
-from . import inference as inf
-from .cli import CommandError
+from . import STEMS, course, metrics, models, outputs, plotting, presets, tasks
 
 #: Errors that come from the learner's input (shown as one line); anything else is "unexpected".
-_INPUT_ERRORS = (ValueError, OSError, CommandError)
+_INPUT_ERRORS = (ValueError, OSError)
 
 TASKS = ("generate", "impute", "separate")
 #: Method choice → (likelihood, use ISDM single-stem models).
@@ -117,7 +113,7 @@ class LabRequest:
             return tasks.GenerationConfig.paper()
         if self.task == "impute":
             return tasks.ImputationConfig.paper()
-        return inf.separation_config(self.likelihood, METHODS[self.method][1])
+        return presets.separation_preset(self.likelihood, METHODS[self.method][1])
 
     def config(self) -> tasks.SamplingConfig:
         """The sampling configuration: the command line's (preset + ``--steps``, ``--sampler``,
@@ -125,9 +121,9 @@ class LabRequest:
         self.check()
         try:
             if self.task == "separate":
-                cfg = inf.separation_config(self.likelihood, self.isdm, self.steps, self.sampler, self.s_churn)
+                cfg = presets.separation_settings(self.likelihood, self.isdm, self.steps, self.sampler, self.s_churn)
             else:
-                cfg = inf.build_config(self.preset(), self.steps, self.sampler, self.s_churn)
+                cfg = presets.with_overrides(self.preset(), self.steps, self.sampler, self.s_churn)
             if not math.isclose(self.sigma_max, cfg.sigma_max, rel_tol=1e-6):
                 cfg = cfg.replace(sigma_max=float(self.sigma_max))
             if cfg.sampler == "euler" and self.num_resamples != cfg.num_resamples:
@@ -213,34 +209,13 @@ class LabRequest:
 def read_upload(content: bytes, name: str, sample_rate: int) -> tuple[Tensor, list[str]]:
     """An uploaded file's bytes → a mono (T,) float32 tensor at ``sample_rate``, plus notes.
 
-    Like ``msdm separate``: another sample rate is resampled (torchaudio), stereo is averaged to
-    mono, and both are reported in the notes. Not-audio, empty or NaN files raise :class:`LabError`.
+    :func:`msdm_tutorial.models.read_model_input`, as ``msdm separate`` reads a file: another sample
+    rate is resampled, stereo is averaged to mono, both are noted. Bad files raise :class:`LabError`.
     """
-    import soundfile as sf
-
-    from .data.audio import resample
-
-    name = name or "upload"
-    if not content:
-        raise LabError(f"{name}: the file is empty")
     try:
-        data, sr = sf.read(io.BytesIO(bytes(content)), dtype="float32", always_2d=True)
-    except Exception as err:  # noqa: BLE001 - libsndfile raises several types for non-audio bytes
-        reason = _one_line(err).replace("Error opening <_io.BytesIO object", "").strip(" >:")
-        raise LabError(f"{name}: not a readable audio file (use WAV or FLAC){': ' + reason if reason else ''}") from None
-    notes = []
-    if data.shape[0] == 0:
-        raise LabError(f"{name}: the audio file is empty (0 samples)")
-    if not np.isfinite(data).all():
-        raise LabError(f"{name}: contains {int((~np.isfinite(data)).sum())} NaN/Inf sample(s)")
-    if data.shape[1] > 1:
-        notes.append(f"{name}: {data.shape[1]} channels, downmixed to mono (the model hears one channel)")
-        data = data.mean(axis=1, dtype=np.float32, keepdims=True)
-    audio = torch.from_numpy(np.ascontiguousarray(data[:, 0]))
-    if sr != sample_rate:
-        audio = resample(audio, int(sr), int(sample_rate))
-        notes.append(f"{name}: resampled from {sr} Hz to the model's {sample_rate} Hz")
-    return audio.float(), notes
+        return models.read_model_input(bytes(content), sample_rate, name=name or "upload")
+    except ValueError as err:
+        raise LabError(_one_line(err)) from None
 
 
 def toy_tracks(data_root) -> list[str]:
@@ -309,7 +284,7 @@ def prepare(request: LabRequest, model, data_root=None, isdm_model=None) -> LabP
             raise LabError("ISDM needs one single-stem checkpoint per stem (isdm-tiny-{stem}.pt); "
                            "none were found, so choose an MSDM method")
         model = isdm_model
-    stems, sr = inf.model_stems(model), inf.model_rate(model)
+    stems, sr = models.model_stems(model), models.model_rate(model)
     unknown = [s for s in request.keep if s not in stems]
     if unknown:
         raise LabError(f"unknown stem(s) {', '.join(unknown)}; the model has {', '.join(stems)}")
@@ -317,7 +292,7 @@ def prepare(request: LabRequest, model, data_root=None, isdm_model=None) -> LabP
         raise LabError("every stem is kept: untick at least one stem to generate it")
     n = max(1, round(request.seconds * sr))
     plan = LabPlan(request, cfg, model, stems, sr, n)
-    plan.chunk = inf.chunk_length(model)
+    plan.chunk = models.chunk_length(model)
     if request.task == "generate":
         return plan
     if request.task == "impute" or request.source == "toy":
@@ -412,15 +387,15 @@ def _half(x: Tensor) -> Tensor:
 
 
 def _generator(device, seed: int) -> torch.Generator:
-    return inf._generator(device, seed)
+    return models.seeded_generator(device, seed)
 
 
 def _call_task(plan: LabPlan, gen: torch.Generator, callback, device) -> Tensor:
-    """The task call of ``msdm generate`` / ``impute`` / ``separate`` (see msdm_tutorial.inference)."""
+    """The task call of ``msdm generate`` / ``impute`` / ``separate`` (see msdm_tutorial.cli)."""
     req, cfg, model = plan.request, plan.config, plan.model
     precision = tasks.resolve_precision("auto", device)
     if req.task == "generate":
-        length = inf.generation_length(plan.length, inf.length_multiple(model), plan.chunk)
+        length = models.generation_length(plan.length, models.length_multiple(model), plan.chunk)
         return tasks.generate(model, (1, len(plan.stems), length), config=cfg, generator=gen, callback=callback,
                               device=device, precision=precision, chunk_length=plan.chunk, overlap=plan.overlap)
     if req.task == "impute":
@@ -452,13 +427,13 @@ def execute(plan: LabPlan, device="cpu", on_step=None, cancel: threading.Event |
     except ValueError as err:
         if "NaN" not in str(err):
             raise
-        raise LabError(f"the sampler diverged ({_one_line(err)}) with {inf.describe(cfg)}: "
+        raise LabError(f"the sampler diverged ({_one_line(err)}) with {presets.settings_text(cfg)}: "
                        f"{_diverged_hint(req)}") from None
-    inf._sync(device)
+    models.synchronize(device)
     elapsed = time.perf_counter() - t0
     audio = x[0, :, :plan.length].detach().float().cpu()
     if not torch.isfinite(audio).all():
-        raise LabError(f"the sampler diverged (NaN/Inf in the result) with {inf.describe(cfg)}: "
+        raise LabError(f"the sampler diverged (NaN/Inf in the result) with {presets.settings_text(cfg)}: "
                        f"{_diverged_hint(req)}")
     notes = list(plan.notes)
     peak = float(audio.abs().max())
@@ -487,7 +462,7 @@ def save_result(result: LabResult, folder) -> list[Path]:
     if folder.exists() and not folder.is_dir():
         raise LabError(f"{folder}: exists and is not a folder")
     try:
-        return inf.publish(folder / name, inf.stem_files(result.stems, result.audio), result.sample_rate)
+        return outputs.write_stem_folder(folder / name, outputs.stem_files(result.stems, result.audio), result.sample_rate)
     except _INPUT_ERRORS as err:
         raise LabError(_one_line(err)) from None
 
@@ -559,17 +534,17 @@ class SamplingLab:
                  out_dir="outputs/lab", max_frames: int = MAX_FRAMES):
         import ipywidgets as W
 
-        self.device = torch.device(device) if device is not None else inf.pick_device(None)
+        self.device = torch.device(device) if device is not None else models.pick_device()
         self.data_root = Path(data_root) if data_root is not None else course.data_small() / "toy"
         if model is None:
             checkpoint = Path(checkpoint) if checkpoint is not None else default_checkpoint()
             try:
-                model = inf.load_model(checkpoint, self.device)
+                model = models.load_model(checkpoint, self.device)
             except _INPUT_ERRORS as err:
                 raise LabError(_one_line(err)) from None
         self.model = model.to(self.device).eval() if hasattr(model, "to") else model
         self.checkpoint = str(checkpoint) if checkpoint is not None else "CHECKPOINT"
-        self.stems, self.sample_rate = inf.model_stems(self.model), inf.model_rate(self.model)
+        self.stems, self.sample_rate = models.model_stems(self.model), models.model_rate(self.model)
         self.isdm_paths, self.isdm_model, isdm_note = self._load_isdm(isdm, checkpoint)
         self.max_frames = max_frames
         self.result: LabResult | None = None
@@ -707,7 +682,7 @@ class SamplingLab:
                                 f"model per stem ({_esc(where)}/isdm-tiny-{{{_esc(','.join(self.stems))}}}.pt), "
                                 f"which are not there.</span>")
         try:
-            model = inf.load_isdm(",".join(f"{s}={p}" for s, p in paths.items()), self.device, self.stems)
+            model = models.load_isdm(",".join(f"{s}={p}" for s, p in paths.items()), self.device, self.stems)
         except _INPUT_ERRORS as err:
             return None, None, f"<span class='msdm-lab-msg-error'>ISDM is disabled: {_esc(_one_line(err))}</span>"
         return {s: str(p) for s, p in paths.items()}, model.eval(), ""
@@ -766,7 +741,7 @@ class SamplingLab:
                 samples = self._padded_length(req)
                 guess = f" (≈ {cfg.nfe * samples * self._seconds_per_nfe_sample:.0f} s at the last run's speed)"
             self.info.value = (f"<span style='color:#555'>{cfg.nfe} denoiser evaluations{guess} · paper preset: "
-                               f"{_esc(inf.describe(preset))}, σ_max {preset.sigma_max:g}</span>")
+                               f"{_esc(presets.settings_text(preset))}, σ_max {preset.sigma_max:g}</span>")
             if req.task == "separate" and req.likelihood == "gaussian" and cfg.num_steps < GAUSSIAN_MIN_STEPS:
                 self.info.value += (f"<br><span class='msdm-lab-msg-note'>careful: with fewer than "
                                     f"{GAUSSIAN_MIN_STEPS} steps the stiff Gaussian likelihood (γ = 0.75σ) "
@@ -781,7 +756,7 @@ class SamplingLab:
         """Samples the network actually processes for ``req`` (chunks or a valid length)."""
         model = self.isdm_model if req.isdm and self.isdm_model is not None else self.model
         n = max(1, round(req.seconds * self.sample_rate))
-        m = inf.chunk_length(model) if req.task != "generate" else inf.length_multiple(model)
+        m = models.chunk_length(model) if req.task != "generate" else models.length_multiple(model)
         return math.ceil(n / m) * m
 
     def command_line(self) -> str:
@@ -791,7 +766,7 @@ class SamplingLab:
         batch = None
         if req.task != "generate":
             model = self.isdm_model if req.isdm and self.isdm_model is not None else self.model
-            batch = max(8, math.ceil(n / inf.chunk_length(model)))
+            batch = max(8, math.ceil(n / models.chunk_length(model)))
         isdm = {s: _show_path(p) for s, p in self.isdm_paths.items()} if self.isdm_paths else None
         checkpoint = _show_path(self.checkpoint) if self.checkpoint != "CHECKPOINT" else self.checkpoint
         return req.command(checkpoint, isdm, None if self.device.type == "cpu" else str(self.device),
@@ -979,7 +954,7 @@ class SamplingLab:
     def _scores_html(self, result: LabResult) -> str:
         req = result.request
         head = (f"<b>{_esc(req.task)}</b> · {result.audio.shape[-1] / result.sample_rate:.2f} s · "
-                f"{_esc(inf.describe(result.config))}, σ_max {result.config.sigma_max:g} · "
+                f"{_esc(presets.settings_text(result.config))}, σ_max {result.config.sigma_max:g} · "
                 f"{result.elapsed:.1f} s")
         if result.si_sdri is None:
             if req.task == "separate":

@@ -495,7 +495,7 @@ msdm prepare-slakh /data/slakh2100_flac_redux {SLAKH} --workers 8
 # 2. One GPU, the paper's run ({paper.steps:,} steps, batch {paper.batch_size}, chunks of {paper.chunk_length} samples):
 msdm train --preset paper --data {SLAKH} --out runs/msdm-paper
 # 3. Four GPUs on one machine (global batch 8 = 2 per GPU; raise it with --batch-size 32):
-torchrun --nproc-per-node 4 -m msdm_tutorial.train --preset paper --data {SLAKH} --out runs/msdm-paper
+torchrun --nproc-per-node 4 -m msdm_tutorial.cli.train --preset paper --data {SLAKH} --out runs/msdm-paper
 #    several machines: add --nnodes 2 --node-rank R --master-addr HOST --master-port 29500 to torchrun
 # 4. ISDM, the paper's weakly supervised baseline: one single-stem model per stem
 for stem in {' '.join(STEMS)}; do msdm train --preset paper-isdm --stems $stem --data {SLAKH} --out runs/isdm-$stem; done
@@ -536,9 +536,9 @@ else:
     assert [json.loads(line)["step"] for line in (small / "log.jsonl").read_text().splitlines()] == [1, 2, 3]
     if not course.QUICK:  # two CPU processes on the gloo backend: the multi-GPU path, on a laptop
         extra = ["--out", str(work / "ddp-run"), "--steps", "2", "--device", "cpu"]
-        print("  torchrun --nproc-per-node 2 -m msdm_tutorial.train", " ".join(base[1:] + extra))
+        print("  torchrun --nproc-per-node 2 -m msdm_tutorial.cli.train", " ".join(base[1:] + extra))
         done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
-                               "-m", "msdm_tutorial.train", *base[1:], *extra], capture_output=True, text=True)
+                               "-m", "msdm_tutorial.cli.train", *base[1:], *extra], capture_output=True, text=True)
         print("  " + (done.stdout.strip().splitlines() or ["(no output)"])[-1])
         assert done.returncode == 0, done.stderr[-2000:]
 
@@ -593,7 +593,7 @@ shutil.rmtree(work, ignore_errors=True)
 #   JSONL/TensorBoard logs and checkpoints that resume bit for bit; the validation loss, not the
 #   noisy batch loss, tells you whether training works.
 # * The same code scales from a minute on a laptop to the paper's run: `msdm train --preset paper`
-#   on one GPU, `torchrun --nproc-per-node N -m msdm_tutorial.train` on many, `--preset paper-isdm
+#   on one GPU, `torchrun --nproc-per-node N -m msdm_tutorial.cli.train` on many, `--preset paper-isdm
 #   --stems STEM` for the single-stem ISDM models, `--resume` after an interruption.
 #
 # **Next:** [07 · Generation](07_generation.ipynb) — generate all four stems jointly, and see

@@ -260,14 +260,14 @@ display(table(rows))
 # the floor: a method can lose to the equal split on one stem while beating it on average.
 
 # %%
-from msdm_tutorial.inference import describe
+from msdm_tutorial.presets import settings_text
 
 settings = {"MSDM Dirac": dirac_cfg, "MSDM Gaussian": gauss_cfg, **({"ISDM Dirac": isdm_cfg} if ISDM is not None else {})}
 print(f"{len(names)} songs cropped to {CHUNKS_PER_SONG} chunks ({X.shape[-1] / SR:.2f} s) each, seed 0, "
       f"all songs in one batch; {rows['equal split (floor)']['num_windows']} windows")
 for name, cfg in settings.items():
     label = next(r for r in rows if r.startswith(name))
-    print(f"  {name}: {describe(cfg)} → average {rows[label]['average']:.2f} dB")
+    print(f"  {name}: {settings_text(cfg)} → average {rows[label]['average']:.2f} dB")
 below = [f"{name} {k} ({s['si_sdri'][k]:.2f} dB)" for name, s in rows.items() for k in STEMS if round(s["si_sdri"][k], 2) < 0]
 print("stems below the equal split (0 dB: worse than handing back y/4):", ", ".join(below) or "none")
 

@@ -84,7 +84,8 @@ from tqdm.auto import tqdm
 
 from msdm_tutorial import STEMS, checkpoints, exercises, metrics, tasks, unet
 from msdm_tutorial.data import list_tracks, load_track, scan_track
-from msdm_tutorial.inference import describe
+from msdm_tutorial.models import parse_isdm
+from msdm_tutorial.presets import settings_text
 
 gen = course.seed_everything(0)
 PAPER = {"MSDM Dirac": 16.48, "ISDM Dirac": 17.27, "MSDM Gaussian": 14.54}   # Table 1, average SI-SDRi (dB)
@@ -135,7 +136,7 @@ def find_isdm(value):
     if not value:
         return None
     if "=" in value:
-        files = {k.strip(): Path(v.strip()).expanduser() for k, v in (item.split("=", 1) for item in value.split(","))}
+        files = {stem: Path(path).expanduser() for stem, path in parse_isdm(value)}
     else:
         files = {stem: Path(value).expanduser() / f for stem, f in ISDM_FILES.items()}
     return files if set(files) == set(STEMS) and all(p.is_file() for p in files.values()) else None
@@ -246,7 +247,7 @@ for name, (denoiser, root_, config, chunk_) in runs.items():
     t0 = time.time()
     results[name] = run_protocol(denoiser, root_, config, chunk_, max_tracks=max_tracks)
     s = results[name]["summary"]
-    print(f"{name}, {describe(config)}: average {s['average']:.2f} dB over {s['num_windows']} windows of "
+    print(f"{name}, {settings_text(config)}: average {s['average']:.2f} dB over {s['num_windows']} windows of "
           f"{s['num_tracks']} tracks ({time.time() - t0:.0f} s)")
 
 # %% [markdown]
@@ -262,7 +263,7 @@ lines = ["| method | our setting | " + " | ".join(STEMS) + f" | average (ours: {
 for name in PAPER:
     if name in results:
         s = results[name]["summary"]
-        cells = describe(runs[name][2]) + " | " + " | ".join(f"{s['si_sdri'][k]:.2f}" for k in STEMS) + f" | **{s['average']:.2f}**"
+        cells = settings_text(runs[name][2]) + " | " + " | ".join(f"{s['si_sdri'][k]:.2f}" for k in STEMS) + f" | **{s['average']:.2f}**"
     else:
         cells = "— | " + " | ".join("—" for _ in STEMS) + " | not run"
     lines.append(f"| {name} | {cells} | {PAPER[name]:.2f} |")

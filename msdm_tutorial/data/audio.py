@@ -1,21 +1,25 @@
 """Audio files in and out: WAV/FLAC through soundfile, resampling through torchaudio.
 
 Every reader checks what it reads (a readable audio file, finite samples, the expected rate) and
-raises a ``ValueError`` whose message starts with the file's path. Every writer is atomic: it
-writes a temporary file in the target folder, then ``os.replace``-s it, so an interrupted run
-never leaves a half-written file under the final name.
+raises a ``ValueError`` whose message starts with the file's path; :func:`read_audio` returns
+notes on what it changed (a stereo file downmixed), :func:`load_audio` turns them into warnings.
+Every writer is atomic (:mod:`msdm_tutorial.files`), so an interrupted run never leaves a
+half-written file under the final name.
 """
 
 from __future__ import annotations
 
-import os
+import io
 import warnings
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import soundfile as sf
 import torch
 from torch import Tensor
+
+from ..files import atomic_path
 
 AUDIO_SUFFIXES = (".wav", ".flac")
 
@@ -29,8 +33,11 @@ def audio_info(path) -> sf._SoundFileInfo:
 
 
 def _reason(err: Exception) -> str:
+    """libsndfile's message without its "Error opening <file>: " prefix."""
     text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-    return text.replace(f"Error opening {err.args[0]!r}: ", "") if err.args else text
+    if text.startswith("Error opening ") and ": " in text:
+        return text.split(": ", 1)[1].strip() or text
+    return text
 
 
 def _check_finite(data: np.ndarray, path) -> None:
@@ -39,18 +46,18 @@ def _check_finite(data: np.ndarray, path) -> None:
         raise ValueError(f"{path}: contains {bad} NaN/Inf sample(s)")
 
 
-def _downmix(data: np.ndarray, path, mono: bool) -> np.ndarray:
-    """(frames, channels) -> (channels', frames), averaging channels when ``mono``."""
+def _downmix(data: np.ndarray, name, mono: bool) -> tuple[np.ndarray, list[str]]:
+    """(frames, channels) -> (channels', frames), averaging channels when ``mono``; the note says so."""
     if mono and data.shape[1] > 1:
-        warnings.warn(f"{path}: {data.shape[1]} channels, downmixed to mono", stacklevel=3)
-        return data.mean(axis=1, dtype=np.float32)[None, :]
-    return np.ascontiguousarray(data.T)
+        return data.mean(axis=1, dtype=np.float32)[None, :], [f"{name}: {data.shape[1]} channels, downmixed to mono"]
+    return np.ascontiguousarray(data.T), []
 
 
 def read_frames(path, start: int, frames: int, mono: bool = True) -> np.ndarray:
     """Read ``frames`` frames from ``start`` (seeking, not reading the whole file).
 
-    Returns a float32 array ``(channels, frames)``; frames past the end are zero-padded.
+    Returns a float32 array ``(channels, frames)``; frames past the end are zero-padded. A
+    downmixed file gives a warning (the datasets read thousands of chunks and cannot return notes).
     """
     try:
         with sf.SoundFile(str(path)) as f:
@@ -60,32 +67,69 @@ def read_frames(path, start: int, frames: int, mono: bool = True) -> np.ndarray:
     except (sf.LibsndfileError, RuntimeError) as err:
         raise ValueError(f"{path}: not a readable audio file ({_reason(err)})") from None
     _check_finite(data, path)
-    out = _downmix(data, path, mono)
+    out, notes = _downmix(data, path, mono)
+    for note in notes:
+        warnings.warn(note, stacklevel=2)
     if out.shape[1] < frames:
         out = np.pad(out, ((0, 0), (0, frames - out.shape[1])))
     return out
 
 
-def load_audio(path, sample_rate: int | None = None, mono: bool = True) -> tuple[Tensor, int]:
-    """Read a WAV/FLAC file as ``(Tensor (channels, samples) float32, sample_rate)``.
+class AudioRead(NamedTuple):
+    """What :func:`read_audio` returns: the audio, its rate, notes on what was changed, the file's rate."""
 
-    ``sample_rate``: resample to this rate (torchaudio) when the file has another one.
-    ``mono``: average the channels of a multi-channel file (with a warning saying so).
-    Raises ValueError naming the file when it is not audio, is corrupt, or holds NaN/Inf.
-    """
-    path = Path(path)
+    audio: Tensor            # (channels, samples) float32
+    sample_rate: int
+    notes: list[str]         # e.g. "song.wav: 2 channels, downmixed to mono"
+    source_rate: int         # the rate the file was stored at (before any resampling)
+
+
+def _open_source(source, name):
+    """A path or a file object (or bytes) for soundfile, and the name messages use."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        if not len(source):
+            raise ValueError(f"{name or 'upload'}: the file is empty")
+        return io.BytesIO(bytes(source)), name or "upload"
+    if hasattr(source, "read"):
+        return source, name or getattr(source, "name", None) or "upload"
+    path = Path(source)
     if not path.is_file():
         raise ValueError(f"{path}: no such file")
+    return str(path), name or path
+
+
+def read_audio(source, sample_rate: int | None = None, mono: bool = True, name=None) -> AudioRead:
+    """Read a WAV/FLAC file — a path, a file object or its bytes — as an :class:`AudioRead`.
+
+    ``sample_rate``: resample to this rate (torchaudio) when the file has another one.
+    ``mono``: average the channels of a multi-channel file; a note says so (nothing is printed or warned).
+    ``name``: how messages call the file (default: its path, or ``upload`` for bytes).
+    Raises ValueError naming the file when it is not audio, is corrupt, or holds NaN/Inf.
+    """
+    handle, name = _open_source(source, name)
     try:
-        data, sr = sf.read(str(path), dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError) as err:
-        raise ValueError(f"{path}: not a readable audio file ({_reason(err)})") from None
-    _check_finite(data, path)
-    audio = torch.from_numpy(_downmix(data, path, mono))
+        data, sr = sf.read(handle, dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, TypeError) as err:
+        raise ValueError(f"{name}: not a readable audio file ({_reason(err)})") from None
+    _check_finite(data, name)
+    downmixed, notes = _downmix(data, name, mono)
+    audio = torch.from_numpy(downmixed)
+    rate = int(sr)
     if sample_rate is not None and sr != sample_rate:
         audio = resample(audio, sr, sample_rate)
-        sr = sample_rate
-    return audio, int(sr)
+        rate = int(sample_rate)
+    return AudioRead(audio, rate, notes, int(sr))
+
+
+def load_audio(source, sample_rate: int | None = None, mono: bool = True) -> tuple[Tensor, int]:
+    """``(audio (channels, samples) float32, sample_rate)`` of a WAV/FLAC path or file object.
+
+    :func:`read_audio` for callers that want no notes back: a downmix note becomes a warning.
+    """
+    read = read_audio(source, sample_rate, mono)
+    for note in read.notes:
+        warnings.warn(note, stacklevel=2)
+    return read.audio, read.sample_rate
 
 
 def resample(audio: Tensor, orig_rate: int, new_rate: int) -> Tensor:
@@ -135,18 +179,10 @@ def save_audio(path, audio, sample_rate: int, subtype: str | None = None) -> Pat
         else:
             subtype = "PCM_16"
     fmt = "WAV" if suffix == ".wav" else "FLAC"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
+    with atomic_path(path) as tmp:
         with sf.SoundFile(str(tmp), "w", samplerate=int(sample_rate), channels=data.shape[0],
                           format=fmt, subtype=subtype) as f:
             if subtype in ("FLOAT", "DOUBLE"):
                 _no_peak_chunk(f)
             f.write(data.T)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return path

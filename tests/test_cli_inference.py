@@ -354,7 +354,7 @@ def test_impute_long_track_keeps_stems_across_chunks(tmp_path, models, track):
 def test_compile_wraps_the_networks_without_running_them():
     """--compile hands each network to torch.compile (compiling happens on the first call, not tested here:
     it takes minutes on a CPU)."""
-    from msdm_tutorial.inference import compile_model
+    from msdm_tutorial.models import compile_model
     from msdm_tutorial.tasks import ISDMDenoiser
 
     def tiny(stems):

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 
-from .. import cli
+from .common import CommandError, write_json
+from .parsing import COUNT, NON_NEGATIVE, SAMPLE_RATE, SECONDS, SEED
 
 
 def run_make_toy_data(args) -> int:
-    from .toyset import write_toy_dataset
+    from ..data.toyset import write_toy_dataset
 
     summary = write_toy_dataset(args.out, songs=args.songs, validation_songs=args.validation_songs,
                                 test_songs=args.test_songs, seconds=args.seconds, seed=args.seed,
@@ -17,14 +18,14 @@ def run_make_toy_data(args) -> int:
     n = sum(summary["songs"].values())
     print(f"wrote {n} toy songs ({summary['layout']} layout, {summary['renderer']} renderer, {summary['sample_rate']} Hz, "
           f"{summary['seconds']} s each) to {summary['out']}")
-    cli.write_json(args.json, summary)
+    write_json(args.json, summary)
     return 0
 
 
 def run_render_midi(args) -> int:
     import sys
 
-    from .midi import format_summary, render_midi_files
+    from ..data.midi import format_summary, render_midi_files
 
     def problem(r):  # one line per file, as it happens
         kind = "error" if r["status"] == "failed" else "skipped"
@@ -34,36 +35,43 @@ def run_render_midi(args) -> int:
                                 layout=args.layout, split=args.split, fmt=args.format, programs=args.programs,
                                 seed=args.seed, jobs=args.jobs, progress=not args.quiet, on_problem=problem)
     print(format_summary(summary))
-    cli.write_json(args.json, summary)
+    write_json(args.json, summary)
     # exit 2 when a file failed, or when nothing at all was rendered (every file skipped)
     return 2 if summary["failed"] or not summary["tracks"] else 0
 
 
 def run_prepare_slakh(args) -> int:
-    from .slakh import format_summary, prepare_slakh
+    from ..data.slakh import format_summary, prepare_slakh
 
     summary = prepare_slakh(args.raw_root, args.out_root, sample_rate=args.sample_rate,
                             workers=args.workers, progress=not args.quiet)
     print(format_summary(summary))
-    cli.write_json(args.json, summary)
+    write_json(args.json, summary)
     if summary["failed"]:
         track, why = summary["failed"][0]
-        raise cli.CommandError(f"{len(summary['failed'])} track(s) failed, first {why}")
+        raise CommandError(f"{len(summary['failed'])} track(s) failed, first {why}")
     return 0
 
 
 def register(sub) -> None:
+    """``msdm make-toy-data``, ``msdm render-midi`` and ``msdm prepare-slakh``."""
+    register_make_toy_data(sub)
+    register_render_midi(sub)
+    register_prepare_slakh(sub)
+
+
+def register_make_toy_data(sub) -> None:
     p = sub.add_parser(
         "make-toy-data", help="synthesise toy multi-stem songs (MSDM or raw Slakh layout)",
         description="Synthesise toy songs whose bass, drums, guitar and piano share tempo, key and chords. "
                     "Writes OUT/{train,validation,test}/TrackNNNNN/ with a meta.json of labels per track.")
     p.add_argument("out", metavar="OUT", help="output folder (created; must be empty unless --overwrite)")
-    p.add_argument("--songs", type=cli.NON_NEGATIVE, default=24, help="training songs (default 24)")
-    p.add_argument("--validation-songs", type=cli.NON_NEGATIVE, default=4, help="validation songs (default 4)")
-    p.add_argument("--test-songs", type=cli.NON_NEGATIVE, default=6, help="test songs (default 6)")
-    p.add_argument("--seconds", type=cli.SECONDS, default=8.0, help="length of each song in seconds (default 8)")
-    p.add_argument("--seed", type=cli.SEED, default=0, help="base seed; the same seed gives identical files")
-    p.add_argument("--sample-rate", type=cli.SAMPLE_RATE, default=None,
+    p.add_argument("--songs", type=NON_NEGATIVE, default=24, help="training songs (default 24)")
+    p.add_argument("--validation-songs", type=NON_NEGATIVE, default=4, help="validation songs (default 4)")
+    p.add_argument("--test-songs", type=NON_NEGATIVE, default=6, help="test songs (default 6)")
+    p.add_argument("--seconds", type=SECONDS, default=8.0, help="length of each song in seconds (default 8)")
+    p.add_argument("--seed", type=SEED, default=0, help="base seed; the same seed gives identical files")
+    p.add_argument("--sample-rate", type=SAMPLE_RATE, default=None,
                    help="sample rate (default 22050 for msdm, 44100 for slakh-raw)")
     p.add_argument("--layout", choices=("msdm", "slakh-raw"), default="msdm",
                    help="msdm: {stem}.wav per track; slakh-raw: metadata.yaml + stems/SNN.flac + mix.flac")
@@ -77,6 +85,8 @@ def register(sub) -> None:
     p.add_argument("--json", metavar="FILE", help="also write a summary as JSON")
     p.set_defaults(func=run_make_toy_data)
 
+
+def register_render_midi(sub) -> None:
     p = sub.add_parser(
         "render-midi", help="render multi-track MIDI files into stems with a General MIDI SoundFont (as Slakh)",
         description="Render each MIDI file into one track, the way Slakh2100 was made: every MIDI instrument is "
@@ -89,7 +99,7 @@ def register(sub) -> None:
     p.add_argument("out", metavar="OUT", help="output folder (created; finished tracks in it are kept)")
     p.add_argument("--soundfont", metavar="SF2", default=None,
                    help="a General MIDI SoundFont (default: TimGM6mb.sf2, bundled with pretty_midi, GPL-2)")
-    p.add_argument("--sample-rate", type=cli.SAMPLE_RATE, default=None,
+    p.add_argument("--sample-rate", type=SAMPLE_RATE, default=None,
                    help="sample rate (default 22050 for msdm, 44100 for slakh-raw, as the official release)")
     p.add_argument("--layout", choices=("msdm", "slakh-raw"), default="msdm",
                    help="msdm: {stem}.wav per track; slakh-raw: metadata.yaml, stems/SNN.flac, MIDI/SNN.mid, "
@@ -101,12 +111,14 @@ def register(sub) -> None:
     p.add_argument("--programs", choices=("keep", "random"), default="keep",
                    help="keep: each track's own GM program (default); random: like Slakh's random choice of "
                         "patch, draw a program within the track's class (Bass 32-39, ...) from --seed")
-    p.add_argument("--seed", type=cli.SEED, default=0, help="base seed of --programs random (file i uses seed + i)")
-    p.add_argument("--jobs", type=cli.COUNT, default=1, help="parallel processes (default 1)")
+    p.add_argument("--seed", type=SEED, default=0, help="base seed of --programs random (file i uses seed + i)")
+    p.add_argument("--jobs", type=COUNT, default=1, help="parallel processes (default 1)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--json", metavar="FILE", help="also write the summary as JSON")
     p.set_defaults(func=run_render_midi)
 
+
+def register_prepare_slakh(sub) -> None:
     p = sub.add_parser(
         "prepare-slakh", help="convert the official Slakh2100 release to the MSDM layout",
         description="Read RAW_ROOT/{train,validation,test,omitted}/TrackNNNNN/metadata.yaml, sum the rendered "
@@ -115,8 +127,8 @@ def register(sub) -> None:
                     "so an interrupted run can simply be started again.")
     p.add_argument("raw_root", metavar="RAW_ROOT", help="the slakh2100_flac_redux folder")
     p.add_argument("out_root", metavar="OUT_ROOT", help="output folder (MSDM layout)")
-    p.add_argument("--sample-rate", type=cli.SAMPLE_RATE, default=22050, help="output sample rate (default 22050)")
-    p.add_argument("--workers", type=cli.COUNT, default=max(1, min(8, (os.cpu_count() or 2) - 1)),
+    p.add_argument("--sample-rate", type=SAMPLE_RATE, default=22050, help="output sample rate (default 22050)")
+    p.add_argument("--workers", type=COUNT, default=max(1, min(8, (os.cpu_count() or 2) - 1)),
                    help="parallel processes (default: CPU cores - 1, at most 8)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--json", metavar="FILE", help="also write the summary as JSON")

@@ -5,11 +5,14 @@ from __future__ import annotations
 import os
 import platform
 
+from .common import write_json
+
 
 def collect() -> dict:
+    """Versions, the compute device, the CPU count, the stem order and the sample rate."""
     import torch
 
-    from . import STEMS, SAMPLE_RATE, __version__
+    from .. import SAMPLE_RATE, STEMS, __version__
 
     return {
         "msdm_tutorial": __version__,
@@ -23,9 +26,7 @@ def collect() -> dict:
     }
 
 
-def run(args) -> int:
-    from .cli import write_json
-
+def run_info(args) -> int:
     info = collect()
     for key, value in info.items():
         print(f"{key:>16}: {value}")
@@ -37,4 +38,4 @@ def register(sub) -> None:
     p = sub.add_parser("info", help="print versions and the compute device",
                        description="Print library versions, the compute device and the stem order.")
     p.add_argument("--json", metavar="FILE", help="also write the information as JSON")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run_info)

@@ -1,0 +1,117 @@
+"""What ``msdm generate / impute / separate / evaluate`` share: their parsers (built from
+:mod:`msdm_tutorial.options`), the model of ``--checkpoint``/``--isdm``, input audio with notes, and
+the settings their JSON results record.
+
+The four commands run one task of :mod:`msdm_tutorial.tasks` at the paper's settings (the presets
+of :mod:`msdm_tutorial.presets`; ``--steps``, ``--sampler`` and ``--churn`` override them) and write
+per-stem WAV files plus ``mix.wav`` (:mod:`msdm_tutorial.outputs`, all or nothing).
+
+* Inputs are WAV/FLAC files of any length and sample rate: they are resampled to the model's rate,
+  stereo is downmixed to mono (with a note on stderr), and long inputs are cut into chunks of the
+  model's length (``--chunk-seconds``; default 32 × the U-Net's downsampling), ``--batch`` at a time.
+* Long inputs are *seamless* by default (``--chunking seamless``): neighbouring chunks overlap by
+  ``--overlap`` (a quarter chunk) and a chunk holds its overlap with finished chunks as known
+  (:func:`msdm_tutorial.tasks.chunk_passes`); ``--chunking independent`` is the paper's.
+* ``--precision bf16|fp32`` (default bf16 where it is native), ``--compile`` (``torch.compile``).
+* ``--seed`` makes a run reproducible (same seed, device, batch and settings → the same files).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .. import models
+from .common import CommandError, note
+from .parsing import add_command_options
+
+
+def add_task_parser(sub, command: str, func, help: str, description: str, epilog: str):
+    """``msdm COMMAND`` with the options of ``options.COMMAND_OPTIONS[COMMAND]``."""
+    p = sub.add_parser(command, help=help, description=description, epilog=epilog,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_command_options(p, command)
+    p.set_defaults(func=func)
+    return p
+
+
+def check_result_file(path, option: str = "--json") -> None:
+    """A results file must go into an existing folder and must not be a folder (checked up front,
+    so that a long run does not end in an error after its audio was written)."""
+    if not path:
+        return
+    p = Path(path)
+    if p.is_dir():
+        raise CommandError(f"{option} {path}: is a folder")
+    if not p.absolute().parent.is_dir():
+        raise CommandError(f"{option} {path}: the folder {p.absolute().parent} does not exist")
+
+
+def crop_seconds(x, seconds: float | None, sample_rate: int, option: str = "--seconds"):
+    """The first ``seconds`` of ``x`` (along its last axis); all of it when None."""
+    if seconds is None:
+        return x
+    if not seconds > 0:
+        raise CommandError(f"{option} {seconds}: must be > 0")
+    return x[..., :max(1, round(seconds * sample_rate))]
+
+
+def read_input_audio(path, sample_rate: int, command: str):
+    """:func:`msdm_tutorial.models.read_model_input` of a file, its notes printed on stderr."""
+    audio, notes = models.read_model_input(path, sample_rate)
+    for message in notes:
+        note(command, message)
+    return audio
+
+
+def precision_of(args, device) -> str:
+    """The precision a run uses: ``--precision``, else bf16 where it is native (CUDA, bf16 CPUs)."""
+    from ..tasks import resolve_precision
+
+    return resolve_precision(getattr(args, "precision", None) or "auto", device)
+
+
+def overlap_of(args, chunk: int) -> int:
+    """``--overlap`` (a fraction of the chunk) in samples."""
+    from ..tasks import DEFAULT_OVERLAP
+
+    fraction = DEFAULT_OVERLAP if getattr(args, "overlap", None) is None else args.overlap
+    return int(round(fraction * chunk))
+
+
+def chunking_record(args, chunk: int) -> dict:
+    """What JSON results record about chunking: the option, the design it runs, the overlap in samples."""
+    from ..tasks import SEAMLESS
+
+    chunking = getattr(args, "chunking", "sequential")
+    return {"chunking": chunking, "design": SEAMLESS if chunking == "seamless" else chunking,
+            "overlap": overlap_of(args, chunk)}
+
+
+def model_label(args) -> dict:
+    """How JSON results name the model: ``{"checkpoint": path}`` or ``{"isdm": {stem: path}}``."""
+    if getattr(args, "isdm", None):
+        return {"isdm": dict(models.parse_isdm(args.isdm))}
+    return {"checkpoint": str(args.checkpoint)}
+
+
+def load_separation_model(args, device, stems=None):
+    """The denoiser of ``--checkpoint`` or ``--isdm`` (exactly one of them), of at least two stems."""
+    isdm = getattr(args, "isdm", None)
+    if bool(isdm) == bool(args.checkpoint):
+        raise CommandError("give either --checkpoint (an MSDM model) or --isdm STEM=CHECKPOINT,… (single-stem models)")
+    model = models.load_isdm(isdm, device, stems) if isdm else models.load_model(args.checkpoint, device, stems)
+    if len(models.model_stems(model)) < 2:
+        what = f"--isdm {isdm}" if isdm else str(args.checkpoint)
+        raise CommandError(f"{what}: a model of the single stem {models.model_stems(model)[0]!r} has nothing to "
+                           f"separate (combine one single-stem checkpoint per stem with --isdm)")
+    return model
+
+
+def run_record(args, device, cfg, chunk: int, precision: str) -> dict:
+    """The fields every task's JSON results share (after the command's own)."""
+    from ..presets import config_record
+
+    return {"chunk_length": chunk, **chunking_record(args, chunk), "precision": precision,
+            "compile": args.compile, "batch": args.batch, "seed": args.seed, "device": str(device),
+            "config": config_record(cfg)}

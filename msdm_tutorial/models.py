@@ -1,0 +1,217 @@
+"""A trained denoiser from a checkpoint, and what a run needs to know about it.
+
+* :func:`load_model` — one MSDM checkpoint (ours or the paper's ``.ckpt``) with its stems checked;
+  :func:`load_isdm` — K single-stem checkpoints as one ISDM model (``bass=b.pt,drums=d.pt,…``).
+* :func:`model_stems`, :func:`model_rate` — its stems (in order) and its sample rate.
+* :func:`length_multiple` — the U-Net's valid-length multiple: its total downsampling 2^levels
+  (the lcm over ISDM's models); :func:`chunk_length` — samples per chunk, ``CHUNK_MULTIPLE`` × that
+  multiple by default (32 × 8192 = 262144, the paper's chunks); :func:`generation_length`.
+* :func:`read_model_input` — an audio file (path, file object or bytes) as the model hears it:
+  mono at the model's rate, with notes on what was changed.
+* :func:`pick_device`, :func:`seeded_generator`, :func:`synchronize`, :func:`compile_model` — the
+  device, the random stream of ``--seed``, and timing/compilation helpers.
+
+Errors are ``ValueError`` with one line naming the file (or the option) and the problem.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from . import SAMPLE_RATE, STEMS
+
+#: Default chunk length in units of the U-Net's total downsampling: 32 × 8192 = 262144 samples
+#: (the paper's chunks) for the paper's models, 32 × 1024 = 32768 for the tiny preset.
+CHUNK_MULTIPLE = 32
+
+
+def pick_device(name: str | None = None, option: str = "--device") -> torch.device:
+    """``name`` as a torch device; None or ``"auto"``: ``cuda`` when a GPU is visible, else ``cpu``."""
+    if not name or name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ValueError(f"{option} {name}: not a device name (cpu, cuda, cuda:1, …)") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"{option} {name}: CUDA is not available on this machine")
+    return device
+
+
+def parse_stems(text: str | None, option: str = "--stems") -> tuple[str, ...] | None:
+    """``"bass, drums"`` → ("bass", "drums"); None stays None. Empty or repeated names are errors."""
+    if text is None:
+        return None
+    stems = tuple(s.strip() for s in text.split(",") if s.strip())
+    if not stems:
+        raise ValueError(f"{option}: name at least one stem")
+    if len(set(stems)) != len(stems):
+        raise ValueError(f"{option} {text}: a stem is named twice")
+    return stems
+
+
+def load_checkpoint_file(path, device="cpu"):
+    """:func:`msdm_tutorial.checkpoints.load`, with one-line errors for a missing file or a folder."""
+    from .checkpoints import load
+
+    p = Path(path)
+    if not p.exists():
+        raise ValueError(f"{path}: no such checkpoint file")
+    if p.is_dir():
+        raise ValueError(f"{path}: is a folder, not a checkpoint file")
+    return load(p, device=device)
+
+
+def load_model(path, device="cpu", stems: tuple[str, ...] | None = None):
+    """A checkpoint's denoiser on ``device``; ``stems`` insists on the model's stems (in order).
+
+    A checkpoint that does not name its stems gets ``STEMS`` when it has 4 channels, else ``stems``."""
+    denoiser = load_checkpoint_file(path, device)
+    own = tuple(denoiser.stems) if denoiser.stems is not None else None
+    if own is None:
+        channels = denoiser.net.config.in_channels
+        if channels == len(STEMS):
+            own = tuple(STEMS)
+        elif stems is not None and len(stems) == channels:
+            own = stems
+        else:
+            raise ValueError(f"{path}: the checkpoint does not name its {channels} stem(s); "
+                             f"convert it with 'msdm convert-checkpoint --stems …'")
+        denoiser.stems = own
+    if stems is not None and own != stems:
+        raise ValueError(f"{path}: the checkpoint's stems are {', '.join(own)}, not the requested {', '.join(stems)}")
+    return denoiser
+
+
+def parse_isdm(spec: str) -> list[tuple[str, str]]:
+    """``bass=C1,drums=C2`` → [("bass", "C1"), ("drums", "C2")]."""
+    pairs = []
+    for item in spec.split(","):
+        if not item.strip():
+            continue
+        stem, sep, path = item.partition("=")
+        if not sep or not stem.strip() or not path.strip():
+            raise ValueError(f"--isdm: expected STEM=CHECKPOINT[,STEM=CHECKPOINT…], got {item.strip()!r}")
+        pairs.append((stem.strip(), path.strip()))
+    if not pairs:
+        raise ValueError("--isdm: name at least one STEM=CHECKPOINT")
+    names = [s for s, _ in pairs]
+    dup = sorted({s for s in names if names.count(s) > 1})
+    if dup:
+        raise ValueError(f"--isdm: stem {dup[0]!r} is given more than one checkpoint")
+    return pairs
+
+
+def load_isdm(spec, device="cpu", stems: tuple[str, ...] | None = None):
+    """K single-stem checkpoints as one :class:`~msdm_tutorial.tasks.ISDMDenoiser`.
+
+    ``spec``: ``"bass=b.pt,drums=d.pt"`` or a mapping {stem: path}. Each checkpoint must hold exactly
+    the stem it is assigned to (or be unnamed with one channel)."""
+    from .tasks import ISDMDenoiser
+
+    pairs = parse_isdm(spec) if isinstance(spec, str) else parse_isdm(",".join(f"{s}={p}" for s, p in spec.items()))
+    if stems is not None and tuple(s for s, _ in pairs) != stems:
+        raise ValueError(f"--isdm names the stems {', '.join(s for s, _ in pairs)}, "
+                         f"not the requested {', '.join(stems)}")
+    models = {}
+    for stem, path in pairs:
+        d = load_checkpoint_file(path, device)
+        own = tuple(d.stems) if d.stems is not None else None
+        if own is None and d.net.config.in_channels == 1:
+            d.stems = own = (stem,)
+        if own != (stem,):
+            what = ", ".join(own) if own else f"{d.net.config.in_channels} unnamed stems"
+            raise ValueError(f"{path}: --isdm assigns it to {stem!r}, but it is a checkpoint of {what} "
+                             f"(ISDM needs one single-stem model per stem)")
+        models[stem] = d
+    try:
+        return ISDMDenoiser(models).to(device)
+    except ValueError as err:
+        raise ValueError(f"--isdm: {err}") from None
+
+
+def model_stems(denoiser) -> tuple[str, ...]:
+    """The model's stems in channel order (``STEMS`` when it does not name them)."""
+    return tuple(denoiser.stems) if getattr(denoiser, "stems", None) is not None else tuple(STEMS)
+
+
+def model_rate(denoiser) -> int:
+    """The model's sample rate in Hz (22050 when it does not say)."""
+    return int(getattr(denoiser, "sample_rate", None) or SAMPLE_RATE)
+
+
+def length_multiple(denoiser) -> int:
+    """The U-Net's valid-length multiple (its total downsampling; the lcm over ISDM's models)."""
+    from .tasks import ISDMDenoiser
+
+    if isinstance(denoiser, ISDMDenoiser):
+        return math.lcm(*(length_multiple(d) for d in denoiser._list()))
+    return int(getattr(getattr(denoiser, "net", None), "downsampling", 1) or 1)
+
+
+def chunk_length(denoiser, seconds: float | None = None, option: str = "--chunk-seconds") -> int:
+    """Samples per chunk: ``seconds`` rounded up to a valid length, else ``CHUNK_MULTIPLE`` × the downsampling."""
+    m = length_multiple(denoiser)
+    if seconds is None:
+        from .tasks import PAPER_CHUNK_LENGTH
+
+        return CHUNK_MULTIPLE * m if m > 1 else PAPER_CHUNK_LENGTH
+    if not seconds > 0:
+        raise ValueError(f"{option} {seconds}: must be > 0")
+    n = max(1, round(seconds * model_rate(denoiser)))
+    return math.ceil(n / m) * m
+
+
+def generation_length(samples: int, multiple: int, chunk: int) -> int:
+    """Samples to generate for a request of ``samples``: one chunk is rounded up to the U-Net's valid
+    length, ⌈samples / multiple⌉ · multiple (and cropped after); a longer request is outpainted chunk
+    by chunk at its own length."""
+    return math.ceil(samples / multiple) * multiple if samples <= chunk else samples
+
+
+def read_model_input(source, sample_rate: int, name=None) -> tuple[Tensor, list[str]]:
+    """An audio file (path, file object or bytes) as a model hears it: a mono (T,) float32 tensor at
+    ``sample_rate``, and notes on what was changed (channels downmixed, resampled to the model's rate)."""
+    from .data.audio import read_audio
+
+    if isinstance(source, (str, Path)) and Path(source).is_dir():
+        raise ValueError(f"{source}: is a folder, not an audio file")
+    read = read_audio(source, sample_rate=sample_rate, mono=True, name=name)
+    notes = list(read.notes)
+    label = name or (source if isinstance(source, (str, Path)) else "upload")
+    if read.source_rate != sample_rate:
+        notes.append(f"{label}: resampled from {read.source_rate} Hz to the model's {sample_rate} Hz")
+    audio = read.audio[0]
+    if audio.numel() == 0:
+        raise ValueError(f"{label}: the audio file is empty (0 samples)")
+    return audio.float(), notes
+
+
+def seeded_generator(device, seed: int) -> torch.Generator:
+    """The random stream of ``--seed``: a generator on ``device`` seeded with ``seed``."""
+    return torch.Generator(device=device).manual_seed(int(seed))
+
+
+def synchronize(device) -> None:
+    """Wait for the GPU's queued work (so that a timer measures it); nothing on a CPU."""
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def compile_model(model):
+    """``--compile``: wrap the network(s) of ``model`` in ``torch.compile`` (each new shape compiles once)."""
+    from .tasks import ISDMDenoiser
+
+    for d in (model._list() if isinstance(model, ISDMDenoiser) else [model]):
+        if isinstance(getattr(d, "net", None), torch.nn.Module):
+            d.net = torch.compile(d.net)
+    return model
+
+
+__all__ = ["CHUNK_MULTIPLE", "pick_device", "parse_stems", "load_checkpoint_file", "load_model", "parse_isdm",
+           "load_isdm", "model_stems", "model_rate", "length_multiple", "chunk_length", "generation_length",
+           "read_model_input", "seeded_generator", "synchronize", "compile_model"]

@@ -1,0 +1,238 @@
+"""The options of ``msdm generate / impute / separate / evaluate`` as plain data, one home for each.
+
+The command line builds its argparse parsers from :data:`COMMAND_OPTIONS` (``msdm_tutorial.cli``),
+and the sampling lab shows the command that equals its controls with :func:`command_line`, which
+renders from the same definitions — so a flag, a choice or a default is written down once.
+
+:data:`RECOMMENDED_SEPARATION` is the course's recommended separation setting and the default of
+``msdm separate`` / ``msdm evaluate``: MSDM Dirac with the paper's sampler (Euler, 150 steps × R 2
+corrections = 300 NFE, S_churn 20, Table 1), seamless chunks overlapping by a quarter chunk.
+Notebook 09 measures why: at equal network evaluations Heun and Euler with R = 2 trade places on
+the toy songs ("the model, not the sampler, sets the quality here"), and on the exact denoiser of
+Gaussian stems the paper's grid is the most accurate, so the paper's setting stays the default.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: Chunking designs of long inputs (:func:`msdm_tutorial.tasks.chunk_passes`); seamless = bridge.
+CHUNKINGS = ("seamless", "independent", "sequential", "bridge", "crossfade")
+DEFAULT_CHUNKING = "seamless"
+#: Chunks processed at once by impute, separate and evaluate.
+CHUNK_BATCH = 8
+
+
+@dataclass(frozen=True)
+class Range:
+    """An int or a finite float within bounds: ``low <= x`` (``low < x`` when ``low_open``), likewise high."""
+
+    kind: type = int
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+
+    @property
+    def rule(self) -> str:
+        bounds = [f"{'>' if self.low_open else '>='} {self.low}" if self.low is not None else "",
+                  f"{'<' if self.high_open else '<='} {self.high}" if self.high is not None else ""]
+        return " and ".join(b for b in bounds if b) or "finite"
+
+
+# The ranges every command shares.
+COUNT = Range(int, 1)                      # steps, batch sizes, intervals, limits: at least one
+NON_NEGATIVE = Range(int, 0)               # workers, warm-up steps, song counts
+SEED = Range(int, 0, 2 ** 32 - 1)          # numpy's and torch's seeds alike
+SECONDS = Range(float, 0, low_open=True)   # a length of audio: > 0
+SAMPLE_RATE = Range(int, 8000, 192000)     # Hz
+CHURN = Range(float, 0)                    # S_churn >= 0
+OVERLAP = Range(float, 0, 0.5, high_open=True)
+
+
+@dataclass(frozen=True)
+class Option:
+    """One command-line option: ``flag`` (``--steps``, or a bare name for a positional), argparse's fields."""
+
+    flag: str
+    help: str
+    dest: str | None = None
+    range: Range | None = None
+    choices: tuple[str, ...] | None = None
+    default: object = None
+    metavar: str | None = None
+    required: bool = False
+    switch: bool = False          # a store_true flag
+    group: str | None = None      # an argparse argument group's title
+
+    @property
+    def positional(self) -> bool:
+        return not self.flag.startswith("-")
+
+    @property
+    def name(self) -> str:
+        """The attribute argparse stores the value under."""
+        return self.dest or self.flag.lstrip("-").replace("-", "_")
+
+
+#: The course's recommended separation setting (the defaults of ``msdm separate`` and ``msdm
+#: evaluate``), as {option name: value}. ``steps``/``churn``/``overlap`` None mean the preset's:
+#: 150 Euler steps × R 2 (300 NFE), S_churn 20 (MSDM Dirac; 40 for ISDM), a quarter-chunk overlap
+#: (``tasks.DEFAULT_OVERLAP``). ``presets.recommended_separation()`` gives its sampling config.
+RECOMMENDED_SEPARATION = {"method": "dirac", "sampler": "euler", "steps": None, "churn": None,
+                          "chunking": DEFAULT_CHUNKING, "overlap": None, "batch": CHUNK_BATCH, "seed": 0}
+
+SAMPLING = "sampling (defaults: the paper's settings)"
+ISDM_HELP = "ISDM instead: one single-stem checkpoint per stem"
+CONSTRAIN_HELP = "Dirac: the stem set to y − Σ others (default: the first, as the paper's code does)"
+
+
+def sampling_options(task: str, paper_steps: str) -> list[Option]:
+    """``--steps --sampler --churn --seed --batch``: the task preset's sampler, overridden."""
+    generate = task == "generate"
+    sampler = RECOMMENDED_SEPARATION["sampler"] if task in ("separate", "evaluate") else "euler"
+    return [
+        Option("--steps", f"σ steps (paper: {paper_steps})", range=COUNT, group=SAMPLING),
+        Option("--sampler", "euler: the paper's sampler (with its R correction resamples for separation); "
+                            "heun: EDM's second-order sampler, 2N−1 NFE (default euler)",
+               choices=("euler", "heun"), default=sampler, group=SAMPLING),
+        Option("--churn", "S_churn, the stochasticity (paper preset by default)", range=CHURN, group=SAMPLING),
+        Option("--seed", "random seed; the same seed gives the same files (default 0)", range=SEED, default=0,
+               group=SAMPLING),
+        Option("--batch", "songs to generate (default 1)" if generate else f"chunks per batch (default {CHUNK_BATCH})",
+               range=COUNT, default=1 if generate else CHUNK_BATCH, group=SAMPLING),
+    ]
+
+
+def chunk_options(chunking: bool = True) -> list[Option]:
+    """``--chunk-seconds`` (and for inputs, ``--chunking``) and ``--overlap``."""
+    options = [Option("--chunk-seconds", "process the input in chunks of S seconds (rounded up to a valid length; "
+                                         "default 32 × the U-Net's downsampling: 262144 samples for the paper's "
+                                         "models, 32768 for tiny)", range=SECONDS, metavar="S")]
+    if chunking:
+        options.append(Option(
+            "--chunking", "seamless (default, = bridge): overlapping chunks in two batches, the second holding its "
+                          "overlaps with the first as known; independent: the paper's chunks, each alone (stems may "
+                          "jump at joins); sequential: one chunk after another, each holding its overlap with the "
+                          "previous one (best quality, no batching within a song); crossfade: overlapping chunks "
+                          "each alone, crossfaded", choices=CHUNKINGS, default=DEFAULT_CHUNKING))
+    options.append(Option("--overlap", "overlap of neighbouring chunks, as a fraction of a chunk (default 0.25)",
+                          range=OVERLAP, metavar="F"))
+    return options
+
+
+PRECISION_OPTIONS = [
+    Option("--precision", "bf16: the network under bfloat16 autocast; fp32: float32 (default: bf16 on CUDA and on "
+                          "CPUs with native bf16, fp32 elsewhere)", choices=("bf16", "fp32")),
+    Option("--compile", "run the network through torch.compile (minutes to compile; pays off on GPUs, long runs)",
+           switch=True),
+]
+
+
+def run_options(json_help: str = "also write a summary as JSON") -> list[Option]:
+    """``--stems --device --quiet --json``: what every inference command takes last."""
+    return [
+        Option("--stems", "comma-separated stems the checkpoint must have, in order (an error otherwise)"),
+        Option("--device", "cpu, cuda, cuda:1 … (default: cuda when available)", default="auto"),
+        Option("--quiet", "no progress bar", switch=True),
+        Option("--json", json_help, metavar="FILE"),
+    ]
+
+
+def separation_choices() -> list[Option]:
+    """``--method`` and ``--constrain``, defaulting to the recommended setting."""
+    return [Option("--method", "likelihood (default dirac)", choices=("dirac", "gaussian"),
+                   default=RECOMMENDED_SEPARATION["method"]),
+            Option("--constrain", CONSTRAIN_HELP, metavar="STEM")]
+
+
+COMMAND_OPTIONS: dict[str, list[Option]] = {
+    "generate": [
+        Option("--checkpoint", "MSDM checkpoint (ours or the paper's .ckpt)", required=True),
+        Option("--out", "output folder (created; existing files of the same name are replaced)", required=True),
+        Option("--seconds", "length in seconds (default: the model's chunk length, ≈ 11.9 s for the paper's models, "
+                            "≈ 1.5 s for tiny); longer songs are outpainted, each chunk continuing the previous one",
+               range=SECONDS),
+        *chunk_options(chunking=False), *sampling_options("generate", "150 Euler steps"), *PRECISION_OPTIONS,
+        *run_options()],
+    "impute": [
+        Option("--checkpoint", "MSDM checkpoint", required=True),
+        Option("--track", "track folder with {stem}.wav/.flac files", metavar="DIR", required=True),
+        Option("--keep", "the stems to keep (the rest is generated)", metavar="STEM[,STEM…]", required=True),
+        Option("--out", "output folder", required=True),
+        Option("--seconds", "use only the first S seconds of the track", range=SECONDS),
+        *chunk_options(), *sampling_options("impute", "256 Euler steps"), *PRECISION_OPTIONS, *run_options()],
+    "separate": [
+        Option("mixture", "the mixture (WAV or FLAC; stereo is downmixed)", metavar="MIX.wav"),
+        Option("--checkpoint", "MSDM checkpoint (one model for all stems)"),
+        Option("--isdm", ISDM_HELP, metavar="STEM=C,…"),
+        Option("--out", "output folder", required=True),
+        *separation_choices(), *chunk_options(), *sampling_options("separate", "150 Euler steps × R 2"),
+        *PRECISION_OPTIONS, *run_options()],
+    "evaluate": [
+        Option("--checkpoint", "MSDM checkpoint"),
+        Option("--isdm", ISDM_HELP, metavar="STEM=C,…"),
+        Option("--data", "data root in MSDM layout (DIR/SPLIT/TrackNNNNN/)", metavar="DIR", required=True),
+        Option("--split", "split folder (default test)", default="test"),
+        *separation_choices(),
+        Option("--limit", "only the first N tracks", range=COUNT, metavar="N"),
+        Option("--seconds", "only the first S seconds of each track", range=SECONDS),
+        Option("--drop-partial-chunk", "drop each track's incomplete last chunk (the authors' evaluation)",
+               switch=True),
+        Option("--csv", "write DIR/windows.csv (per window) and DIR/summary.csv", metavar="DIR"),
+        *chunk_options(), *sampling_options("evaluate", "150 Euler steps × R 2"), *PRECISION_OPTIONS,
+        *run_options("write the results as JSON: protocol, summary (per-stem and mean SI-SDRi), windows, run")],
+}
+
+
+def find_option(task: str, name: str) -> Option:
+    """The option of ``msdm TASK`` stored under ``name`` (``"steps"``, ``"chunk_seconds"``, ``"mixture"``)."""
+    if task not in COMMAND_OPTIONS:
+        raise ValueError(f"unknown command {task!r}; choose one of {', '.join(COMMAND_OPTIONS)}")
+    for option in COMMAND_OPTIONS[task]:
+        if option.name == name:
+            return option
+    raise ValueError(f"msdm {task} has no option for {name!r}")
+
+
+SHELL_SPECIAL = set(" \t\n'\"$`\\;&|<>*?()[]{}!#~")
+
+
+def render_value(value) -> str:
+    """A value as typed on a command line: floats in their shortest form (0.25, 3), tuples comma-joined,
+    quoted only when a shell would split or expand it (placeholders such as ``STEM=C,…`` stay bare)."""
+    if isinstance(value, float):
+        text = f"{value:g}"
+    elif isinstance(value, (tuple, list)):
+        text = ",".join(map(str, value))
+    else:
+        text = str(value)
+    return "'" + text.replace("'", "'\\''") + "'" if SHELL_SPECIAL & set(text) or not text else text
+
+
+def command_line(task: str, settings: dict) -> str:
+    """The ``msdm TASK …`` command line of ``settings`` ({option name: value}), in the dict's order.
+
+    Names are the parsed attributes (``"steps"``, ``"chunk_seconds"``, ``"mixture"`` for the
+    positional); a value of None (or False for a switch) is left out; choices and ranges are checked
+    against the same definitions the command line parses with, so the rendered command runs.
+    Example: ``command_line("separate", {"checkpoint": "m.pt", "mixture": "song.wav", "out": "stems"})``
+    → ``msdm separate --checkpoint m.pt song.wav --out stems``.
+    """
+    parts = ["msdm", task]
+    for name, value in settings.items():
+        option = find_option(task, name)
+        if value is None or value is False:
+            continue
+        if option.choices is not None and value not in option.choices:
+            raise ValueError(f"{option.flag} {value}: choose one of {', '.join(option.choices)}")
+        if option.switch:
+            parts.append(option.flag)
+            continue
+        text = render_value(value)
+        parts += [text] if option.positional else [option.flag, text]
+    return " ".join(parts)
+
+
+__all__ = ["Range", "Option", "COMMAND_OPTIONS", "RECOMMENDED_SEPARATION", "CHUNKINGS", "command_line",
+           "find_option", "COUNT", "NON_NEGATIVE", "SEED", "SECONDS", "SAMPLE_RATE"]

@@ -1,0 +1,86 @@
+"""Sampling settings of the tasks: the paper's presets with the command line's overrides.
+
+Every inference run — ``msdm generate / impute / separate / evaluate``, the sampling lab, the
+notebooks — starts from a preset of :mod:`msdm_tutorial.tasks` and applies the same three overrides:
+
+* ``steps`` N: the σ grid's number of steps (Euler: N steps × R resamples = N·R network calls);
+* ``sampler="heun"``: EDM's second-order sampler on the same grid, 2N − 1 network calls;
+* ``churn``: S_churn, the stochasticity γ_i = min(S_churn / N, √2 − 1) of each step.
+
+:func:`recommended_separation` is the course's recommended separation setting
+(:data:`msdm_tutorial.options.RECOMMENDED_SEPARATION`) as a config.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from .options import RECOMMENDED_SEPARATION
+
+
+def with_overrides(base, steps: int | None = None, sampler: str | None = None, churn: float | None = None):
+    """The preset ``base`` with the overrides: ``steps`` (>= 1), ``sampler`` ("euler"/"heun"), ``churn`` (>= 0)."""
+    if steps is not None and steps < 1:
+        raise ValueError(f"--steps {steps}: must be >= 1")
+    if churn is not None and churn < 0:
+        raise ValueError(f"--churn {churn}: must be >= 0")
+    cfg = base
+    if sampler == "heun":
+        cfg = cfg.with_heun(steps or cfg.num_steps)
+    elif steps is not None:
+        cfg = cfg.replace(num_steps=steps)
+    if churn is not None:
+        cfg = cfg.replace(s_churn=churn)
+    return cfg
+
+
+def separation_preset(method: str, isdm: bool):
+    """Table 1's preset of a likelihood (``"dirac"``/``"gaussian"``) for MSDM or ISDM models."""
+    from .tasks import SeparationConfig
+
+    presets = {("dirac", False): SeparationConfig.paper_dirac, ("gaussian", False): SeparationConfig.paper_gaussian,
+               ("dirac", True): SeparationConfig.paper_isdm_dirac,
+               ("gaussian", True): SeparationConfig.paper_isdm_gaussian}
+    if (method, bool(isdm)) not in presets:
+        raise ValueError(f"--method {method}: choose dirac or gaussian")
+    return presets[(method, bool(isdm))]()
+
+
+def separation_settings(method: str, isdm: bool, steps=None, sampler=None, churn=None):
+    """The separation config of ``msdm separate --method M [--isdm …] --steps --sampler --churn``."""
+    return with_overrides(separation_preset(method, isdm), steps, sampler, churn)
+
+
+def recommended_separation(isdm: bool = False):
+    """The course's recommended separation config (``options.RECOMMENDED_SEPARATION``): MSDM Dirac,
+    Euler 150 steps × R 2 = 300 NFE, S_churn 20 (40 with ``isdm``), σ ∈ [1e-4, 1]."""
+    r = RECOMMENDED_SEPARATION
+    return separation_settings(r["method"], isdm, r["steps"], r["sampler"], r["churn"])
+
+
+def with_constrained_stem(cfg, stem: str | None, stems: tuple[str, ...]):
+    """``cfg`` with the Dirac method's constrained stem (x_stem = y − Σ others) set to ``stem``, if given."""
+    if stem is None:
+        return cfg
+    if cfg.method != "dirac":
+        raise ValueError(f"--constrain {stem}: only the dirac method constrains a stem")
+    if stem not in stems:
+        raise ValueError(f"--constrain {stem}: unknown stem; the model's stems are {', '.join(stems)}")
+    return cfg.replace(source_id=stems.index(stem))
+
+
+def config_record(cfg) -> dict:
+    """A config as JSON results record it: its fields plus ``nfe``, the network calls per chunk."""
+    record = asdict(cfg)
+    record["nfe"] = cfg.nfe
+    return record
+
+
+def settings_text(cfg) -> str:
+    """One line naming a sampling config: ``euler 150 steps × R 2, S_churn 20 (300 NFE)``."""
+    r = f" × R {cfg.num_resamples}" if cfg.sampler == "euler" and cfg.num_resamples > 1 else ""
+    return f"{cfg.sampler} {cfg.num_steps} steps{r}, S_churn {cfg.s_churn:g} ({cfg.nfe} NFE)"
+
+
+__all__ = ["with_overrides", "separation_preset", "separation_settings", "recommended_separation",
+           "with_constrained_stem", "config_record", "settings_text"]
