@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
+
+from msdm_tutorial.files import write_text_atomic
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 
@@ -15,13 +16,10 @@ def write_section(section: str, text: str, doc: Path = DOC) -> Path:
     old = doc.read_text() if doc.exists() else "# Benchmarks\n"
     pattern = re.compile(rf"^{re.escape(section)}\n.*?(?=^## |\Z)", re.S | re.M)
     new = pattern.sub(lambda _: text + "\n", old) if pattern.search(old) else old.rstrip("\n") + "\n\n" + text
-    tmp = doc.with_suffix(".md.tmp")
-    tmp.write_text(new)
-    os.replace(tmp, doc)
-    return doc
+    return write_text_atomic(doc, new)
 
 
-def publish(section: str, text: str, write: bool) -> None:
+def print_section(section: str, text: str, write: bool) -> None:
     """Print a benchmark's section; with ``write`` (the scripts' ``--write``), also put it in docs/benchmarks.md."""
     print()
     print(text)

@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import publish  # noqa: E402
+from _report import print_section  # noqa: E402
 
 from msdm_tutorial import STEMS, checkpoints, quality  # noqa: E402
 from msdm_tutorial.data.stream import ToySongStream  # noqa: E402
@@ -76,7 +76,7 @@ def main(argv=None) -> int:
         mean = [sum(v["relative"]) / len(v["relative"]) for v in err.values()]
         lines.append(f"| {label} | " + " | ".join(f"{m:.3f}" for m in mean)
                      + f" | {err[0.1]['edge_ratio']:.2f} | {bias:.2f} |")
-    publish(lines[0], "\n".join(lines) + "\n", args.write)
+    print_section(lines[0], "\n".join(lines) + "\n", args.write)
     return 0
 
 

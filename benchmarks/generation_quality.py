@@ -36,7 +36,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import publish  # noqa: E402
+from _report import print_section  # noqa: E402
 
 from msdm_tutorial import STEMS, checkpoints, cli, quality  # noqa: E402
 from msdm_tutorial.data import analysis as A  # noqa: E402
@@ -188,7 +188,7 @@ def main(argv=None) -> int:
         if "guitar" in per:
             lines.append(f"| {name} | {cell(per['guitar']['key'])} | {cell(per['piano']['key'])} | "
                          f"{cell(per['guitar']['rms'], '{:.3f}')} | {cell(per['piano']['rms'], '{:.3f}')} |")
-    publish(lines[0], "\n".join(lines) + "\n", args.write)
+    print_section(lines[0], "\n".join(lines) + "\n", args.write)
     return 0
 
 

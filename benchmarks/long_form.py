@@ -45,7 +45,7 @@ from msdm_tutorial.data.datasets import list_tracks, load_track
 from msdm_tutorial.models import chunk_length, load_model
 
 ROOT = Path(__file__).resolve().parents[1]
-from _report import publish  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+from _report import print_section  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 QUALITY = "## Long inputs: seams at chunk joins"
 SPEED = "## Long inputs: speed of seamless chunks and of bf16"
@@ -186,7 +186,7 @@ def main(argv=None) -> int:
     if args.part in ("speed", "all"):
         texts.append((SPEED, speed(args, model, cfg, chunk, overlap, header)))
     for section, text in texts:
-        publish(section, text, args.write)
+        print_section(section, text, args.write)
     return 0
 
 

@@ -40,7 +40,7 @@ from pathlib import Path  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import publish  # noqa: E402
+from _report import print_section  # noqa: E402
 
 SECTION = "## MIDI rendering and real compositions"
 CKPTS = "data_small/checkpoints"
@@ -189,7 +189,7 @@ def main(argv=None) -> int:
                   "- Commands (seed 0):", "",
                   *[f"      {shown(r['options'], r['data'] if r['set'] != 'toy, GM SoundFont' else 'TMP')}"
                     for r in results], ""]
-    publish(SECTION, "\n".join(lines), args.write)
+    print_section(SECTION, "\n".join(lines), args.write)
     return 0
 
 

@@ -34,7 +34,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import publish  # noqa: E402
+from _report import print_section  # noqa: E402
 
 from msdm_tutorial.tasks import SeparationConfig  # noqa: E402
 
@@ -126,7 +126,7 @@ def main(argv=None) -> int:
         "- Commands (seed 0):", "",
         *[f"      {shown(r['options'])}" for r in results], "",
     ])
-    publish(SECTION, text, args.write)
+    print_section(SECTION, text, args.write)
     return 0
 
 

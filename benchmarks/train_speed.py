@@ -37,7 +37,7 @@ from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-from _report import publish  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+from _report import print_section  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 SECTION = "## Training speed"
 COMMAND = ".venv/bin/python benchmarks/train_speed.py --write"
 
@@ -266,7 +266,7 @@ def main(argv=None) -> int:
 
     est = paper_estimate()
     text = section(rows, est, args, (load_start, os.getloadavg()[0]), gpu_note)
-    publish(SECTION, text, args.write)
+    print_section(SECTION, text, args.write)
     return 0
 
 

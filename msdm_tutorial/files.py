@@ -10,6 +10,8 @@ untouched and removes the temporary one.
     with atomic_open("log.jsonl", "w") as f:     # for plain file objects
         f.write(text)
     write_text_atomic("config.json", text)
+    with atomic_dir("out/Track00001") as tmp:    # a new folder, complete or absent
+        ...
 """
 
 from __future__ import annotations
@@ -84,4 +86,30 @@ def atomic_dir(path):
             shutil.rmtree(tmp)
 
 
-__all__ = ["atomic_path", "atomic_open", "atomic_dir", "write_text_atomic", "temporary_sibling"]
+@contextmanager
+def atomic_replace_dir(path):
+    """Yield a temporary folder beside ``path``; on success it takes the place of ``path``.
+
+    An existing ``path`` is first renamed to a backup sibling, the new folder renamed in, and the
+    backup removed, so ``path`` is always either the complete old folder or the complete new one
+    (for ``--overwrite``). On failure the temporary folder goes and ``path`` is untouched."""
+    path = Path(path)
+    if not path.is_dir():
+        with atomic_dir(path) as tmp:
+            yield tmp
+        return
+    tmp = temporary_sibling(path)
+    tmp.mkdir()
+    try:
+        yield tmp
+        backup = temporary_sibling(path, "old")
+        os.replace(path, backup)
+        os.replace(tmp, path)
+        shutil.rmtree(backup)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+
+
+__all__ = ["atomic_path", "atomic_open", "atomic_dir", "atomic_replace_dir", "write_text_atomic",
+           "temporary_sibling"]

@@ -191,17 +191,10 @@ def evaluate(tracks: Iterable[tuple[str, Tensor, Tensor]], sample_rate: int, ste
 # ----------------------------------------------------------------------------------------------
 
 def _write_atomic(path, text: str) -> None:
-    path = os.fspath(path)
-    tmp = f"{path}.tmp-{os.getpid()}"
-    try:
-        with open(tmp, "w", newline="") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    """Write ``text`` to ``path`` whole or not at all (:func:`msdm_tutorial.files.write_text_atomic`)."""
+    from .files import write_text_atomic
+
+    write_text_atomic(path, text)
 
 
 def _json_safe(obj):

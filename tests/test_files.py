@@ -2,7 +2,7 @@
 
 import pytest
 
-from msdm_tutorial.files import atomic_dir, atomic_open, atomic_path, write_text_atomic
+from msdm_tutorial.files import atomic_dir, atomic_open, atomic_path, atomic_replace_dir, write_text_atomic
 
 
 def test_atomic_open_replaces_only_on_success(tmp_path):
@@ -50,3 +50,18 @@ def test_atomic_dir_never_overwrites_and_removes_failures(tmp_path):
     with pytest.raises(FileExistsError):
         with atomic_dir(out):
             pass
+
+
+def test_atomic_replace_dir_swaps_whole_folders(tmp_path):
+    target = tmp_path / "data"
+    with atomic_replace_dir(target) as tmp:
+        (tmp / "a.txt").write_text("one")
+    with pytest.raises(RuntimeError):
+        with atomic_replace_dir(target) as tmp:
+            (tmp / "b.txt").write_text("half")
+            raise RuntimeError("crash")
+    assert sorted(p.name for p in target.iterdir()) == ["a.txt"]
+    with atomic_replace_dir(target) as tmp:
+        (tmp / "b.txt").write_text("two")
+    assert sorted(p.name for p in target.iterdir()) == ["b.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data"], "no temporary or backup folder is left"

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import shutil
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -41,6 +40,7 @@ import torch
 import yaml
 
 from .. import SAMPLE_RATE, STEMS
+from ..files import atomic_dir
 from .audio import resample, save_audio
 
 #: The programs of each stem's class (General MIDI families, the mapping Slakh2100 uses).
@@ -269,7 +269,7 @@ def _track_meta(source: str, song: dict, soundfont_name: str, layout: str) -> di
 
 
 def write_msdm(track: Path, song: dict, fmt: str = "wav") -> None:
-    track.mkdir(parents=True)
+    track.mkdir(parents=True, exist_ok=True)
     for k, s in enumerate(STEMS):
         if song["present"][k]:
             save_audio(track / f"{s}.{fmt}", song["stems"][k][None], song["sample_rate"])
@@ -329,19 +329,12 @@ def render_track(midi_path, track_dir, soundfont_path=None, sample_rate: int | N
     sf_path = Path(soundfont_path) if soundfont_path else default_soundfont()
     song = render_midi(pm, read_soundfont(sf_path), sample_rate, programs, seed,
                        keep_instruments=layout == "slakh-raw")
-    tmp = track_dir.parent / f".{track_dir.name}.tmp-{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    try:
+    with atomic_dir(track_dir) as tmp:
         if layout == "msdm":
             write_msdm(tmp, song, fmt)
         else:
             write_slakh_raw(tmp, song, sf_path.name, track_dir.name)
         _write_json(tmp / "meta.json", _track_meta(source, song, sf_path.name, layout))
-        os.replace(tmp, track_dir)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
     return {**base, "status": "written", "seconds": song["seconds"],
             "stems": [s for s, p in zip(STEMS, song["present"]) if p]}
 

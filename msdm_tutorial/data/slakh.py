@@ -19,7 +19,6 @@ it, and an interrupted run leaves nothing half-written under a final name.
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -29,6 +28,7 @@ import torch
 import yaml
 
 from .. import SAMPLE_RATE, STEMS
+from ..files import atomic_dir
 from .audio import load_audio, resample, save_audio
 from .datasets import stem_path
 
@@ -115,19 +115,11 @@ def prepare_track(track_dir, out_dir, sample_rate: int = SAMPLE_RATE) -> dict:
                 total[: len(p)] += p
             summed[stem] = total
     n = max(len(a) for a in summed.values())
-    tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
-    try:
+    with atomic_dir(out_dir) as tmp:
         for stem, audio in summed.items():
             audio = torch.nn.functional.pad(audio, (0, n - len(audio)))
             audio = resample(audio[None], rate, sample_rate)
             save_audio(tmp / f"{stem}.wav", audio, sample_rate)
-        os.replace(tmp, out_dir)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
     return {"track": track_dir.name, "status": "written", "missing": missing}
 
 

@@ -16,14 +16,13 @@ dataset is built in a hidden temporary folder and renamed into place at the end.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
 
 import numpy as np
 import yaml
 
 from .. import STEMS
+from ..files import atomic_replace_dir
 from .audio import save_audio
 from .toy import synthesize_raw_track, synthesize_song
 
@@ -114,33 +113,19 @@ def write_toy_dataset(out, songs: int = 24, validation_songs: int = 4, test_song
         raise ValueError(f"{out}: exists and is not a folder")
     if out.is_dir() and any(out.iterdir()) and not overwrite:
         raise ValueError(f"{out}: folder is not empty (choose a new folder, or pass --overwrite)")
-    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
     index = 0
     total = sum(counts.values())
-    try:
-        with tqdm(total=total, desc="make-toy-data", unit="song", disable=not progress) as bar:
-            for split, n in counts.items():
-                for _ in range(n):
-                    index += 1
-                    track = tmp / split / f"Track{index:05d}"
-                    s = song_seed(seed, index)
-                    if layout == "msdm":
-                        write_msdm_track(track, s, seconds, sample_rate, fmt, renderer)
-                    else:
-                        write_raw_track(track, s, seconds, sample_rate)
-                    bar.update()
-        if out.is_dir():
-            old = out.parent / f".{out.name}.old-{os.getpid()}"
-            os.replace(out, old)
-            os.replace(tmp, out)
-            shutil.rmtree(old)
-        else:
-            os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
+    with atomic_replace_dir(out) as tmp, tqdm(total=total, desc="make-toy-data", unit="song",
+                                               disable=not progress) as bar:
+        for split, n in counts.items():
+            for _ in range(n):
+                index += 1
+                track = tmp / split / f"Track{index:05d}"
+                s = song_seed(seed, index)
+                if layout == "msdm":
+                    write_msdm_track(track, s, seconds, sample_rate, fmt, renderer)
+                else:
+                    write_raw_track(track, s, seconds, sample_rate)
+                bar.update()
     return {"out": str(out), "layout": layout, "songs": counts, "seconds": seconds, "seed": seed,
             "sample_rate": sample_rate, "format": fmt if layout == "msdm" else "flac", "renderer": renderer}
