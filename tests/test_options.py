@@ -1,0 +1,54 @@
+"""msdm_tutorial.options: the inference options as data, the command line built from them, and the
+recommended separation setting that is the default of msdm separate / evaluate."""
+
+import shlex
+
+import pytest
+
+from msdm_tutorial import cli, options, presets, tasks
+
+
+def _parse(argv):
+    return cli.build_parser().parse_args(argv)
+
+
+@pytest.mark.parametrize("command", ["separate", "evaluate"])
+def test_cli_defaults_are_the_recommended_separation(command):
+    required = ["--checkpoint", "c.pt", "m.wav", "--out", "o"] if command == "separate" else \
+        ["--checkpoint", "c.pt", "--data", "d"]
+    args = _parse([command, *required])
+    for name, value in options.RECOMMENDED_SEPARATION.items():
+        assert getattr(args, name) == value, name
+
+
+def test_recommended_separation_is_the_papers_dirac_setting():
+    assert presets.recommended_separation() == tasks.SeparationConfig.paper_dirac()
+    assert presets.recommended_separation(isdm=True) == tasks.SeparationConfig.paper_isdm_dirac()
+    assert presets.settings_text(presets.recommended_separation()) == "euler 150 steps × R 2, S_churn 20 (300 NFE)"
+
+
+def test_command_line_renders_what_the_cli_parses():
+    settings = {"checkpoint": "my model.pt", "mixture": "song.wav", "method": "gaussian", "out": "OUT",
+                "steps": 3, "sampler": "heun", "churn": 20.0, "seed": 4, "batch": 2, "quiet": True}
+    line = options.command_line("separate", settings)
+    assert line.startswith("msdm separate --checkpoint 'my model.pt' song.wav --method gaussian --out OUT --steps 3")
+    args = _parse(shlex.split(line)[1:])
+    for name, value in settings.items():
+        assert getattr(args, name) == value, name
+
+
+def test_command_line_checks_names_and_choices():
+    with pytest.raises(ValueError, match="no option"):
+        options.command_line("generate", {"method": "dirac"})
+    with pytest.raises(ValueError, match="choose one of"):
+        options.command_line("separate", {"sampler": "adpm2"})
+    assert options.command_line("generate", {"checkpoint": "c.pt", "seconds": None, "quiet": False}) == \
+        "msdm generate --checkpoint c.pt"
+
+
+def test_every_defined_option_is_in_the_parser():
+    parser = cli.build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command").choices
+    for command, defined in options.COMMAND_OPTIONS.items():
+        dests = {a.dest for a in sub[command]._actions}
+        assert {o.name for o in defined} <= dests, command
