@@ -53,6 +53,12 @@ def run_prepare_slakh(args) -> int:
     return 0
 
 
+def add_quiet_and_json(p, json_help: str) -> None:
+    """``--quiet`` (no progress bar) and ``--json FILE``, which every data command ends with."""
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--json", metavar="FILE", help=json_help)
+
+
 def register(sub) -> None:
     """``msdm make-toy-data``, ``msdm render-midi`` and ``msdm prepare-slakh``."""
     register_make_toy_data(sub)
@@ -81,8 +87,7 @@ def register_make_toy_data(sub) -> None:
                    help="numpy: the built-in oscillators (default); soundfont: the same score played by "
                         "General MIDI instruments (bundled TimGM6mb.sf2), one program per class drawn per song")
     p.add_argument("--overwrite", action="store_true", help="replace OUT if it is not empty")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--json", metavar="FILE", help="also write a summary as JSON")
+    add_quiet_and_json(p, "also write a summary as JSON")
     p.set_defaults(func=run_make_toy_data)
 
 
@@ -113,8 +118,7 @@ def register_render_midi(sub) -> None:
                         "patch, draw a program within the track's class (Bass 32-39, ...) from --seed")
     p.add_argument("--seed", type=SEED, default=0, help="base seed of --programs random (file i uses seed + i)")
     p.add_argument("--jobs", type=COUNT, default=1, help="parallel processes (default 1)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--json", metavar="FILE", help="also write the summary as JSON")
+    add_quiet_and_json(p, "also write the summary as JSON")
     p.set_defaults(func=run_render_midi)
 
 
@@ -130,6 +134,5 @@ def register_prepare_slakh(sub) -> None:
     p.add_argument("--sample-rate", type=SAMPLE_RATE, default=22050, help="output sample rate (default 22050)")
     p.add_argument("--workers", type=COUNT, default=max(1, min(8, (os.cpu_count() or 2) - 1)),
                    help="parallel processes (default: CPU cores - 1, at most 8)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--json", metavar="FILE", help="also write the summary as JSON")
+    add_quiet_and_json(p, "also write the summary as JSON")
     p.set_defaults(func=run_prepare_slakh)

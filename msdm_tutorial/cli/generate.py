@@ -19,7 +19,7 @@ from ..outputs import check_output_folder, stem_files, write_stem_folder
 from ..presets import config_record, settings_text, with_overrides
 from ..progress import StepProgress
 from .common import CommandError, note, write_json
-from .task_inputs import (add_task_parser, check_result_file, crop_seconds, model_label, overlap_of, precision_of,
+from .task_inputs import (add_task_parsers, check_result_file, crop_seconds, model_label, overlap_of, precision_of,
                           read_input_audio, run_record)
 
 
@@ -136,19 +136,25 @@ def run_impute(args) -> int:
     return 0
 
 
+#: {command: (its run function, its parser's help, description and epilog)}
+COMMANDS = {
+    "generate": (run_generate, {
+        "help": "generate songs: all stems jointly, plus their mix",
+        "description": "Total generation: sample all stems of a song jointly from the model's prior.\n"
+                       "Writes OUT/{stem}.wav for every stem and OUT/mix.wav (their sum); with --batch N > 1,\n"
+                       "OUT/sample_000/, OUT/sample_001/, …  Paper settings: Euler, 150 steps, σ_max 20, S_churn 20.",
+        "epilog": "example: msdm generate --checkpoint data_small/checkpoints/msdm-tiny.pt --out song --seconds 3"}),
+    "impute": (run_impute, {
+        "help": "partial generation: keep some stems of a track, generate the others",
+        "description": "Source imputation: read the stems named by --keep from a track folder\n"
+                       "(TRACK/{stem}.wav or .flac, any sample rate) and generate the model's other stems to fit them.\n"
+                       "Writes OUT/{stem}.wav for every stem (the kept ones as read) and OUT/mix.wav.\n"
+                       "Paper settings: Euler, 256 steps, σ_max 20, S_churn 10.",
+        "epilog": "example: msdm impute --checkpoint msdm-tiny.pt --track data_small/toy/test/Track00029 "
+                  "--keep drums,bass --out filled"}),
+}
+
+
 def register(sub) -> None:
     """``msdm generate`` and ``msdm impute``."""
-    add_task_parser(
-        sub, "generate", run_generate, help="generate songs: all stems jointly, plus their mix",
-        description="Total generation: sample all stems of a song jointly from the model's prior.\n"
-                    "Writes OUT/{stem}.wav for every stem and OUT/mix.wav (their sum); with --batch N > 1,\n"
-                    "OUT/sample_000/, OUT/sample_001/, …  Paper settings: Euler, 150 steps, σ_max 20, S_churn 20.",
-        epilog="example: msdm generate --checkpoint data_small/checkpoints/msdm-tiny.pt --out song --seconds 3")
-    add_task_parser(
-        sub, "impute", run_impute, help="partial generation: keep some stems of a track, generate the others",
-        description="Source imputation: read the stems named by --keep from a track folder\n"
-                    "(TRACK/{stem}.wav or .flac, any sample rate) and generate the model's other stems to fit them.\n"
-                    "Writes OUT/{stem}.wav for every stem (the kept ones as read) and OUT/mix.wav.\n"
-                    "Paper settings: Euler, 256 steps, σ_max 20, S_churn 10.",
-        epilog="example: msdm impute --checkpoint msdm-tiny.pt --track data_small/toy/test/Track00029 "
-               "--keep drums,bass --out filled")
+    add_task_parsers(sub, COMMANDS)

@@ -18,7 +18,7 @@ from ..outputs import check_output_folder, stem_files, write_stem_folder
 from ..presets import separation_settings, settings_text, with_constrained_stem
 from ..separation import check_not_silent, separate_mixture
 from .common import CommandError, note, write_json
-from .task_inputs import (add_task_parser, check_result_file, crop_seconds, load_separation_model, model_label,
+from .task_inputs import (add_task_parsers, check_result_file, crop_seconds, load_separation_model, model_label,
                           overlap_of, precision_of, read_input_audio, run_record)
 
 
@@ -171,20 +171,26 @@ def run_evaluate(args) -> int:
     return 0
 
 
+#: {command: (its run function, its parser's help, description and epilog)}
+COMMANDS = {
+    "separate": (run_separate, {
+        "help": "separate a mixture into stems (MSDM Dirac/Gaussian, or ISDM)",
+        "description": "Separate a WAV/FLAC mixture of any length and sample rate into the model's stems.\n"
+                       "Writes OUT/{stem}.wav and OUT/mix.wav (the sum of the estimated stems, at the model's rate).\n"
+                       "Paper settings (Table 1): Euler, 150 steps × R 2 corrections (300 NFE), σ ∈ [1e-4, 1],\n"
+                       "S_churn 20 (MSDM Dirac) or 40 (MSDM Gaussian, ISDM), γ = 0.75σ, chunks of 262144 samples.",
+        "epilog": "examples:\n  msdm separate --checkpoint msdm-tiny.pt song.wav --out stems\n"
+                  "  msdm separate --isdm bass=b.pt,drums=d.pt,guitar=g.pt,piano=p.pt song.flac --out stems"}),
+    "evaluate": (run_evaluate, {
+        "help": "SI-SDRi of separation on a test set (the paper's protocol)",
+        "description": "Separate every track of DATA/SPLIT (MSDM layout) from the sum of its stems and score it\n"
+                       "with the paper's protocol: chunks of the model's length, 4 s windows with a 2 s hop, windows\n"
+                       "with at most one active stem skipped, SI-SDRi per stem averaged over windows, and their mean.\n"
+                       "The last partial chunk is zero-padded (--drop-partial-chunk drops it, as the authors' code does).",
+        "epilog": "example: msdm evaluate --checkpoint msdm-tiny.pt --data data_small/toy --json results.json --csv results"}),
+}
+
+
 def register(sub) -> None:
     """``msdm separate`` and ``msdm evaluate``."""
-    add_task_parser(
-        sub, "separate", run_separate, help="separate a mixture into stems (MSDM Dirac/Gaussian, or ISDM)",
-        description="Separate a WAV/FLAC mixture of any length and sample rate into the model's stems.\n"
-                    "Writes OUT/{stem}.wav and OUT/mix.wav (the sum of the estimated stems, at the model's rate).\n"
-                    "Paper settings (Table 1): Euler, 150 steps × R 2 corrections (300 NFE), σ ∈ [1e-4, 1],\n"
-                    "S_churn 20 (MSDM Dirac) or 40 (MSDM Gaussian, ISDM), γ = 0.75σ, chunks of 262144 samples.",
-        epilog="examples:\n  msdm separate --checkpoint msdm-tiny.pt song.wav --out stems\n"
-               "  msdm separate --isdm bass=b.pt,drums=d.pt,guitar=g.pt,piano=p.pt song.flac --out stems")
-    add_task_parser(
-        sub, "evaluate", run_evaluate, help="SI-SDRi of separation on a test set (the paper's protocol)",
-        description="Separate every track of DATA/SPLIT (MSDM layout) from the sum of its stems and score it\n"
-                    "with the paper's protocol: chunks of the model's length, 4 s windows with a 2 s hop, windows\n"
-                    "with at most one active stem skipped, SI-SDRi per stem averaged over windows, and their mean.\n"
-                    "The last partial chunk is zero-padded (--drop-partial-chunk drops it, as the authors' code does).",
-        epilog="example: msdm evaluate --checkpoint msdm-tiny.pt --data data_small/toy --json results.json --csv results")
+    add_task_parsers(sub, COMMANDS)

@@ -26,13 +26,13 @@ from .common import CommandError, note
 from .parsing import add_command_options
 
 
-def add_task_parser(sub, command: str, func, help: str, description: str, epilog: str):
-    """``msdm COMMAND`` with the options of ``options.COMMAND_OPTIONS[COMMAND]``."""
-    p = sub.add_parser(command, help=help, description=description, epilog=epilog,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_command_options(p, command)
-    p.set_defaults(func=func)
-    return p
+def add_task_parsers(sub, commands: dict) -> None:
+    """``msdm COMMAND`` for each ``{COMMAND: (run_fn, {"help", "description", "epilog"})}``, with the
+    options of ``options.COMMAND_OPTIONS[COMMAND]``."""
+    for command, (func, texts) in commands.items():
+        p = sub.add_parser(command, formatter_class=argparse.RawDescriptionHelpFormatter, **texts)
+        add_command_options(p, command)
+        p.set_defaults(func=func)
 
 
 def check_result_file(path, option: str = "--json") -> None:
