@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from msdm_tutorial import checkpoints, unet  # noqa: E402
 from msdm_tutorial.denoiser import EDMDenoiser  # noqa: E402
+from msdm_tutorial.models import pick_device  # noqa: E402
 
 SECTION = "## U-Net forward speed"
 CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
@@ -152,7 +153,7 @@ def main(argv=None) -> int:
         return 2
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = pick_device()
     # One CPU thread: count the process's CPU time, which a machine shared with other jobs does not
     # inflate (wall time does, by whatever share of the core the other jobs take).
     clock = args.clock or ("cpu" if device.type == "cpu" and torch.get_num_threads() == 1 else "wall")

@@ -13,13 +13,14 @@ def collect() -> dict:
     import torch
 
     from .. import SAMPLE_RATE, STEMS, __version__
+    from ..models import pick_device
 
     return {
         "msdm_tutorial": __version__,
         "python": platform.python_version(),
         "torch": torch.__version__,
         "cuda_available": torch.cuda.is_available(),
-        "device": "cuda" if torch.cuda.is_available() else "cpu",
+        "device": str(pick_device()),
         "cpu_count": os.cpu_count(),
         "stems": list(STEMS),
         "sample_rate": SAMPLE_RATE,
