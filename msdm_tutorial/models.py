@@ -182,12 +182,11 @@ def read_model_input(source, sample_rate: int, name=None) -> tuple[Tensor, list[
         raise ValueError(f"{source}: is a folder, not an audio file")
     read = read_audio(source, sample_rate=sample_rate, mono=True, name=name)
     notes = list(read.notes)
-    label = name or (source if isinstance(source, (str, Path)) else "upload")
     if read.source_rate != sample_rate:
-        notes.append(f"{label}: resampled from {read.source_rate} Hz to the model's {sample_rate} Hz")
+        notes.append(f"{read.name}: resampled from {read.source_rate} Hz to the model's {sample_rate} Hz")
     audio = read.audio[0]
     if audio.numel() == 0:
-        raise ValueError(f"{label}: the audio file is empty (0 samples)")
+        raise ValueError(f"{read.name}: the audio file is empty (0 samples)")
     return audio.float(), notes
 
 

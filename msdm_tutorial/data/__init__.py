@@ -1,6 +1,6 @@
 """Data for MSDM: toy multi-stem songs, the Slakh2100 pipeline, datasets and audio I/O.
 
-* ``audio``     — ``load_audio`` / ``save_audio`` (soundfile I/O, torchaudio resampling, atomic writes)
+* ``audio``     — ``read_audio`` (with notes) / ``load_audio`` / ``save_audio`` (soundfile I/O, resampling, atomic writes)
 * ``toy``       — ``synthesize_song``: four coherent stems (shared tempo, key, chords) in numpy
 * ``toyset``    — ``write_toy_dataset``: toy songs on disk (``msdm make-toy-data``)
 * ``slakh``     — ``prepare_slakh``: official release -> MSDM layout (``msdm prepare-slakh``)
@@ -14,10 +14,10 @@ in the order ``STEMS = ("bass", "drums", "guitar", "piano")``.
 """
 
 from .. import SAMPLE_RATE, STEMS
-from .audio import load_audio, save_audio
+from .audio import load_audio, read_audio, save_audio
 from .datasets import (SILENCE_THRESHOLD, EvalChunks, GlobalIndices, TrainChunks, is_silent, list_tracks, load_track,
                        scan_track, stem_path)
 from .toy import synthesize_song
 
-__all__ = ["STEMS", "SAMPLE_RATE", "SILENCE_THRESHOLD", "load_audio", "save_audio", "load_track", "list_tracks",
+__all__ = ["STEMS", "SAMPLE_RATE", "SILENCE_THRESHOLD", "load_audio", "read_audio", "save_audio", "load_track", "list_tracks",
            "scan_track", "stem_path", "is_silent", "TrainChunks", "GlobalIndices", "EvalChunks", "synthesize_song"]

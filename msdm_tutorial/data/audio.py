@@ -82,6 +82,7 @@ class AudioRead(NamedTuple):
     sample_rate: int
     notes: list[str]         # e.g. "song.wav: 2 channels, downmixed to mono"
     source_rate: int         # the rate the file was stored at (before any resampling)
+    name: str                # how messages call the file
 
 
 def _open_source(source, name):
@@ -118,7 +119,7 @@ def read_audio(source, sample_rate: int | None = None, mono: bool = True, name=N
     if sample_rate is not None and sr != sample_rate:
         audio = resample(audio, sr, sample_rate)
         rate = int(sample_rate)
-    return AudioRead(audio, rate, notes, int(sr))
+    return AudioRead(audio, rate, notes, int(sr), str(name))
 
 
 def load_audio(source, sample_rate: int | None = None, mono: bool = True) -> tuple[Tensor, int]:
