@@ -44,6 +44,9 @@ from .schedules import LogNormalSigma
 from .train_config import PRESETS, TRAIN_DATA, TrainConfig, get_preset, unet_config_for
 from .unet import build as build_unet
 
+# Re-exported on purpose: the run's configuration (``train.PRESETS``, ``train.TrainConfig``,
+# ``train.get_preset`` … keep working); STEMS, replace and sys serve the command line at the end.
+
 # ---------------------------------------------------------------------------------------------
 # Processes
 # ---------------------------------------------------------------------------------------------
