@@ -185,6 +185,8 @@ def test_silence_rule():
     quiet = torch.full((n,), 1.4e-5 * n / n ** 0.5)  # ||s|| / n = 1.4e-5
     loud = torch.full((n,), 1.6e-5 * n / n ** 0.5)
     assert is_silent(quiet).item() and not is_silent(loud).item()
+    from msdm_tutorial import data, metrics
+    assert data.is_silent is metrics.is_silent and data.SILENCE_THRESHOLD == metrics.SILENCE_THRESHOLD  # one rule
 
 
 def test_eval_chunks_non_overlapping_and_filtering(tmp_path):
