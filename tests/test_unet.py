@@ -87,6 +87,12 @@ def test_wrong_length_and_channels_raise_clear_errors():
         net(torch.randn(2, 4, 64), torch.zeros(3))
 
 
+def test_round_up():
+    assert [unet.round_up(n, 8) for n in (1, 8, 9, 16, 0)] == [8, 8, 16, 16, 0]
+    with pytest.raises(ValueError):
+        unet.round_up(5, 0)
+
+
 def test_pad_and_valid_length():
     net = unet.build("paper", device="meta")
     assert net.valid_length(1) == 8192 and net.valid_length(8192) == 8192 and net.valid_length(8193) == 16384
