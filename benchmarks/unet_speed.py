@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 from _report import write_section  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 sys.path.insert(0, str(ROOT))
 
-from msdm_tutorial import checkpoints, unet  # noqa: E402
+from msdm_tutorial import paper_checkpoints, unet  # noqa: E402
 from msdm_tutorial.denoiser import EDMDenoiser  # noqa: E402
 from msdm_tutorial.models import pick_device  # noqa: E402
 
@@ -69,7 +69,7 @@ def compare(name: str, kw: dict, length: int, batch: int, repeats: int, device, 
     original = mk.build_original(kw).to(device)
     cfg = unet.UNetConfig(**kw)
     net = unet.build(cfg)
-    net.load_state_dict(checkpoints.convert_original_state_dict(original.state_dict()))
+    net.load_state_dict(paper_checkpoints.convert_original_state_dict(original.state_dict()))
     ours = EDMDenoiser(net, sigma_data=0.2).to(device).eval()
     g = torch.Generator().manual_seed(0)
     x = (0.3 * torch.randn(batch, kw["in_channels"], length, generator=g)).to(device)

@@ -23,18 +23,13 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from .task_inputs import mixture_shape
+
 __all__ = ["equal_split", "oracle_ratio_mask"]
 
 
 def _mixture(mixture: Tensor) -> Tensor:
-    y = torch.as_tensor(mixture)
-    if y.ndim == 1:
-        y = y[None, None]
-    elif y.ndim == 2:
-        y = y[:, None]
-    if y.ndim != 3 or y.shape[1] != 1:
-        raise ValueError(f"mixture must have shape (T,), (B, T) or (B, 1, T), got {tuple(y.shape)}")
-    return y
+    return mixture_shape(torch.as_tensor(mixture))
 
 
 def equal_split(mixture: Tensor, num_stems: int = 4) -> Tensor:

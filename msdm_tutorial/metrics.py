@@ -26,7 +26,6 @@ import csv
 import io
 import json
 import math
-import os
 from typing import Iterable, Sequence
 
 import torch
@@ -86,7 +85,10 @@ def si_sdr_improvement(estimate: Tensor, reference: Tensor, mixture: Tensor, eps
 # ----------------------------------------------------------------------------------------------
 
 def is_silent(signal: Tensor, threshold: float = SILENCE_THRESHOLD) -> Tensor:
-    """‖s‖₂ / n < threshold over the last axis (n = its length), per item (bool tensor)."""
+    """‖s‖₂ / n < threshold over the last axis (n = its length), per item (bool tensor).
+
+    The paper's silence rule and the library's only one (``data.is_silent`` is this function).
+    """
     signal = torch.as_tensor(signal).double()
     n = signal.shape[-1]
     if n == 0:

@@ -180,11 +180,13 @@ def adpm2_steps(deriv: Derivative, x: Tensor, sigmas: Tensor, rho: float = 1.0,
         yield Step(i, sigma, sigma_next, x, denoised, nfe)
 
 
-def run(steps: Iterator[Step]) -> Tensor:
-    """Exhaust a ``*_steps`` generator and return the final sample."""
+def run(steps: Iterator[Step], callback: Callable[[Step], None] | None = None) -> Tensor:
+    """Exhaust a ``*_steps`` generator and return the final sample; ``callback(step)`` sees every
+    :class:`Step` on the way (trajectories, progress bars)."""
     last = None
     for last in steps:
-        pass
+        if callback is not None:
+            callback(last)
     if last is None:
         raise ValueError("the sampler made no step (adpm2 needs at least 2 sigma steps)")
     return last.x

@@ -15,15 +15,21 @@ import torch
 from torch import Tensor
 
 
-def karras_sigmas(num_steps: int, sigma_min: float = 0.002, sigma_max: float = 80.0, rho: float = 7.0,
-                  device=None) -> Tensor:
-    """The Karras grid σ_0 > … > σ_{N−1} = σ_min, followed by a trailing σ_N = 0 (length N+1)."""
+def check_grid(num_steps: int, sigma_min: float, sigma_max: float, rho: float) -> None:
+    """Raise ValueError unless N ≥ 1, 0 < σ_min < σ_max and ρ > 0: the one check of a step count and a
+    grid (:func:`karras_sigmas` and ``tasks.SamplingConfig`` call it)."""
     if num_steps < 1:
         raise ValueError(f"num_steps must be >= 1, got {num_steps}")
     if not 0 < sigma_min < sigma_max:
         raise ValueError(f"need 0 < sigma_min < sigma_max, got sigma_min={sigma_min}, sigma_max={sigma_max}")
     if rho <= 0:
         raise ValueError(f"rho must be > 0, got {rho}")
+
+
+def karras_sigmas(num_steps: int, sigma_min: float = 0.002, sigma_max: float = 80.0, rho: float = 7.0,
+                  device=None) -> Tensor:
+    """The Karras grid σ_0 > … > σ_{N−1} = σ_min, followed by a trailing σ_N = 0 (length N+1)."""
+    check_grid(num_steps, sigma_min, sigma_max, rho)
     i = torch.arange(num_steps, dtype=torch.float64, device=device)
     ramp = i / max(num_steps - 1, 1)
     inv_rho = 1.0 / rho

@@ -14,11 +14,11 @@ from .progress import StepProgress
 
 
 def check_not_silent(y: Tensor, name) -> None:
-    """A ValueError naming ``name`` when the mixture's peak is below ``tasks.SILENT_PEAK``."""
-    from .tasks import SILENT_PEAK
+    """A ValueError naming ``name`` when the mixture is silent (``task_inputs.silent_items``: peak < SILENT_PEAK)."""
+    from .task_inputs import SILENT_PEAK, silent_items
 
-    peak = float(y.abs().max())
-    if peak < SILENT_PEAK:
+    if silent_items(y):
+        peak = float(y.abs().max())
         raise ValueError(f"{name}: the mixture is silent (peak {peak:.3g} below {SILENT_PEAK:g}); "
                          f"there is nothing to separate")
 

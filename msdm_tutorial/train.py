@@ -1,31 +1,34 @@
 """Training: one loop for a laptop CPU on toy songs and for GPUs on Slakh2100.
 
-Each step draws a batch of stem chunks x0 (B, K, T), noise levels ln σ ~ N(−3, 1) and noise n, and
-minimises the EDM loss  λ(σ)·‖D(x0 + σn; σ) − x0‖²  (``denoiser.edm_loss``) with Adam. Around it:
+Each step draws a batch of stem chunks x0 (B, K, T), noise levels ln σ ~ N(P_mean, P_std²) and noise n,
+and minimises the EDM loss  λ(σ)·‖D(x0 + σn; σ) − x0‖²  (``denoiser.edm_loss``) with Adam. Around it:
 EMA weights (used for sampling), gradient clipping, optional linear LR warm-up, periodic validation
 loss on fixed σ and noise, JSONL + TensorBoard logs, audio samples at validation time, atomic
 checkpoints every N steps and on SIGINT/SIGTERM, exact resume, and DistributedDataParallel under
-``torchrun`` (only rank 0 logs and saves).
+``torchrun`` (only rank 0 logs and saves). :func:`train` reads top to bottom::
 
-Exact resume: a checkpoint holds the model, EMA, optimizer, LR schedule, step, the noise generator
-and RNG states; the data order is a pure function of (seed, step) (``data.TrainChunks``), so an
-interrupted run that resumes ends with bit-identical weights.
+    start_processes → new_training_state → (init_weights) → (resume_training) →
+    loop { training_step → monitor.after_step → save_training_checkpoint } → finish
+
+The configuration and presets live in :mod:`msdm_tutorial.train_config`; the run folder
+(checkpoints, logs, samples, resume) in :mod:`msdm_tutorial.runs`. Exact resume: a checkpoint holds
+the model, EMA, optimizer, LR schedule, step, the noise generator and RNG states; the data order is
+a pure function of (seed, step) (``data.TrainChunks``), so an interrupted run that resumes ends
+with bit-identical weights.
 
     msdm train --preset tiny --data data_small/songs --out runs/tiny --steps 2000
-    torchrun --nproc-per-node 4 -m msdm_tutorial.train --preset paper --data slakh --out runs/paper
+    torchrun --nproc-per-node 4 -m msdm_tutorial.cli.train --preset paper --data slakh --out runs/paper
 """
 
 from __future__ import annotations
 
 import copy
-import json
 import math
 import os
 import random
 import signal
 import time
-import warnings
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -33,83 +36,14 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from . import STEMS, SAMPLE_RATE
-from .checkpoints import save as save_model
 from .denoiser import EDMDenoiser, edm_loss
+from .runs import Logger, prepare_run_dir, restore_latest, save_training_checkpoint, truncate_log, write_samples
 from .schedules import LogNormalSigma
+from .train_config import PRESETS, TRAIN_DATA, TrainConfig, get_preset, unet_config_for  # noqa: F401
 from .unet import build as build_unet
-from .unet import get_config
 
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Everything that defines a training run (stored in RUN_DIR/config.json)."""
-
-    model: str = "tiny"                      # U-Net preset (msdm_tutorial.unet.PRESETS)
-    stems: tuple[str, ...] = STEMS           # one stem → an ISDM (single-source) model
-    sample_rate: int = SAMPLE_RATE
-    chunk_length: int = 32768                # samples per training chunk
-    batch_size: int = 8                      # global batch (split over processes)
-    steps: int = 2000
-    lr: float = 1e-3
-    betas: tuple[float, float] = (0.9, 0.99)
-    warmup_steps: int = 0
-    grad_clip: float = 1.0                   # max global grad norm (0 = off)
-    ema_decay: float = 0.999
-    sigma_data: float = 0.2
-    sigma_mean: float = -3.0                 # ln σ ~ N(sigma_mean, sigma_std²)
-    sigma_std: float = 1.0
-    autocast: str = "bf16"                   # "bf16" or "none"
-    num_workers: int = 0
-    log_every: int = 10
-    val_every: int = 250
-    val_batches: int = 4
-    save_every: int = 250
-    keep_checkpoints: int = 3
-    sample_steps: int = 0                    # Heun steps for audio samples at validation (0 = none)
-    seed: int = 0
-    init_from: str | None = None             # fine-tune: start from this checkpoint's weights (and EMA)
-    train_data: str = "files"                # "files": DATA/train; "toy-stream": new toy songs on the fly
-
-    def to_dict(self) -> dict:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "TrainConfig":
-        d = dict(d)
-        for k in ("stems", "betas"):
-            if k in d:
-                d[k] = tuple(d[k])
-        return cls(**d)
-
-
-PRESETS: dict[str, TrainConfig] = {
-    # A laptop CPU on data_small's toy songs (speed: docs/benchmarks.md, "Training speed").
-    "tiny": TrainConfig(warmup_steps=100),
-    # The paper's run (Slakh2100, one model for 4 stems): 262144-sample chunks, batch 8, Adam 1e-4.
-    "paper": TrainConfig(model="paper", chunk_length=262144, batch_size=8, steps=1_000_000, lr=1e-4,
-                         warmup_steps=0, grad_clip=0.0, ema_decay=0.9999, num_workers=8, log_every=50,
-                         val_every=5000, val_batches=16, save_every=5000, sample_steps=50),
-    # A middle ground for one GPU and a few hours.
-    "small": TrainConfig(model="small", chunk_length=131072, batch_size=16, steps=200_000, lr=2e-4,
-                         ema_decay=0.9995, num_workers=8, log_every=50, val_every=2000, save_every=2000,
-                         sample_steps=50),
-}
-# ISDM ("weakly supervised"): one single-stem model per stem; pick the stem with --stems.
-PRESETS["tiny-isdm"] = replace(PRESETS["tiny"], model="tiny-isdm", stems=("bass",))
-PRESETS["paper-isdm"] = replace(PRESETS["paper"], model="paper-isdm", stems=("bass",))
-
-
-def get_preset(name: str) -> TrainConfig:
-    if name not in PRESETS:
-        raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(sorted(PRESETS))}")
-    return PRESETS[name]
-
-
-def unet_config_for(cfg: TrainConfig):
-    """The U-Net configuration of a run: the preset with in_channels = number of stems."""
-    return get_config(cfg.model).replace(in_channels=len(cfg.stems))
-
+# Re-exported on purpose: the run's configuration (``train.PRESETS``, ``train.TrainConfig``,
+# ``train.get_preset`` … keep working). The command line is msdm_tutorial.cli.train.
 
 # ---------------------------------------------------------------------------------------------
 # Processes
@@ -117,36 +51,58 @@ def unet_config_for(cfg: TrainConfig):
 
 
 @dataclass
-class Dist:
+class DistributedContext:
+    """This process's place among the training processes: rank ``rank`` of ``world_size``, on ``device``.
+
+    One process is rank 0 of 1; under ``torchrun`` there are ``world_size`` of them, each with its
+    share of every global batch and DistributedDataParallel averaging their gradients."""
+
     rank: int = 0
-    world: int = 1
+    world_size: int = 1
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
 
     @property
-    def main(self) -> bool:
+    def is_main(self) -> bool:
+        """Rank 0: the process that validates, logs and saves."""
         return self.rank == 0
 
+    def barrier(self) -> None:
+        """Wait until every process gets here (nothing to wait for in a single process)."""
+        if self.world_size > 1:
+            dist.barrier()
 
-def setup_distributed(device: str | None = None) -> Dist:
+    def close(self) -> None:
+        if self.world_size > 1:
+            dist.barrier()
+            dist.destroy_process_group()
+
+
+def setup_distributed(device: str | None = None) -> DistributedContext:
     """Single process, or the process group ``torchrun`` describes (NCCL on GPUs, gloo on CPUs)."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
     want_cuda = torch.cuda.is_available() if device is None else device.startswith("cuda")
-    if world == 1:
-        return Dist(device=torch.device(device or ("cuda" if want_cuda else "cpu")))
-    local = int(os.environ.get("LOCAL_RANK", "0"))
+    if world_size == 1:
+        return DistributedContext(device=torch.device(device or ("cuda" if want_cuda else "cpu")))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     dist.init_process_group("nccl" if want_cuda else "gloo")
-    dev = torch.device(f"cuda:{local}") if want_cuda else torch.device("cpu")
+    process_device = torch.device(f"cuda:{local_rank}") if want_cuda else torch.device("cpu")
     if want_cuda:
-        torch.cuda.set_device(dev)
-    return Dist(rank=dist.get_rank(), world=dist.get_world_size(), device=dev)
+        torch.cuda.set_device(process_device)
+    return DistributedContext(rank=dist.get_rank(), world_size=dist.get_world_size(), device=process_device)
+
+
+def parallel_model(denoiser: EDMDenoiser, processes: DistributedContext) -> nn.Module:
+    """The module the loss calls: the denoiser itself, or (several processes) a DistributedDataParallel
+    wrapper whose backward pass averages the gradients over the processes."""
+    if processes.world_size == 1:
+        return denoiser
+    device_ids = [processes.device.index] if processes.device.type == "cuda" else None
+    return nn.parallel.DistributedDataParallel(denoiser, device_ids=device_ids)
 
 
 # ---------------------------------------------------------------------------------------------
 # Data
 # ---------------------------------------------------------------------------------------------
-
-
-TRAIN_DATA = ("files", "toy-stream")
 
 
 def training_items(cfg: TrainConfig, data_dir):
@@ -164,16 +120,16 @@ def training_items(cfg: TrainConfig, data_dir):
     raise ValueError(f"train_data must be one of {', '.join(TRAIN_DATA)}, got {cfg.train_data!r}")
 
 
-def make_loader(cfg: TrainConfig, data_dir, start_step: int, d: Dist):
+def make_loader(cfg: TrainConfig, data_dir, start_step: int, processes: DistributedContext):
     """Batches of step s hold the global samples s·B … s·B + B − 1 (B = global batch); rank r of W
     processes takes those ≡ r (mod W). The order depends only on (seed, sample number)."""
     from .data import GlobalIndices
 
     chunks = training_items(cfg, data_dir)
-    sampler = GlobalIndices(start=start_step * cfg.batch_size, rank=d.rank, world_size=d.world)
+    sampler = GlobalIndices(start=start_step * cfg.batch_size, rank=processes.rank, world_size=processes.world_size)
     return torch.utils.data.DataLoader(
-        chunks, batch_size=cfg.batch_size // d.world, sampler=sampler, num_workers=cfg.num_workers,
-        pin_memory=d.device.type == "cuda", persistent_workers=cfg.num_workers > 0)
+        chunks, batch_size=cfg.batch_size // processes.world_size, sampler=sampler, num_workers=cfg.num_workers,
+        pin_memory=processes.device.type == "cuda", persistent_workers=cfg.num_workers > 0)
 
 
 def validation_batches(cfg: TrainConfig, data_dir) -> list[torch.Tensor]:
@@ -188,8 +144,33 @@ def validation_batches(cfg: TrainConfig, data_dir) -> list[torch.Tensor]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Model state
+# Model state and the optimisation rules
 # ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class TrainingState:
+    """Everything a step changes (all of it goes into a training checkpoint, see ``runs``)."""
+
+    denoiser: EDMDenoiser                # D(x; σ) around the U-Net being optimised (``denoiser.net``)
+    ema: nn.Module                       # the EMA copy of the U-Net: validation, samples, exports
+    optimizer: torch.optim.Optimizer
+    noise_generator: torch.Generator     # σ and noise of the global batch, the same on every rank
+    step: int = 0                        # optimisation steps done
+
+
+def new_training_state(cfg: TrainConfig, device: torch.device) -> TrainingState:
+    """Seed torch, numpy and Python with ``cfg.seed``; build the U-Net, its EDM preconditioning
+    (``clamp=False`` while training), an EMA copy, Adam, and the noise generator."""
+    torch.manual_seed(cfg.seed)
+    random.seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    net = build_unet(unet_config_for(cfg))
+    denoiser = EDMDenoiser(net, sigma_data=cfg.sigma_data, clamp=False, stems=cfg.stems,
+                           sample_rate=cfg.sample_rate).to(device)
+    ema = copy.deepcopy(net).requires_grad_(False).to(device)
+    optimizer = torch.optim.Adam(denoiser.parameters(), lr=cfg.lr, betas=cfg.betas)
+    return TrainingState(denoiser, ema, optimizer, noise_generator=torch.Generator().manual_seed(cfg.seed))
 
 
 @torch.no_grad()
@@ -212,6 +193,18 @@ def init_weights(cfg: TrainConfig, net: nn.Module, ema: nn.Module) -> None:
     ema.load_state_dict(payload.get("ema_state_dict") or payload["state_dict"])
 
 
+def resume_training(run_dir, state: TrainingState, processes: DistributedContext) -> None:
+    """Continue from the run's newest readable checkpoint, if any (``runs.restore_latest``); rank 0
+    drops the log lines written after it."""
+    step, path = restore_latest(run_dir, state.denoiser.net, state.ema, state.optimizer, state.noise_generator)
+    if step is None:
+        return
+    state.step = step
+    if processes.is_main:
+        truncate_log(run_dir, step)
+        print(f"resumed from {path} at step {step}")
+
+
 def ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
     """θ_ema ← decay·θ_ema + (1 − decay)·θ."""
     for e, p in zip(ema.parameters(), model.parameters()):
@@ -224,128 +217,57 @@ def ema_decay_at(step: int, decay: float) -> float:
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
+    """Linear warm-up, then constant: lr_t = lr·(t + 1)/warmup_steps for t < warmup_steps, else lr."""
     if cfg.warmup_steps and step < cfg.warmup_steps:
         return cfg.lr * (step + 1) / cfg.warmup_steps
     return cfg.lr
 
 
-def rng_state() -> dict:
-    state = {"torch": torch.get_rng_state(), "numpy": _numpy_state(), "python": _python_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _numpy_state() -> list:
-    kind, keys, pos, has_gauss, gauss = np.random.get_state()
-    return [kind, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(gauss)]
-
-
-def _python_state() -> list:
-    version, internal, gauss = random.getstate()
-    return [version, list(internal), gauss]
-
-
-def set_rng_state(state: dict) -> None:
-    torch.set_rng_state(state["torch"])
-    kind, keys, pos, has_gauss, gauss = state["numpy"]
-    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
-    version, internal, gauss = state["python"]
-    random.setstate((version, tuple(internal), gauss))
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+def mixed_precision(cfg: TrainConfig, device: torch.device):
+    """bf16 autocast when ``cfg.autocast == "bf16"``, full precision otherwise."""
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=cfg.autocast == "bf16")
 
 
 # ---------------------------------------------------------------------------------------------
-# Checkpoints of a run
+# One step
 # ---------------------------------------------------------------------------------------------
 
 
-def checkpoint_paths(run_dir) -> list[Path]:
-    """The run's checkpoints, newest first."""
-    return sorted((Path(run_dir) / "checkpoints").glob("step_*.pt"), reverse=True)
+def training_step(model: nn.Module, state: TrainingState, batch: torch.Tensor, sigma_distribution: LogNormalSigma,
+                  cfg: TrainConfig, processes: DistributedContext) -> tuple[float, float]:
+    """One Adam step on the EDM loss of this process's share of the global batch; returns (loss, grad norm).
 
-
-def save_training_checkpoint(run_dir, step, cfg, denoiser, ema, opt, generator) -> Path:
-    path = Path(run_dir) / "checkpoints" / f"step_{step:08d}.pt"
-    train_state = {"step": step, "train_config": cfg.to_dict(), "optimizer": opt.state_dict(),
-                   "noise_generator": generator.get_state(), "rng": rng_state()}
-    save_model(path, denoiser, unet_config_for(cfg), ema_state=ema, extra={"train_state": train_state})
-    for old in checkpoint_paths(run_dir)[cfg.keep_checkpoints:]:
-        old.unlink(missing_ok=True)
-    return path
-
-
-def load_latest(run_dir) -> tuple[dict, Path] | tuple[None, None]:
-    """The newest readable checkpoint; a corrupt one is skipped with a warning (falls back)."""
-    for path in checkpoint_paths(run_dir):
-        try:
-            payload = torch.load(path, map_location="cpu", weights_only=True)
-            if not isinstance(payload, dict) or "extra" not in payload or "train_state" not in (payload["extra"] or {}):
-                raise ValueError("not a training checkpoint")
-            return payload, path
-        except Exception as err:  # noqa: BLE001 - any unreadable file means: try the previous one
-            warnings.warn(f"{path}: unreadable checkpoint ({str(err).splitlines()[0][:120]}); "
-                          "falling back to the previous one")
-    return None, None
-
-
-def export(checkpoint, out, dtype: torch.dtype = torch.float16) -> Path:
-    """Write a run's EMA weights as a small inference checkpoint: no optimizer, ``dtype`` weights,
-    D clamped to [−1, 1] as the paper does at inference."""
-    from .checkpoints import load
-
-    denoiser = load(checkpoint, ema=True)
-    denoiser.clamp = True
-    denoiser.net.to(dtype)
-    return save_model(out, denoiser, denoiser.net.config)
+    σ and the noise are drawn for the whole global batch (so they do not depend on the number of
+    processes) and rank r takes the items r, r + W, …; then lr ← ``lr_at(step)``, gradients clipped
+    to global norm ``grad_clip``, and the EMA update (no EMA warm-up when fine-tuning: its EMA
+    starts meaningful).
+    """
+    x0 = batch.to(processes.device, non_blocking=True)
+    sigma = sigma_distribution.sample(cfg.batch_size, generator=state.noise_generator)
+    noise = torch.randn((cfg.batch_size, *x0.shape[1:]), generator=state.noise_generator)
+    this_rank = slice(processes.rank, None, processes.world_size)
+    for param_group in state.optimizer.param_groups:
+        param_group["lr"] = lr_at(state.step, cfg)
+    with mixed_precision(cfg, processes.device):
+        loss = edm_loss(model, x0, sigma[this_rank].to(processes.device), noise[this_rank].to(processes.device),
+                        cfg.sigma_data)
+    state.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    grad_norm = (nn.utils.clip_grad_norm_(state.denoiser.parameters(), cfg.grad_clip) if cfg.grad_clip
+                 else torch.zeros(()))
+    state.optimizer.step()
+    ema_decay = cfg.ema_decay if cfg.init_from else ema_decay_at(state.step, cfg.ema_decay)
+    ema_update(state.ema, state.denoiser.net, ema_decay)
+    state.step += 1
+    loss_value = loss.item()
+    if not math.isfinite(loss_value):
+        raise ValueError(f"loss became {loss_value} at step {state.step}; lower --lr or check the data")
+    return loss_value, float(grad_norm)
 
 
 # ---------------------------------------------------------------------------------------------
-# Logging
+# Validation, samples, logs
 # ---------------------------------------------------------------------------------------------
-
-
-class Logger:
-    """JSONL (always) and TensorBoard scalars (when tensorboardX is installed); rank 0 only."""
-
-    def __init__(self, run_dir, enabled: bool):
-        self.enabled = enabled
-        self.path = Path(run_dir) / "log.jsonl"
-        self.tb = None
-        if enabled:
-            try:
-                from tensorboardX import SummaryWriter
-
-                self.tb = SummaryWriter(str(Path(run_dir) / "tensorboard"))
-            except ImportError:
-                pass
-
-    def log(self, step: int, **values) -> None:
-        if not self.enabled:
-            return
-        record = {"step": step, "time": round(time.time(), 3), **values}
-        with open(self.path, "a") as f:
-            f.write(json.dumps(record) + "\n")
-        if self.tb is not None:
-            for k, v in values.items():
-                if isinstance(v, (int, float)):
-                    self.tb.add_scalar(k, v, step)
-
-    def close(self):
-        if self.tb is not None:
-            self.tb.close()
-
-
-def truncate_log(run_dir, step: int) -> None:
-    """On resume, drop log lines written after the checkpoint (they will be written again)."""
-    path = Path(run_dir) / "log.jsonl"
-    if not path.exists():
-        return
-    keep = [line for line in path.read_text().splitlines() if line and json.loads(line)["step"] <= step]
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("".join(line + "\n" for line in keep))
-    os.replace(tmp, path)
 
 
 @torch.no_grad()
@@ -359,51 +281,81 @@ def validation_loss(denoiser: EDMDenoiser, batches, cfg: TrainConfig, device) ->
     for x0 in batches:
         for s in sigmas:
             noise = torch.randn(x0.shape, generator=g)
-            with _autocast(cfg, device):
+            with mixed_precision(cfg, device):
                 loss = edm_loss(denoiser, x0.to(device), torch.full((x0.shape[0],), float(s), device=device),
                                 noise.to(device), cfg.sigma_data)
             total, count = total + loss.item(), count + 1
     return total / max(count, 1)
 
 
-def write_samples(denoiser: EDMDenoiser, cfg: TrainConfig, run_dir, step: int, device) -> Path:
-    """Generate one chunk with the EMA model (Heun) and write per-stem WAVs, the mix and a spectrogram."""
-    from .data.audio import save_audio
+@torch.no_grad()
+def generate_sample(denoiser: EDMDenoiser, cfg: TrainConfig, device) -> torch.Tensor:
+    """One chunk (stems, samples) from ``denoiser``: Heun over ``cfg.sample_steps`` Karras σ from 1 down
+    to 1e-4 (ρ = 7), from the fixed noise of ``cfg.seed`` (so samples are comparable across steps)."""
     from .samplers import heun, initial_noise, score_derivative
     from .schedules import karras_sigmas
 
     g = torch.Generator().manual_seed(cfg.seed)
     sigmas = karras_sigmas(cfg.sample_steps, 1e-4, 1.0, 7.0)
     x = initial_noise((1, len(cfg.stems), cfg.chunk_length), sigmas, g).to(device)
-    with torch.no_grad(), _autocast(cfg, device):
-        y = heun(score_derivative(denoiser), x, sigmas).float().cpu()[0]
-    out = Path(run_dir) / "samples" / f"step_{step:08d}"
-    out.mkdir(parents=True, exist_ok=True)
-    for name, stem in zip(cfg.stems, y):
-        save_audio(out / f"{name}.wav", stem[None], cfg.sample_rate)
-    save_audio(out / "mix.wav", y.sum(0, keepdim=True).clamp(-1, 1), cfg.sample_rate)
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
-
-        fig, axes = plt.subplots(len(cfg.stems), 1, figsize=(8, 1.6 * len(cfg.stems)), squeeze=False)
-        for ax, name, stem in zip(axes[:, 0], cfg.stems, y):
-            ax.specgram(stem.numpy(), NFFT=1024, Fs=cfg.sample_rate, noverlap=768)
-            ax.set_ylabel(f"{name}\nHz")
-        axes[-1, 0].set_xlabel("time (s)")
-        fig.tight_layout()
-        fig.savefig(out / "spectrogram.png", dpi=80)
-        plt.close(fig)
-    except Exception:  # noqa: BLE001 - a figure is a bonus, never a reason to stop training
-        pass
-    return out
+    with mixed_precision(cfg, device):
+        return heun(score_derivative(denoiser), x, sigmas).float().cpu()[0]
 
 
-def _autocast(cfg: TrainConfig, device: torch.device):
-    enabled = cfg.autocast == "bf16"
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=enabled)
+class TrainingMonitor:
+    """What the run reports: a log record every ``log_every`` steps, the EMA model's validation loss
+    (and audio samples) every ``val_every`` steps on rank 0, a progress bar. ``callback(step, record)``
+    sees every record (live plots)."""
+
+    def __init__(self, cfg: TrainConfig, data_dir, run_dir, processes: DistributedContext, callback=None):
+        self.cfg, self.run_dir, self.device, self.callback = cfg, run_dir, processes.device, callback
+        self.is_main = processes.is_main
+        self.logger = Logger(run_dir, processes.is_main)
+        self.validation_data = validation_batches(cfg, data_dir) if (cfg.val_every and processes.is_main) else []
+        self.progress_bar = None
+
+    def start(self, step: int, progress: bool) -> None:
+        """Start the clock (and, when ``progress``, the progress bar) at ``step``."""
+        self.start_step, self.start_time = step, time.time()
+        if progress and self.is_main:
+            from tqdm.auto import tqdm
+
+            self.progress_bar = tqdm(total=self.cfg.steps, initial=step, desc="train", unit="step", dynamic_ncols=True)
+
+    def after_step(self, state: TrainingState, loss: float, grad_norm: float) -> None:
+        step, cfg = state.step, self.cfg
+        if step % cfg.log_every == 0 or step == cfg.steps:
+            self.log_training(step, loss, grad_norm)
+        if self.validation_data and (step % cfg.val_every == 0 or step == cfg.steps):
+            self.validate(state)
+        if self.progress_bar is not None:
+            self.progress_bar.update(1)
+
+    def log_training(self, step: int, loss: float, grad_norm: float) -> None:
+        rate = (step - self.start_step) / max(time.time() - self.start_time, 1e-9)
+        self.record(step, {"loss": loss, "lr": lr_at(step - 1, self.cfg), "grad_norm": grad_norm, "steps_per_s": rate})
+        if self.progress_bar is not None:
+            self.progress_bar.set_postfix(loss=f"{loss:.4f}", it_s=f"{rate:.2f}")
+
+    def validate(self, state: TrainingState) -> None:
+        """Validation loss of the EMA weights; audio samples (D clamped, as at inference) when ``sample_steps``."""
+        cfg = self.cfg
+        ema_denoiser = EDMDenoiser(state.ema, cfg.sigma_data, clamp=False)
+        val = validation_loss(ema_denoiser, self.validation_data, cfg, self.device)
+        self.record(state.step, {"val_loss": val})
+        if cfg.sample_steps:
+            audio = generate_sample(EDMDenoiser(state.ema, cfg.sigma_data, clamp=True), cfg, self.device)
+            write_samples(self.run_dir, state.step, audio, cfg.stems, cfg.sample_rate)
+
+    def record(self, step: int, record: dict) -> None:
+        self.logger.log(step, **record)
+        if self.callback:
+            self.callback(step, record)
+
+    def close(self) -> None:
+        if self.progress_bar is not None:
+            self.progress_bar.close()
+        self.logger.close()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -411,49 +363,42 @@ def _autocast(cfg: TrainConfig, device: torch.device):
 # ---------------------------------------------------------------------------------------------
 
 
-class _StopFlag:
-    """SIGINT/SIGTERM set a flag; the loop saves a checkpoint at the end of the step and stops."""
+class StopOnSignal:
+    """SIGINT/SIGTERM set ``requested``; the loop saves a checkpoint at the end of the step and stops.
+    A second signal gives up at once (KeyboardInterrupt)."""
 
     def __init__(self):
-        self.stop = False
-        self._old = {}
+        self.requested = False
+        self._previous_handlers = {}
 
     def __enter__(self):
         for sig in (signal.SIGINT, signal.SIGTERM):
             try:
-                self._old[sig] = signal.signal(sig, self._handle)
+                self._previous_handlers[sig] = signal.signal(sig, self._handle)
             except ValueError:  # not the main thread (e.g. inside a notebook worker)
                 pass
         return self
 
     def _handle(self, signum, frame):
-        if self.stop:  # a second Ctrl-C: give up at once
+        if self.requested:
             raise KeyboardInterrupt
-        self.stop = True
+        self.requested = True
 
     def __exit__(self, *exc):
-        for sig, old in self._old.items():
-            signal.signal(sig, old)
+        for sig, handler in self._previous_handlers.items():
+            signal.signal(sig, handler)
 
 
-def prepare_run_dir(run_dir, cfg: TrainConfig, resume: bool) -> None:
-    """Refuse to overwrite a run, and refuse to resume a run with a different configuration."""
-    run_dir = Path(run_dir)
-    saved = run_dir / "config.json"
-    if saved.exists() or checkpoint_paths(run_dir):
-        if not resume:
-            raise ValueError(f"{run_dir}: already holds a training run; pass --resume to continue it "
-                             "or choose another --out")
-        if saved.exists():
-            old = TrainConfig.from_dict(json.loads(saved.read_text()))
-            diff = [k for k, v in old.to_dict().items() if k not in ("steps",) and cfg.to_dict()[k] != v]
-            if diff:
-                raise ValueError(f"{saved}: the run there has another config ({', '.join(diff[:4])} differ); "
-                                 "resume with the same preset and options, or choose another --out")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    tmp = saved.with_suffix(".tmp")
-    tmp.write_text(json.dumps(cfg.to_dict(), indent=2))
-    os.replace(tmp, saved)
+def start_processes(cfg: TrainConfig, run_dir, resume: bool, device: str | None) -> DistributedContext:
+    """Join the process group, check that the global batch splits evenly over it, and let rank 0
+    prepare the run folder (``runs.prepare_run_dir``) while the others wait."""
+    processes = setup_distributed(device)
+    if cfg.batch_size % processes.world_size:
+        raise ValueError(f"batch_size {cfg.batch_size} is not divisible by {processes.world_size} processes")
+    if processes.is_main:
+        prepare_run_dir(run_dir, cfg, resume)
+    processes.barrier()
+    return processes
 
 
 def train(cfg: TrainConfig, data_dir, run_dir, resume: bool = False, device: str | None = None,
@@ -462,109 +407,41 @@ def train(cfg: TrainConfig, data_dir, run_dir, resume: bool = False, device: str
 
     ``stop_after`` stops (with a checkpoint) after that many steps of this call — how the tests
     simulate an interruption. ``callback(step, record)`` sees every logged record (live plots).
+    A checkpoint is saved every ``save_every`` steps, at the last step, and when interrupted.
     """
-    d = setup_distributed(device)
-    if cfg.batch_size % d.world:
-        raise ValueError(f"batch_size {cfg.batch_size} is not divisible by {d.world} processes")
-    if d.main:
-        prepare_run_dir(run_dir, cfg, resume)
-    if d.world > 1:
-        dist.barrier()
-
-    torch.manual_seed(cfg.seed)
-    random.seed(cfg.seed)
-    np.random.seed(cfg.seed)
-    net = build_unet(unet_config_for(cfg))
-    denoiser = EDMDenoiser(net, sigma_data=cfg.sigma_data, clamp=False, stems=cfg.stems,
-                           sample_rate=cfg.sample_rate).to(d.device)
-    ema = copy.deepcopy(net).requires_grad_(False).to(d.device)
-    opt = torch.optim.Adam(denoiser.parameters(), lr=cfg.lr, betas=cfg.betas)
-    generator = torch.Generator().manual_seed(cfg.seed)  # σ and noise of the global batch (all ranks)
-    step = 0
-
+    processes = start_processes(cfg, run_dir, resume, device)
+    state = new_training_state(cfg, processes.device)
     if cfg.init_from:
-        init_weights(cfg, net, ema)
+        init_weights(cfg, state.denoiser.net, state.ema)
     if resume:
-        payload, path = load_latest(run_dir)
-        if payload is not None:
-            state = payload["extra"]["train_state"]
-            net.load_state_dict(payload["state_dict"])
-            ema.load_state_dict(payload["ema_state_dict"])
-            opt.load_state_dict(state["optimizer"])
-            generator.set_state(state["noise_generator"])
-            set_rng_state(state["rng"])
-            step = int(state["step"])
-            if d.main:
-                truncate_log(run_dir, step)
-                print(f"resumed from {path} at step {step}")
+        resume_training(run_dir, state, processes)
+    model = parallel_model(state.denoiser, processes)
+    monitor = TrainingMonitor(cfg, data_dir, run_dir, processes, callback)
+    batches = iter(make_loader(cfg, data_dir, state.step, processes))
+    sigma_distribution = LogNormalSigma(cfg.sigma_mean, cfg.sigma_std)
+    monitor.start(state.step, progress)
 
-    model = denoiser
-    if d.world > 1:
-        model = nn.parallel.DistributedDataParallel(denoiser, device_ids=[d.device.index] if d.device.type == "cuda" else None)
-
-    logger = Logger(run_dir, d.main)
-    val_data = validation_batches(cfg, data_dir) if (cfg.val_every and d.main) else []
-    loader = iter(make_loader(cfg, data_dir, step, d))
-    sigma_dist = LogNormalSigma(cfg.sigma_mean, cfg.sigma_std)
-    bar = None
-    if progress and d.main:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=cfg.steps, initial=step, desc="train", unit="step", dynamic_ncols=True)
-
-    start_step, t0, last_loss, last_saved = step, time.time(), float("nan"), None
-    with _StopFlag() as flag:
-        while step < cfg.steps:
-            x0 = next(loader).to(d.device, non_blocking=True)
-            sigma = sigma_dist.sample(cfg.batch_size, generator=generator)
-            noise = torch.randn((cfg.batch_size, *x0.shape[1:]), generator=generator)
-            mine = slice(d.rank, None, d.world)  # this rank's share of the global batch
-            for group in opt.param_groups:
-                group["lr"] = lr_at(step, cfg)
-            with _autocast(cfg, d.device):
-                loss = edm_loss(model, x0, sigma[mine].to(d.device), noise[mine].to(d.device), cfg.sigma_data)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            grad_norm = (nn.utils.clip_grad_norm_(denoiser.parameters(), cfg.grad_clip) if cfg.grad_clip
-                         else torch.zeros(()))
-            opt.step()
-            # a fine-tuning run starts from a meaningful EMA: no warm-up
-            ema_update(ema, net, cfg.ema_decay if cfg.init_from else ema_decay_at(step, cfg.ema_decay))
-            step += 1
-            last_loss = loss.item()
-            if not math.isfinite(last_loss):
-                raise ValueError(f"loss became {last_loss} at step {step}; lower --lr or check the data")
-
-            if step % cfg.log_every == 0 or step == cfg.steps:
-                rate = (step - start_step) / max(time.time() - t0, 1e-9)
-                record = {"loss": last_loss, "lr": lr_at(step - 1, cfg), "grad_norm": float(grad_norm),
-                          "steps_per_s": rate}
-                logger.log(step, **record)
-                if callback:
-                    callback(step, record)
-                if bar is not None:
-                    bar.set_postfix(loss=f"{last_loss:.4f}", it_s=f"{rate:.2f}")
-            if cfg.val_every and d.main and (step % cfg.val_every == 0 or step == cfg.steps) and val_data:
-                ema_denoiser = EDMDenoiser(ema, cfg.sigma_data, clamp=False)
-                val = validation_loss(ema_denoiser, val_data, cfg, d.device)
-                logger.log(step, val_loss=val)
-                if callback:
-                    callback(step, {"val_loss": val})
-                if cfg.sample_steps:
-                    write_samples(EDMDenoiser(ema, cfg.sigma_data, clamp=True), cfg, run_dir, step, d.device)
-            if bar is not None:
-                bar.update(1)
-            interrupted = flag.stop or (stop_after is not None and step - start_step >= stop_after)
-            if d.main and (step % cfg.save_every == 0 or step == cfg.steps or interrupted):
-                last_saved = save_training_checkpoint(run_dir, step, cfg, denoiser, ema, opt, generator)
+    start_step, loss, last_saved = state.step, float("nan"), None
+    with StopOnSignal() as stop:
+        while state.step < cfg.steps:
+            loss, grad_norm = training_step(model, state, next(batches), sigma_distribution, cfg, processes)
+            monitor.after_step(state, loss, grad_norm)
+            interrupted = stop.requested or (stop_after is not None and state.step - start_step >= stop_after)
+            if processes.is_main and (state.step % cfg.save_every == 0 or state.step == cfg.steps or interrupted):
+                last_saved = save_training_checkpoint(run_dir, state.step, cfg, state.denoiser, state.ema,
+                                                      state.optimizer, state.noise_generator)
             if interrupted:
                 break
-    if bar is not None:
-        bar.close()
-    logger.close()
-    if d.world > 1:
-        dist.barrier()
-        dist.destroy_process_group()
-    elapsed = time.time() - t0
-    return {"step": step, "loss": last_loss, "seconds": elapsed,
-            "steps_per_s": (step - start_step) / max(elapsed, 1e-9), "checkpoint": str(last_saved) if last_saved else None}
+    return finish(processes, monitor, state, loss, last_saved)
+
+
+def finish(processes: DistributedContext, monitor: TrainingMonitor, state: TrainingState, loss: float,
+           last_saved: Path | None) -> dict:
+    """Close the logs and the process group; the run's summary."""
+    monitor.close()
+    processes.close()
+    elapsed = time.time() - monitor.start_time
+    return {"step": state.step, "loss": loss, "seconds": elapsed,
+            "steps_per_s": (state.step - monitor.start_step) / max(elapsed, 1e-9),
+            "checkpoint": str(last_saved) if last_saved else None}
+

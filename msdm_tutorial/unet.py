@@ -43,6 +43,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 
+def round_up(n: int, multiple: int) -> int:
+    """The smallest multiple of ``multiple`` that is ≥ ``n``:  ⌈n / m⌉ · m  (integers, m ≥ 1)."""
+    if multiple < 1:
+        raise ValueError(f"multiple must be >= 1, got {multiple}")
+    return -(-int(n) // multiple) * multiple
+
+
 def _patch_channels(cfg: UNetConfig) -> list[tuple[int, int]]:
     """(in, out) channels of each patch block's ResnetBlock, before folding; out·p feeds the next."""
     p, blocks = cfg.patch_factor, cfg.patch_blocks
@@ -374,8 +381,7 @@ class UNet(nn.Module):
 
     def valid_length(self, length: int) -> int:
         """The smallest valid input length ≥ ``length`` (a multiple of ``downsampling``)."""
-        m = self.downsampling
-        return max(m, -(-length // m) * m)
+        return round_up(max(length, 1), self.downsampling)
 
     def pad(self, x: Tensor) -> Tensor:
         """Zero-pad the last axis to ``valid_length``; crop the output back with ``y[..., :T]``."""

@@ -238,8 +238,9 @@ else:
 # ## 6. Chunks for training and for evaluation
 # **Training** (`TrainChunks`): each epoch visits every track's grid of `chunk_length` slots
 # in a shuffled order, moves each chunk by a random shift of up to half a chunk (*shift
-# augmentation*), and reads only those frames from disk. Item `i` of epoch `e` depends only on
-# `(seed, e, i)`, so an interrupted training run resumes with exactly the same data.
+# augmentation*), and reads only those frames from disk. Items are numbered across epochs (item
+# `len(train) + i` is item `i` of epoch 1) and item `i` of epoch `e` depends only on `(seed, e, i)`,
+# so an interrupted training run resumes with exactly the same data.
 # The tiny models use 32768 samples (~1.5 s); the paper 262144 (~11.9 s).
 
 # %%
@@ -247,8 +248,7 @@ train = TrainChunks(DATA / "toy", "train", chunk_length=32768, seed=0)
 batch = torch.stack([train[i] for i in range(8)])
 print(f"{len(train.tracks)} tracks -> {len(train)} chunks per epoch; a batch: {tuple(batch.shape)}")
 print("first chunks (track, start sample):", [train.position(i) for i in range(4)])
-train.set_epoch(1)
-print("epoch 1 reorders them:             ", [train.position(i) for i in range(4)])
+print("epoch 1 reorders them:             ", [train.position(i, epoch=1) for i in range(4)])
 assert batch.shape == (8, 4, 32768)
 
 # %% [markdown]

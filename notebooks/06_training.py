@@ -333,7 +333,7 @@ assert summary["step"] == cfg.steps + more and hist["step"][-1] == cfg.steps + m
 # the loss per noise level below compares it with the shipped one.
 # `data_small/checkpoints/msdm-tiny.pt` was trained by the same loop, with the `tiny` preset, for far
 # more steps (its log below says how many, and how long it took on two CPU cores), then exported
-# with `train.export`: only the EMA weights, in float16, with D clamped to [−1, 1] as the paper
+# with `msdm_tutorial.checkpoints.export`: only the EMA weights, in float16, with D clamped to [−1, 1] as the paper
 # does at inference. It was trained in two phases. The first used the paper's noise levels,
 # ln σ ~ N(−3, 1); the second fine-tuned it (`msdm train --init-from …`) with
 # ln σ ~ N(−2, 1.5²), which puts far more of the batches above σ = 1 (the cell prints both shares).

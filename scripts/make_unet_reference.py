@@ -136,12 +136,12 @@ def relative_error(a: torch.Tensor, b: torch.Tensor) -> float:
 def paper_parity(length: int = 16384) -> None:
     """Load the original paper-config weights into ours and compare F and D."""
     sys.path.insert(0, str(ROOT))
-    from msdm_tutorial import checkpoints, unet
+    from msdm_tutorial import paper_checkpoints, unet
     from msdm_tutorial.denoiser import EDMDenoiser
 
     model = build_original(PAPER)
     ours = unet.build(unet.UNetConfig(**PAPER))
-    ours.load_state_dict(checkpoints.convert_original_state_dict(model.state_dict()))
+    ours.load_state_dict(paper_checkpoints.convert_original_state_dict(model.state_dict()))
     ours.eval()
     d = EDMDenoiser(ours, sigma_data=0.2)
     print(f"parameters: original {sum(p.numel() for p in model.unet.parameters()):,}, "

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from msdm_tutorial import checkpoints, cli, unet
+from msdm_tutorial import checkpoints, cli, paper_checkpoints, unet
 from msdm_tutorial.denoiser import EDMDenoiser
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -252,12 +252,12 @@ def test_malicious_pickle_never_runs(tmp_path, micro_ref):
     d = checkpoints.load(path)  # the foreign objects are stubbed; the weights still load
     assert not marker.exists() and not marker2.exists()
     assert d.stems == ("bass", "drums", "guitar", "piano")
-    obj = checkpoints._torch_load(path)
+    obj = paper_checkpoints.read_torch_file(path)
     stubs = obj["callbacks_extra"]
-    assert all(isinstance(s, checkpoints.Stub) for s in stubs)
+    assert all(isinstance(s, paper_checkpoints.Stub) for s in stubs)
     assert stubs[0].qualname in ("posix.system", "nt.system") and stubs[0].args == (f"touch {marker}",)
     assert stubs[1].qualname == "builtins.exec"
-    assert isinstance(obj["hyper_parameters"]["diffusion_sigma_distribution"], checkpoints.Stub)
+    assert isinstance(obj["hyper_parameters"]["diffusion_sigma_distribution"], paper_checkpoints.Stub)
     assert obj["hyper_parameters"]["diffusion_sigma_distribution"].fields() == {"mean": -3.0, "std": 1.0}
     assert not marker.exists() and not marker2.exists()
 

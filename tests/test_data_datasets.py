@@ -52,22 +52,20 @@ def test_train_chunks_shapes_batches_and_determinism():
     assert not all(torch.equal(ds[i], other[i]) for i in range(4))
 
 
-def test_train_chunks_resume_exactly_with_set_epoch_and_state_dict():
+def test_train_chunks_resume_exactly_from_the_global_index():
     ds = TrainChunks(TOY, "train", chunk_length=16384, seed=11)
-    ds.set_epoch(0)
-    e0 = [ds.position(i) for i in range(len(ds))]
-    ds.set_epoch(1)
-    e1 = [ds.position(i) for i in range(len(ds))]
+    n = len(ds)
+    e0 = [ds.position(i, epoch=0) for i in range(n)]
+    e1 = [ds.position(i, epoch=1) for i in range(n)]
     assert e0 != e1, "each epoch has its own order"
-    state = ds.state_dict()
-    chunk = ds[7]
-    fresh = TrainChunks(TOY, "train", chunk_length=16384, seed=0)
-    fresh.load_state_dict(state)
-    assert [fresh.position(i) for i in range(len(fresh))] == e1 and torch.equal(fresh[7], chunk)
+    chunk = ds[n + 7]                                                      # item 7 of epoch 1
+    fresh = TrainChunks(TOY, "train", chunk_length=16384, seed=11)         # a resumed run: same seed, same index
+    assert [fresh.position(i, epoch=1) for i in range(n)] == e1 and torch.equal(fresh[n + 7], chunk)
     # the same items through 2 DataLoader workers
-    ds.set_epoch(0)
     loaded = torch.cat(list(DataLoader(ds, batch_size=5, num_workers=2)))
     assert torch.equal(loaded[3], ds[3]) and len(loaded) == len(ds)
+    with pytest.raises(IndexError):
+        ds[-1]
 
 
 def test_global_indices_resume_exactly_across_epochs_with_persistent_workers():
@@ -77,9 +75,9 @@ def test_global_indices_resume_exactly_across_epochs_with_persistent_workers():
     it = iter(DataLoader(ds, batch_size=6, sampler=ds.global_indices(0), num_workers=2, persistent_workers=True))
     first = [next(it) for _ in range(n // 6 + 3)]  # runs past the end of epoch 0
     assert torch.equal(first[0], straight[0])
-    ds.set_epoch(1)
-    assert torch.equal(first[n // 6 + 1][0], ds[6 * (n // 6 + 1) - n])  # epoch 1 without set_epoch in workers
-    ds.set_epoch(0)  # indices < len(ds) follow set_epoch: use one mechanism or the other
+    g = 6 * (n // 6 + 1)                                                  # a global index in epoch 1
+    track, start = ds.position(g - n, epoch=1)
+    assert torch.equal(first[n // 6 + 1][0], load_track(ds.tracks[track].path)[:, start:start + 16384])
     resumed = iter(DataLoader(ds, batch_size=6, sampler=ds.global_indices(6 * 5)))
     assert torch.equal(next(resumed), first[5])
     even = list(zip(range(3), ds.global_indices(10, rank=1, world_size=2)))
@@ -187,6 +185,8 @@ def test_silence_rule():
     quiet = torch.full((n,), 1.4e-5 * n / n ** 0.5)  # ||s|| / n = 1.4e-5
     loud = torch.full((n,), 1.6e-5 * n / n ** 0.5)
     assert is_silent(quiet).item() and not is_silent(loud).item()
+    from msdm_tutorial import data, metrics
+    assert data.is_silent is metrics.is_silent and data.SILENCE_THRESHOLD == metrics.SILENCE_THRESHOLD  # one rule
 
 
 def test_eval_chunks_non_overlapping_and_filtering(tmp_path):

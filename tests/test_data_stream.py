@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from msdm_tutorial import STEMS, train
+from msdm_tutorial import STEMS, runs, train
 from msdm_tutorial.data.stream import ToySongStream, seeds_in
 from msdm_tutorial.data.toy import synthesize_song
 
@@ -61,7 +61,7 @@ def test_training_on_the_stream_resumes_exactly(tmp_path):
     train.train(cfg, DATA, straight, progress=False, device="cpu")
     train.train(cfg, DATA, resumed, progress=False, device="cpu", stop_after=2)
     train.train(cfg, DATA, resumed, resume=True, progress=False, device="cpu")
-    a, b = (torch.load(train.checkpoint_paths(d)[0], weights_only=True) for d in (straight, resumed))
+    a, b = (torch.load(runs.checkpoint_paths(d)[0], weights_only=True) for d in (straight, resumed))
     for k in a["state_dict"]:
         assert torch.equal(a["state_dict"][k], b["state_dict"][k]), k
     # and the stream really differs from the files: the first batch is not data_small's

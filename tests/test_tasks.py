@@ -451,12 +451,11 @@ def test_imputation_project_noises_known_stems_to_sigma():
 def test_imputation_mask_forms_agree():
     prior = GaussianPrior(COV)
     known = torch.randn(4, K, 6, generator=torch.Generator().manual_seed(0)) * 0.2
-    sig = karras_sigmas(12, 1e-4, 20.0)
+    config = ImputationConfig(num_steps=12, sigma_max=20.0, sampler="heun", s_churn=5.0)
     outs = []
     for keep in (["drums", "piano"], "drums,piano", torch.tensor([0.0, 1, 0, 1]),
                  torch.tensor([0.0, 1, 0, 1]).view(1, K, 1).expand(4, K, 1)):
-        outs.append(tasks.impute(prior, known, keep, sig, "heun", generator=torch.Generator().manual_seed(5),
-                                 s_churn=5.0))
+        outs.append(tasks.impute(prior, known, keep, config, generator=torch.Generator().manual_seed(5)))
     for o in outs[1:]:
         torch.testing.assert_close(o, outs[0])
     assert torch.equal(outs[0][:, [1, 3]], known[:, [1, 3]])
@@ -520,17 +519,17 @@ def test_bad_inputs_raise_clear_errors():
     with pytest.raises(ValueError, match="unknown stem 'vocals'"):
         tasks.separate(prior, torch.ones(1, 1, 100), cfg.replace(source_id="vocals"))
     known = torch.zeros(1, K, 10)
-    sig = karras_sigmas(3, 1e-3, 1.0)
+    few = ImputationConfig(num_steps=3, sigma_min=1e-3, sigma_max=1.0)
     with pytest.raises(ValueError, match="unknown stem.*'vocals'"):
-        tasks.impute(prior, known, ["bass", "vocals"], sig)
+        tasks.impute(prior, known, ["bass", "vocals"], few)
     with pytest.raises(ValueError, match="nothing to impute"):
-        tasks.impute(prior, known, list(STEMS), sig)
+        tasks.impute(prior, known, list(STEMS), few)
     with pytest.raises(ValueError, match=r"\(B, 4, T\)"):
-        tasks.impute(prior, torch.zeros(1, 3, 10), ["bass"], sig)
-    with pytest.raises(ValueError, match="no option"):
-        tasks.impute(prior, known, ["bass"], sig, "heun", num_resamples=2)
+        tasks.impute(prior, torch.zeros(1, 3, 10), ["bass"], few)
+    with pytest.raises(ValueError, match="no correction resamples"):
+        few.replace(sampler="heun", num_resamples=2)
     with pytest.raises(ValueError, match="4 stems"):
-        tasks.generate(prior, (1, 3, 10), sig)
+        tasks.generate(prior, (1, 3, 10), GenerationConfig(num_steps=3, sigma_min=1e-3, sigma_max=1.0))
     with pytest.raises(ValueError, match="num_resamples=1"):
         SeparationConfig.paper_dirac().replace(sampler="heun")
     with pytest.raises(ValueError, match="likelihood"):
@@ -545,6 +544,19 @@ def test_configs():
     assert len(sig) == 151 and abs(sig[0] - 1.0) < 1e-6 and abs(sig[-2] - 1e-4) < 1e-9 and sig[-1] == 0
     imp = ImputationConfig.paper()
     assert (imp.num_steps, imp.sigma_max, imp.sigma_min, imp.s_churn) == (256, 20.0, 1e-4, 10.0)
+    assert SeparationConfig.paper("gaussian", isdm=True) == SeparationConfig.paper_isdm_gaussian()
+    assert SeparationConfig.paper() == SeparationConfig.paper_dirac() == SeparationConfig()
+    gen = GenerationConfig.paper()
+    assert (gen.num_steps, gen.sigma_max, gen.sigma_min, gen.rho, gen.s_churn, gen.nfe) == (150, 20.0, 1e-4, 7.0, 20.0, 150)
+    with pytest.raises(ValueError, match="num_steps must be >= 1"):       # one step-count check: schedules.check_grid
+        GenerationConfig(num_steps=0)
+
+
+def test_silent_items_is_the_one_silent_mixture_rule():
+    y = torch.ones(3, 1, 50)
+    y[1] = 0.5 * tasks.SILENT_PEAK
+    assert tasks.silent_items(y) == [1] and tasks.silent_items(y[:, 0]) == [1]
+    assert tasks.silent_items(torch.zeros(50)) == [0] and tasks.silent_items(torch.ones(50)) == []
 
 
 # ----------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Training: exact resume, corrupt-checkpoint fallback, DDP equivalence, and clear errors."""
+"""Training: exact resume, DDP equivalence, fine-tuning, export, and clear errors."""
 
 import json
 import os
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from msdm_tutorial import checkpoints, cli, train
+from msdm_tutorial import checkpoints, cli, runs, train
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data_small" / "toy"
@@ -19,7 +19,7 @@ FAST = replace(train.PRESETS["tiny"], chunk_length=8192, batch_size=4, steps=4, 
 
 
 def run_dir_state(run_dir):
-    payload = torch.load(train.checkpoint_paths(run_dir)[0], weights_only=True)
+    payload = torch.load(runs.checkpoint_paths(run_dir)[0], weights_only=True)
     return payload
 
 
@@ -34,7 +34,7 @@ def test_interrupted_and_resumed_run_equals_straight_run(tmp_path):
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"
     train.train(FAST, DATA, straight, progress=False, device="cpu")
     summary = train.train(FAST, DATA, resumed, progress=False, device="cpu", stop_after=2)
-    assert summary["step"] == 2 and len(train.checkpoint_paths(resumed)) == 1
+    assert summary["step"] == 2 and len(runs.checkpoint_paths(resumed)) == 1
     train.train(FAST, DATA, resumed, resume=True, progress=False, device="cpu")
     a, b = run_dir_state(straight), run_dir_state(resumed)
     assert a["extra"]["train_state"]["step"] == b["extra"]["train_state"]["step"] == 4
@@ -44,23 +44,12 @@ def test_interrupted_and_resumed_run_equals_straight_run(tmp_path):
     assert steps == [1, 2, 3, 4]
 
 
-def test_corrupt_latest_checkpoint_falls_back_to_previous(tmp_path):
-    cfg = replace(FAST, save_every=1, steps=3)
-    train.train(cfg, DATA, tmp_path, progress=False, device="cpu")
-    paths = train.checkpoint_paths(tmp_path)
-    assert [p.name for p in paths] == ["step_00000003.pt", "step_00000002.pt", "step_00000001.pt"]
-    paths[0].write_bytes(paths[0].read_bytes()[:1000])  # truncated, as after a crash mid-copy
-    with pytest.warns(UserWarning, match="falling back"):
-        payload, path = train.load_latest(tmp_path)
-    assert path.name == "step_00000002.pt" and payload["extra"]["train_state"]["step"] == 2
-
-
 def test_training_checkpoint_loads_as_a_denoiser_and_exports_small(tmp_path):
     train.train(replace(FAST, steps=1), DATA, tmp_path / "run", progress=False, device="cpu")
-    ckpt = train.checkpoint_paths(tmp_path / "run")[0]
+    ckpt = runs.checkpoint_paths(tmp_path / "run")[0]
     d = checkpoints.load(ckpt)
     assert d.stems == ("bass", "drums", "guitar", "piano") and d.sample_rate == 22050
-    out = train.export(ckpt, tmp_path / "model.pt")
+    out = checkpoints.export(ckpt, tmp_path / "model.pt")
     assert out.stat().st_size < 0.6 * ckpt.stat().st_size / 2  # fp16, no optimizer state
     small = checkpoints.load(out)
     x = torch.randn(1, 4, 8192) * 0.2
@@ -71,7 +60,7 @@ def test_training_checkpoint_loads_as_a_denoiser_and_exports_small(tmp_path):
 def test_isdm_single_stem_model(tmp_path):
     cfg = replace(train.PRESETS["tiny-isdm"], chunk_length=8192, batch_size=2, steps=1, val_every=0)
     train.train(replace(cfg, stems=("drums",)), DATA, tmp_path, progress=False, device="cpu")
-    d = checkpoints.load(train.checkpoint_paths(tmp_path)[0])
+    d = checkpoints.load(runs.checkpoint_paths(tmp_path)[0])
     assert d.stems == ("drums",) and d.net.config.in_channels == 1
 
 
@@ -127,12 +116,12 @@ def test_empty_data_folder_and_foreign_run_folder(tmp_path, capsys):
     assert cli.main([*base, "--preset", "tiny", "--resume", "--lr", "0.5"]) == 2
     err = capsys.readouterr().err
     assert "another config" in err and "lr" in err
-    assert len(train.checkpoint_paths(tmp_path / "run")) == 1
+    assert len(runs.checkpoint_paths(tmp_path / "run")) == 1
 
 
 def test_fine_tuning_starts_from_the_checkpoint_weights(tmp_path):
     train.train(replace(FAST, steps=2), DATA, tmp_path / "base", progress=False, device="cpu")
-    base = train.checkpoint_paths(tmp_path / "base")[0]
+    base = runs.checkpoint_paths(tmp_path / "base")[0]
     ft = replace(FAST, steps=1, lr=0.0, warmup_steps=0, ema_decay=1.0, sigma_mean=-1.0, sigma_std=1.5,
                  init_from=str(base))
     train.train(ft, DATA, tmp_path / "ft", progress=False, device="cpu")
@@ -145,7 +134,7 @@ def test_fine_tuning_starts_from_the_checkpoint_weights(tmp_path):
 
 def test_fine_tuning_refuses_another_architecture_or_stems(tmp_path):
     train.train(replace(FAST, steps=1), DATA, tmp_path / "base", progress=False, device="cpu")
-    base = str(train.checkpoint_paths(tmp_path / "base")[0])
+    base = str(runs.checkpoint_paths(tmp_path / "base")[0])
     with pytest.raises(ValueError, match="different U-Net"):
         train.train(replace(FAST, model="tiny-isdm", stems=("bass",), init_from=base), DATA, tmp_path / "a",
                     progress=False, device="cpu")

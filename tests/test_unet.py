@@ -12,7 +12,7 @@ import pytest
 import torch
 from torch import nn
 
-from msdm_tutorial import checkpoints, unet
+from msdm_tutorial import paper_checkpoints, unet
 from msdm_tutorial.denoiser import EDMDenoiser
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -87,6 +87,12 @@ def test_wrong_length_and_channels_raise_clear_errors():
         net(torch.randn(2, 4, 64), torch.zeros(3))
 
 
+def test_round_up():
+    assert [unet.round_up(n, 8) for n in (1, 8, 9, 16, 0)] == [8, 8, 16, 16, 0]
+    with pytest.raises(ValueError):
+        unet.round_up(5, 0)
+
+
 def test_pad_and_valid_length():
     net = unet.build("paper", device="meta")
     assert net.valid_length(1) == 8192 and net.valid_length(8192) == 8192 and net.valid_length(8193) == 16384
@@ -159,7 +165,7 @@ def _load_reference(path):
 
 def _denoiser_from_original_state(state, cfg, sigma_data=0.2):
     net = unet.UNet(cfg)
-    net.load_state_dict(checkpoints.convert_original_state_dict(state))
+    net.load_state_dict(paper_checkpoints.convert_original_state_dict(state))
     return EDMDenoiser(net, sigma_data=sigma_data).eval()
 
 
@@ -191,13 +197,13 @@ def test_fixtures_exist_and_perturbed():
 
 def test_infer_config_from_shapes():
     paper = unet.build("paper", device="meta").state_dict()
-    assert checkpoints.infer_config(paper) == unet.PRESETS["paper"]
+    assert paper_checkpoints.infer_config(paper) == unet.PRESETS["paper"]
     tiny = unet.build("tiny", device="meta").state_dict()
-    assert checkpoints.infer_config(tiny, hints={"attention_heads": 4}) == unet.PRESETS["tiny"]
+    assert paper_checkpoints.infer_config(tiny, hints={"attention_heads": 4}) == unet.PRESETS["tiny"]
     for path in REFERENCES:
         ref, cfg = _load_reference(path)
-        state = checkpoints.convert_original_state_dict(ref["state_dict"])
-        assert checkpoints.infer_config(state, hints=ref["hparams"]) == cfg
+        state = paper_checkpoints.convert_original_state_dict(ref["state_dict"])
+        assert paper_checkpoints.infer_config(state, hints=ref["hparams"]) == cfg
 
 
 # ---------------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from ..outputs import check_output_folder, stem_files, write_stem_folder
 from ..presets import config_record, settings_text, with_overrides
 from ..progress import StepProgress
 from .common import CommandError, note, write_json
-from .task_inputs import (add_task_parsers, check_result_file, crop_seconds, model_label, overlap_of, precision_of,
+from .task_commands import (add_task_parsers, check_result_file, crop_seconds, model_label, overlap_of, precision_of,
                           read_input_audio, run_record)
 
 

@@ -17,8 +17,9 @@ from ..models import chunk_length, compile_model, model_rate, model_stems, parse
 from ..outputs import check_output_folder, stem_files, write_stem_folder
 from ..presets import separation_settings, settings_text, with_constrained_stem
 from ..separation import check_not_silent, separate_mixture
+from ..task_inputs import silent_items
 from .common import CommandError, note, write_json
-from .task_inputs import (add_task_parsers, check_result_file, crop_seconds, load_separation_model, model_label,
+from .task_commands import (add_task_parsers, check_result_file, crop_seconds, load_separation_model, model_label,
                           overlap_of, precision_of, read_input_audio, run_record)
 
 
@@ -98,7 +99,7 @@ def read_reference(track: Path, stems, sr: int, args, chunk: int):
         if ref.shape[-1] == 0:
             note("evaluate", f"{track}: shorter than one chunk ({chunk} samples); skipped")
             return None
-    if float(ref.sum(0).abs().max()) < 1e-6:
+    if silent_items(ref.sum(0)):
         note("evaluate", f"{track}: the mixture is silent; skipped")
         return None
     return ref

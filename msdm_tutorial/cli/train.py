@@ -13,7 +13,8 @@ from pathlib import Path
 
 from .. import STEMS
 from ..models import parse_stems
-from ..train import PRESETS, TRAIN_DATA, TrainConfig, get_preset, train
+from ..train import train
+from ..train_config import PRESETS, TRAIN_DATA, TrainConfig, get_preset
 from .common import write_json
 from .parsing import COUNT, NON_NEGATIVE, SEED, real
 

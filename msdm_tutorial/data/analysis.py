@@ -3,7 +3,8 @@
 * ``onset_envelope`` / ``onset_times``: spectral flux and its peaks (where notes start);
 * ``grid_alignment``: the fraction of onsets that fall on a tempo's sixteenth-note grid;
 * ``estimate_tempo``: the autocorrelation peak of the onset envelope, folded into one octave;
-* ``chroma`` / ``estimate_key``: pitch-class energy and the Krumhansl–Kessler key profiles.
+* ``chroma`` / ``estimate_key``: pitch-class energy and the Krumhansl–Kessler key profiles
+  (``NOTE_NAMES[i]`` names chroma bin i).
 
 They are deliberately simple (numpy + torch.stft) and are used by notebook 05 and the tests.
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .toy import NOTE_NAMES, SCALES
+from .toy import NOTE_NAMES, SCALES  # noqa: F401  (NOTE_NAMES: for readers of chroma)
 
 # Krumhansl–Kessler key profiles (probe-tone ratings), tonic first.
 KK_MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
@@ -121,10 +122,6 @@ def estimate_key(c: np.ndarray) -> tuple[int, str]:
             if r > best:
                 best, key = r, (tonic, mode)
     return key
-
-
-def key_name(tonic: int, mode: str) -> str:
-    return f"{NOTE_NAMES[tonic]} {mode}"
 
 
 def key_signature(c: np.ndarray) -> int:

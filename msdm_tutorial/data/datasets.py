@@ -1,14 +1,14 @@
 """Multi-stem datasets over the MSDM layout ``ROOT/split/TrackNNNNN/{stem}.wav``.
 
 * ``load_track``: a whole track as a ``(K, T)`` tensor (a missing stem is zeros).
-* ``TrainChunks``: random chunks for training. Items are a pure function of
-  ``(seed, epoch, index)``, so a resumed run sees exactly the data it would have seen.
+* ``TrainChunks``: random chunks for training. Item ``g`` is a pure function of ``(seed, g)``
+  (g a global sample number, ``GlobalIndices``), so a resumed run sees exactly the data it would have seen.
   Only the needed frames are read from disk (``soundfile`` seeks).
 * ``EvalChunks``: non-overlapping chunks for evaluation, as in the paper's code, with optional
   filtering of silent chunks.
 
 A stem is *silent* on a chunk when ``‖s‖₂ / n < 1.5e-5`` (n = number of samples), the rule of the
-paper's evaluation code.
+paper's evaluation code (:func:`msdm_tutorial.metrics.is_silent`, also importable from here).
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ import torch
 from torch.utils.data import Dataset
 
 from .. import SAMPLE_RATE, STEMS
+from ..metrics import SILENCE_THRESHOLD, is_silent
 from .audio import AUDIO_SUFFIXES, audio_info, load_audio, read_frames
 
-SILENCE_THRESHOLD = 1.5e-5
 LENGTH_TOLERANCE_S = 0.1
 SPLITS = ("train", "validation", "test")
 
@@ -50,13 +50,6 @@ def list_tracks(root, split: str | None = None, stems=STEMS) -> list[Path]:
     if not folder.is_dir():
         raise ValueError(f"{folder}: no such data folder")
     return sorted(p for p in folder.iterdir() if not p.name.startswith(".") and is_track(p, stems))
-
-
-def is_silent(audio, threshold: float = SILENCE_THRESHOLD) -> torch.Tensor:
-    """``‖s‖₂ / n < threshold`` over the last axis (the paper's rule); returns a bool tensor."""
-    audio = torch.as_tensor(audio)
-    n = audio.shape[-1]
-    return torch.linalg.vector_norm(audio, dim=-1) / max(n, 1) < threshold
 
 
 @dataclass
@@ -159,20 +152,19 @@ class TrainChunks(Dataset):
     the grid, nor pile up on the track's first and last frames. Tracks
     shorter than ``chunk_length`` are dropped (``self.dropped`` lists them).
 
-    Item ``i`` of epoch ``e`` depends only on ``(seed, e, i)``: no hidden RNG state, the same
-    under any number of DataLoader workers, and ``set_epoch`` / ``load_state_dict`` restore
-    the data order of an interrupted run exactly. For training loops, ``global_indices(start)``
-    is a sampler over all epochs at once (global index = epoch * len + i): resuming after ``n``
-    samples is ``start=n``.
+    Items are numbered globally across epochs: item ``g`` is item ``i = g mod len`` of epoch
+    ``e = g div len`` and depends only on ``(seed, e, i)``. No hidden RNG state, no epoch to set:
+    the same under any number of DataLoader workers (persistent ones too), and a training loop that
+    has consumed ``n`` samples resumes exactly with the sampler ``global_indices(start=n)``.
     """
 
     def __init__(self, root, split: str | None = "train", chunk_length: int = 262144, stems=STEMS,
-                 sample_rate: int = SAMPLE_RATE, shift: bool = True, seed: int = 0, epoch: int = 0):
+                 sample_rate: int = SAMPLE_RATE, shift: bool = True, seed: int = 0):
         if chunk_length <= 0:
             raise ValueError(f"chunk_length must be > 0, got {chunk_length}")
         self.root, self.split, self.stems = Path(root), split, tuple(stems)
         self.chunk_length, self.sample_rate, self.shift = int(chunk_length), sample_rate, shift
-        self.seed, self.epoch = int(seed), int(epoch)
+        self.seed = int(seed)
         infos = _scan_split(root, split, self.stems, sample_rate)
         self.tracks = [t for t in infos if t.frames >= self.chunk_length]
         self.dropped = [t.path for t in infos if t.frames < self.chunk_length]
@@ -187,17 +179,6 @@ class TrainChunks(Dataset):
     def __len__(self) -> int:
         return len(self._slot_track)
 
-    # --- resumable order -------------------------------------------------------------------
-    def set_epoch(self, epoch: int) -> None:
-        """Select the shuffled order of ``epoch`` (call at the start of each epoch)."""
-        self.epoch = int(epoch)
-
-    def state_dict(self) -> dict:
-        return {"seed": self.seed, "epoch": self.epoch}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.seed, self.epoch = int(state["seed"]), int(state["epoch"])
-
     def _order(self, epoch: int) -> np.ndarray:
         cache = getattr(self, "_order_cache", None)
         if cache is None or cache[0] != (self.seed, epoch):
@@ -205,9 +186,8 @@ class TrainChunks(Dataset):
             self._order_cache = ((self.seed, epoch), perm)
         return self._order_cache[1]
 
-    def position(self, index: int, epoch: int | None = None) -> tuple[int, int]:
-        """``(track number, start frame)`` of item ``index`` in ``epoch`` (default: current)."""
-        epoch = self.epoch if epoch is None else epoch
+    def position(self, index: int, epoch: int = 0) -> tuple[int, int]:
+        """``(track number, start frame)`` of item ``index`` (< ``len(self)``) in ``epoch``."""
         if not 0 <= index < len(self):
             raise IndexError(f"index {index} out of range for {len(self)} chunks")
         slot = int(self._order(epoch)[index])
@@ -225,12 +205,11 @@ class TrainChunks(Dataset):
         return track, min(max(start, 0), last)
 
     def __getitem__(self, index: int) -> torch.Tensor:
-        """Item ``index`` of the current epoch; an index ``>= len(self)`` is the global index
-        ``epoch * len(self) + i`` (see ``global_indices``), which needs no ``set_epoch``."""
-        epoch = None
-        if index >= len(self):
-            epoch, index = divmod(int(index), len(self))
-        track, start = self.position(index, epoch)
+        """Global item ``g = epoch · len(self) + i``: item ``i`` of ``epoch`` (see ``global_indices``)."""
+        if index < 0:
+            raise IndexError(f"index {index} is negative; items are numbered 0, 1, 2, … across epochs")
+        epoch, i = divmod(int(index), len(self))
+        track, start = self.position(i, epoch)
         return torch.from_numpy(_read_chunk(self.tracks[track], start, self.chunk_length))
 
     def global_indices(self, start: int = 0, rank: int = 0, world_size: int = 1) -> "GlobalIndices":
@@ -238,10 +217,8 @@ class TrainChunks(Dataset):
 
         Global index ``g`` is item ``g % len(self)`` of epoch ``g // len(self)``, so a training
         loop that has consumed ``n`` samples resumes exactly with ``start=n`` — also with
-        persistent DataLoader workers, whose dataset copies never see ``set_epoch``.
-        With ``world_size`` > 1 (DDP), rank ``r`` takes the global indices ``g ≡ r (mod world_size)``.
-        Indices below ``len(self)`` still follow ``set_epoch``: leave the epoch at 0 (use one
-        mechanism or the other).
+        persistent DataLoader workers. With ``world_size`` > 1 (DDP), rank ``r`` takes the global
+        indices ``g ≡ r (mod world_size)``.
         """
         return GlobalIndices(start, rank, world_size)
 
