@@ -87,8 +87,8 @@ ISDM_HELP = "ISDM instead: one single-stem checkpoint per stem"
 CONSTRAIN_HELP = "Dirac: the stem set to y − Σ others (default: the first, as the paper's code does)"
 
 
-def sampling_options(task: str, paper_steps: str) -> list[Option]:
-    """``--steps --sampler --churn --seed --batch``: the task preset's sampler, overridden."""
+def sampling_options(task: str, paper_steps: str, paper_resamples: str = "R 1") -> list[Option]:
+    """``--steps --sampler --churn --resamples --seed --batch``: the task preset's sampler, overridden."""
     generate = task == "generate"
     sampler = RECOMMENDED_SEPARATION["sampler"] if task in ("separate", "evaluate") else "euler"
     return [
@@ -97,6 +97,8 @@ def sampling_options(task: str, paper_steps: str) -> list[Option]:
                             "heun: EDM's second-order sampler, 2N−1 NFE (default euler)",
                choices=("euler", "heun"), default=sampler, group=SAMPLING),
         Option("--churn", "S_churn, the stochasticity (paper preset by default)", range=CHURN, group=SAMPLING),
+        Option("--resamples", "euler: R, the correction loop: each step is taken R times, re-noised in between, "
+                              f"N·R NFE (paper: {paper_resamples})", range=COUNT, metavar="R", group=SAMPLING),
         Option("--seed", "random seed; the same seed gives the same files (default 0)", range=SEED, default=0,
                group=SAMPLING),
         Option("--batch", "songs to generate (default 1)" if generate else f"chunks per batch (default {CHUNK_BATCH})",
@@ -167,7 +169,7 @@ COMMAND_OPTIONS: dict[str, list[Option]] = {
         Option("--checkpoint", "MSDM checkpoint (one model for all stems)"),
         Option("--isdm", ISDM_HELP, metavar="STEM=C,…"),
         Option("--out", "output folder", required=True),
-        *separation_choices(), *chunk_options(), *sampling_options("separate", "150 Euler steps × R 2"),
+        *separation_choices(), *chunk_options(), *sampling_options("separate", "150 Euler steps × R 2", "R 2"),
         *PRECISION_OPTIONS, *run_options()],
     "evaluate": [
         Option("--checkpoint", "MSDM checkpoint"),
@@ -180,7 +182,7 @@ COMMAND_OPTIONS: dict[str, list[Option]] = {
         Option("--drop-partial-chunk", "drop each track's incomplete last chunk (the authors' evaluation)",
                switch=True),
         Option("--csv", "write DIR/windows.csv (per window) and DIR/summary.csv", metavar="DIR"),
-        *chunk_options(), *sampling_options("evaluate", "150 Euler steps × R 2"), *PRECISION_OPTIONS,
+        *chunk_options(), *sampling_options("evaluate", "150 Euler steps × R 2", "R 2"), *PRECISION_OPTIONS,
         *run_options("write the results as JSON: protocol, summary (per-stem and mean SI-SDRi), windows, run")],
 }
 

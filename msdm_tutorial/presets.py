@@ -1,11 +1,12 @@
 """Sampling settings of the tasks: the paper's presets with the command line's overrides.
 
 Every inference run — ``msdm generate / impute / separate / evaluate``, the sampling lab, the
-notebooks — starts from a preset of :mod:`msdm_tutorial.tasks` and applies the same three overrides:
+notebooks — starts from a preset of :mod:`msdm_tutorial.tasks` and applies the same four overrides:
 
 * ``steps`` N: the σ grid's number of steps (Euler: N steps × R resamples = N·R network calls);
 * ``sampler="heun"``: EDM's second-order sampler on the same grid, 2N − 1 network calls;
-* ``churn``: S_churn, the stochasticity γ_i = min(S_churn / N, √2 − 1) of each step.
+* ``churn``: S_churn, the stochasticity γ_i = min(S_churn / N, √2 − 1) of each step;
+* ``resamples``: Euler's correction loop R (each step taken R times, re-noised in between).
 
 :func:`recommended_separation` is the course's recommended separation setting
 (:data:`msdm_tutorial.options.RECOMMENDED_SEPARATION`) as a config.
@@ -18,20 +19,15 @@ from dataclasses import asdict
 from .options import RECOMMENDED_SEPARATION
 
 
-def with_overrides(base, steps: int | None = None, sampler: str | None = None, churn: float | None = None):
-    """The preset ``base`` with the overrides: ``steps`` (>= 1), ``sampler`` ("euler"/"heun"), ``churn`` (>= 0)."""
-    if steps is not None and steps < 1:
-        raise ValueError(f"--steps {steps}: must be >= 1")
-    if churn is not None and churn < 0:
-        raise ValueError(f"--churn {churn}: must be >= 0")
-    cfg = base
-    if sampler == "heun":
-        cfg = cfg.with_heun(steps or cfg.num_steps)
-    elif steps is not None:
-        cfg = cfg.replace(num_steps=steps)
-    if churn is not None:
-        cfg = cfg.replace(s_churn=churn)
-    return cfg
+def with_overrides(base, steps: int | None = None, sampler: str | None = None, churn: float | None = None,
+                   resamples: int | None = None):
+    """The preset ``base`` with the overrides (None keeps the preset's): ``steps`` N, ``sampler``
+    ("euler"/"heun"; Heun has no resamples), ``churn`` S_churn, ``resamples`` Euler's R. The config
+    class checks the values (``SamplingConfig.__post_init__``) and raises ValueError for bad ones."""
+    changes = {name: value for name, value in (("num_steps", steps), ("sampler", sampler), ("s_churn", churn),
+                                               ("num_resamples", resamples)) if value is not None}
+    cfg = base.with_heun() if sampler == "heun" else base
+    return cfg.replace(**changes) if changes else cfg
 
 
 def separation_preset(method: str, isdm: bool):
@@ -46,9 +42,9 @@ def separation_preset(method: str, isdm: bool):
     return presets[(method, bool(isdm))]()
 
 
-def separation_settings(method: str, isdm: bool, steps=None, sampler=None, churn=None):
-    """The separation config of ``msdm separate --method M [--isdm …] --steps --sampler --churn``."""
-    return with_overrides(separation_preset(method, isdm), steps, sampler, churn)
+def separation_settings(method: str, isdm: bool, steps=None, sampler=None, churn=None, resamples=None):
+    """The separation config of ``msdm separate --method M [--isdm …] --steps --sampler --churn --resamples``."""
+    return with_overrides(separation_preset(method, isdm), steps, sampler, churn, resamples)
 
 
 def recommended_separation(isdm: bool = False):

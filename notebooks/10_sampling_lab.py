@@ -21,9 +21,10 @@
 # and predict what the sampler's knobs (N, S_churn, σ_max, R, Euler or Heun) do to the sound and
 # to SI-SDRi.
 #
-# *Prerequisites:* diffusion, schedules and samplers (notebooks 00–03) and the data (05). *Run time:* under a
-# minute on a laptop CPU with the shipped tiny model (one press of **Sample** at the default
-# settings takes a few seconds), and seconds on a GPU.
+# *Prerequisites:* diffusion, schedules and samplers (notebooks 00–03) and the data (05). *Run time:* about a
+# minute on a laptop CPU with the shipped tiny model, and seconds on a GPU. The lab starts at the
+# course's recommended separation setting, the paper's sampler; section 3 prints what one press of
+# **Sample** at that setting costs here.
 
 # %% [markdown]
 # ## 1. The idea: one model, three tasks, one sampler loop
@@ -48,12 +49,14 @@
 # | **N** steps | how finely the σ grid (Karras, ρ = 7) is cut; more steps give a better ODE solution and cost more |
 # | **S_churn** | how much fresh noise is added at each step; it corrects errors, at the price of randomness |
 # | **σ_max** | where the walk starts: 20 for generation (pure noise), 1 for separation (the mixture fixes the loudness) |
-# | **R** | Euler "correction" resamples: each step is taken R times, re-noising in between |
+# | **R** | Euler "correction" resamples: each step is taken R times, re-noising in between (`--resamples`) |
 # | **Euler / Heun** | first order, one evaluation per step; or second order, 2N − 1 evaluations |
 #
-# The lab (`msdm_tutorial.widgets.SamplingLab`) calls the **same** task functions, with the same
-# arguments, as the `msdm` command line. Under **Sample** it prints the equivalent command, so
-# anything you find here can be rerun from a terminal, on a longer song or a GPU.
+# The lab (`msdm_tutorial.widgets.SamplingLab`, a view over the widget-free session of
+# `msdm_tutorial.lab_session`) calls the **same** task functions, with the same arguments, as the
+# `msdm` command line. Under **Sample** it prints the equivalent command, built from the command
+# line's own option definitions, so anything you find here can be rerun from a terminal, on a
+# longer song or a GPU.
 
 # %%
 # Set-up: works locally and on Colab. On Colab it clones the course and installs it,
@@ -85,22 +88,26 @@ from pathlib import Path
 import torch
 from IPython.display import display
 
-from msdm_tutorial import STEMS, plotting, widgets
+from msdm_tutorial import STEMS, lab_session, plotting, presets, widgets
 
 plotting.use_style()
 course.seed_everything(0)
-STEPS = course.size(None, 16)       # None: the lab's default (24 steps on a CPU, the paper's on a GPU)
+STEPS = course.size(None, 16)       # None: the lab's default, the recommended separation setting's steps
 # one chunk of the tiny model (32768 samples, 1.49 s): the lab keeps the σ trajectory of clips that fit in
 # one chunk; longer clips are sampled in several passes (seamless chunks) and show the final result only
 SECONDS = course.size(1.45, 1.0)
 
-CHECKPOINT = widgets.default_checkpoint()
+CHECKPOINT = lab_session.default_checkpoint()
 if CHECKPOINT.exists():
     lab = widgets.SamplingLab(checkpoint=CHECKPOINT, device=device, steps=STEPS, seconds=SECONDS)
 else:
     print(f"!! {CHECKPOINT} is missing, so this lab uses an UNTRAINED tiny model: it will sample noise.\n"
           "!! Train one with `msdm train --preset tiny …` (notebook 06) or restore data_small/ from git.")
-    lab = widgets.SamplingLab(widgets.untrained_model(), device=device, steps=STEPS, seconds=SECONDS)
+    lab = widgets.SamplingLab(lab_session.untrained_model(), device=device, steps=STEPS, seconds=SECONDS)
+print("the lab starts at:", presets.settings_text(lab.request().config()), "· recommended:",
+      presets.settings_text(presets.recommended_separation()))
+if STEPS is None:
+    assert lab.request().config() == presets.recommended_separation(), lab.request().config()
 
 # %% [markdown]
 # ## 2. The lab
@@ -129,7 +136,9 @@ lab
 # ## 3. See it: one press of Sample, from code
 #
 # Setting the controls from code is the same as clicking them. `lab.sample(wait=True)` presses
-# **Sample** and waits for the result. The panel above updates too.
+# **Sample** and waits for the result. The panel above updates too. The lab is still at its
+# starting setting, the course's recommended one (the paper's Euler sampler with R = 2
+# corrections per step); the cell prints what it cost.
 
 # %%
 lab.task.value = "separate"
@@ -138,8 +147,9 @@ lab.method.value = "dirac"
 t0 = time.perf_counter()
 result = lab.sample(wait=True)
 assert result is not None, f"the run failed: {lab.messages.value}"
-print(f"separated {result.audio.shape[-1] / result.sample_rate:.2f} s in {time.perf_counter() - t0:.1f} s "
-      f"({result.config.nfe} denoiser evaluations); {len(result.frames)} trajectory frames")
+press_seconds = time.perf_counter() - t0
+print(f"separated {result.audio.shape[-1] / result.sample_rate:.2f} s in {press_seconds:.1f} s "
+      f"({presets.settings_text(result.config)}); {len(result.frames)} trajectory frames")
 print("SI-SDRi (dB):", {s: round(v, 1) for s, v in result.si_sdri.items()})
 print("same as:", lab.command_line())
 display(lab.figure, lab.players)
@@ -157,7 +167,7 @@ display(lab.figure, lab.players)
 
 # %%
 peak = result.audio.abs().max().item()
-assert peak < widgets.DIVERGED_PEAK, f"the stems peak at {peak:.3g}: the sampler diverged (too few steps?)"
+assert peak < lab_session.DIVERGED_PEAK, f"the stems peak at {peak:.3g}: the sampler diverged (too few steps?)"
 residual = (result.audio.sum(0) - result.mixture).abs().max().item()
 assert residual < 1e-4, f"Dirac separation must reproduce the mixture, but Σ stems − y reaches {residual:.2g}"
 sigmas = [f.sigma for f in result.frames]
@@ -228,8 +238,8 @@ print("kept", imputed.request.keep, "unchanged; generated", [s for s in STEMS if
 # ### On a GPU, with the paper's model
 #
 # The lab runs with any checkpoint that `msdm_tutorial.checkpoints.load` reads, including the
-# paper's original `.ckpt` files. On a GPU its controls start at the paper's settings (separation:
-# 150 Euler steps × R 2, S_churn 20).
+# paper's original `.ckpt` files. Its controls start at the recommended separation setting; on a GPU,
+# switching the task also moves the step count to that task's paper preset.
 
 # %%
 # made with `msdm convert-checkpoint ORIGINAL.ckpt checkpoints/msdm-paper.pt` (or point MSDM_PAPER_CHECKPOINT at it)
@@ -240,7 +250,8 @@ if device.type == "cuda" and PAPER_CHECKPOINT.exists():
 else:
     print(f"Skipped here: needs a GPU ({device.type} found) and {PAPER_CHECKPOINT} "
           f"({'found' if PAPER_CHECKPOINT.exists() else 'missing'}). It would open a second lab on the paper's "
-          "405M-parameter model, starting at the paper's settings on 12 s of audio.")
+          f"405M-parameter model, starting at {presets.settings_text(presets.recommended_separation())} "
+          "on 12 s of audio.")
 
 # %% [markdown]
 # ## Summary

@@ -12,8 +12,8 @@ What a learner does, checked end to end:
 Chromium: Debian's ``chromium`` package (``playwright install`` cannot download browsers here). The
 test looks for it, tries ``apt-get install chromium`` when it is missing and it may (root, apt-get on
 the PATH), and otherwise skips with a loud warning. ``.ci/run`` installs it before ``make test``.
-Set ``MSDM_BROWSER_DOCS=1`` to click at the lab's CPU defaults (24 steps, 3 s of audio) instead and to
-save that screenshot as ``docs/lab.png`` (the README's).
+Set ``MSDM_BROWSER_DOCS=1`` to click at the lab's starting setting (the recommended separation
+setting's steps, 3 s of audio) instead and to save that screenshot as ``docs/lab.png`` (the README's).
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ from pathlib import Path
 
 import pytest
 
+from msdm_tutorial.presets import recommended_separation
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 ARTIFACTS = ROOT / "test-artifacts"
@@ -41,9 +43,9 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-dev-shm-usage", "--mute-audio"]
 CELL_TIMEOUT_S = 240        # generous: the CPU is shared with other work
 STEPS = 16                  # "few steps" for the click (fewer make the untrained-ish tiny model diverge)
-#: MSDM_BROWSER_DOCS=1: click at the lab's CPU defaults (24 steps, 3 s) and refresh docs/lab.png.
+#: MSDM_BROWSER_DOCS=1: click at the lab's starting setting (the recommended steps, 3 s) and refresh docs/lab.png.
 DOCS = bool(os.environ.get("MSDM_BROWSER_DOCS"))
-DOCS_STEPS, DOCS_SECONDS = 24, 3.0
+DOCS_STEPS, DOCS_SECONDS = recommended_separation().num_steps, 3.0
 
 
 def _loud_skip(reason: str):

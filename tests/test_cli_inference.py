@@ -157,6 +157,10 @@ def test_separate_dirac_sums_to_the_mixture(tmp_path, models, mixture, capsys):
     assert not np.array_equal(stems_c, stems)                 # another stem takes the residual…
     np.testing.assert_allclose(stems_c.sum(0), y, atol=4 * 2 ** -23 * np.abs(stems_c).max() + 8 / 32768)  # …still exact
 
+    r = run("r", "--resamples", "3")
+    info = json.loads((tmp_path / "r.json").read_text())
+    assert info["config"]["num_resamples"] == 3 and info["config"]["nfe"] == 6, "--resamples overrides R 2"
+
     g = run("g", "--method", "gaussian", "--sampler", "heun")
     assert _files(g) == _files(a)
     info = json.loads((tmp_path / "g.json").read_text())

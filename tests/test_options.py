@@ -37,6 +37,23 @@ def test_command_line_renders_what_the_cli_parses():
         assert getattr(args, name) == value, name
 
 
+def test_resamples_overrides_the_presets_R():
+    """``--resamples R`` (Euler's correction loop) is an option of every inference command and
+    overrides the preset's R; the config class refuses R < 1 and R with Heun."""
+    for command in ("generate", "impute", "separate", "evaluate"):
+        assert options.find_option(command, "resamples").flag == "--resamples"
+    args = _parse(["separate", "--checkpoint", "c.pt", "m.wav", "--out", "o", "--resamples", "3"])
+    assert args.resamples == 3
+    assert presets.separation_settings("dirac", False, resamples=args.resamples) == \
+        tasks.SeparationConfig.paper_dirac().replace(num_resamples=3)
+    assert presets.separation_settings("dirac", False).num_resamples == 2, "no --resamples: the preset's R"
+    assert presets.with_overrides(tasks.GenerationConfig.paper(), steps=10, resamples=2).nfe == 20
+    with pytest.raises(ValueError, match="heun"):
+        presets.separation_settings("dirac", False, sampler="heun", resamples=2)
+    with pytest.raises(ValueError, match="num_resamples must be >= 1"):
+        presets.with_overrides(tasks.GenerationConfig.paper(), resamples=0)
+
+
 def test_command_line_checks_names_and_choices():
     with pytest.raises(ValueError, match="no option"):
         options.command_line("generate", {"method": "dirac"})

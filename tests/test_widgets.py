@@ -1,4 +1,4 @@
-"""The sampling lab (msdm_tutorial.widgets) without a browser.
+"""The sampling lab (msdm_tutorial.widgets, its session msdm_tutorial.lab_session) without a browser.
 
 * The controls' state becomes a LabRequest, and a request drives the *same* tasks calls, with the
   same arguments, as the ``msdm`` command line: both are run against recording stand-ins of
@@ -13,6 +13,7 @@
 import datetime
 import html
 import io
+import shlex
 import time
 from dataclasses import replace
 
@@ -21,8 +22,8 @@ import pytest
 import soundfile as sf
 import torch
 
-from msdm_tutorial import STEMS, checkpoints, cli, tasks, unet, widgets
-from msdm_tutorial.course import data_small
+from msdm_tutorial import STEMS, checkpoints, cli, lab_session, options, presets, tasks, unet, widgets
+from msdm_tutorial.course import data_small, repo_root
 from msdm_tutorial.data.datasets import load_track
 from msdm_tutorial.denoiser import EDMDenoiser
 
@@ -119,12 +120,53 @@ def test_task_and_method_switch_to_their_presets(lab):
     assert lab.request().config() == tasks.SeparationConfig.paper_gaussian()
 
 
-def test_lab_only_knobs_change_only_sigma_max_and_R():
-    req = widgets.LabRequest(task="separate", method="dirac", steps=10, s_churn=5, sigma_max=2.0, num_resamples=3,
-                             track=SONG)
+def test_sigma_max_is_the_only_lab_only_knob():
+    req = lab_session.LabRequest(task="separate", method="dirac", steps=10, s_churn=5, sigma_max=2.0, num_resamples=3,
+                                 track=SONG)
     assert req.config() == tasks.SeparationConfig.paper_dirac().replace(num_steps=10, s_churn=5, sigma_max=2.0,
                                                                         num_resamples=3)
-    assert "lab-only" in req.command()
+    command = lab_session.command_line(req)
+    assert "--resamples 3" in command and "σ_max 2 (preset 1) is a lab-only knob" in command
+    assert "lab-only" not in lab_session.command_line(replace(req, sigma_max=1.0))
+
+
+def test_the_lab_starts_at_the_recommended_separation_setting(checkpoint):
+    lab = widgets.SamplingLab(checkpoint=checkpoint, data_root=TOY)
+    assert (lab.task.value, lab.method.value) == ("separate", options.RECOMMENDED_SEPARATION["method"])
+    assert lab.request().config() == presets.recommended_separation()
+    assert lab_session.LabRequest(track=SONG).config() == presets.recommended_separation()
+    assert f"--steps {presets.recommended_separation().num_steps} --sampler euler --churn 20 --resamples 2" \
+        in lab.command_line()
+
+
+TASK_CALLS = {"generate": "generate", "impute": "impute_long", "separate": "separate_long"}
+
+
+def config_of(task, args, kwargs):
+    """The sampling config of a recorded task call."""
+    return kwargs["config"] if task == "generate" else args[3] if task == "impute" else args[2]
+
+
+@pytest.mark.parametrize("task", TASK_CALLS)
+def test_the_printed_command_samples_with_the_lab_config(lab, task, tmp_path, monkeypatch):
+    """Round trip: the "same as" command, parsed by msdm's own parser and run, uses the lab's config."""
+    lab.task.value, lab.song.value = task, SONG
+    lab.steps.value, lab.churn.value, lab.resamples.value, lab.seed.value, lab.seconds.value = 3, 7.0, 3, 9, 0.5
+    req = lab.request()
+    argv = shlex.split(lab.command_line().split("   # ")[0])
+    assert argv[:2] == ["msdm", task] and "--resamples" in argv
+    sf.write(tmp_path / "mix.wav", song_mix(0.5), SR, subtype="FLOAT")
+    placeholders = {"mix.wav": str(tmp_path / "mix.wav"), "OUT": str(tmp_path / "out")}
+    argv = [placeholders.get(a, a) for a in argv[1:]]
+    rec = Recorder(TASK_CALLS[task])
+    monkeypatch.setattr(tasks, TASK_CALLS[task], rec)
+    monkeypatch.chdir(repo_root())               # the command is run from the repository folder
+    assert cli.main(argv) == 0
+    lab_session.execute(lab_session.prepare(req, lab.model, TOY))
+    (cli_args, cli_kw), (lab_args, lab_kw) = rec.calls
+    assert config_of(task, cli_args, cli_kw) == config_of(task, lab_args, lab_kw) == req.config()
+    assert req.config().num_resamples == 3
+    assert seed_of(lab_kw["generator"]) == seed_of(cli_kw["generator"]) == (9, "cpu")
 
 
 def test_separate_makes_the_same_call_as_msdm_separate(lab, checkpoint, tmp_path, monkeypatch):
@@ -152,7 +194,8 @@ def test_separate_makes_the_same_call_as_msdm_separate(lab, checkpoint, tmp_path
     assert lab_kw == cli_kw == {"chunk_length": 32768, "batch_size": 8, "chunking": "seamless", "overlap": 8192,
                                 "precision": tasks.resolve_precision("auto", "cpu")}
     # and the command the lab shows is that command
-    assert "msdm separate --checkpoint" in lab.command.value and "--method gaussian --out OUT --steps 3" in lab.command.value
+    assert "msdm separate --checkpoint" in lab.command.value
+    assert "--method gaussian --out OUT --steps 3" in lab.command.value
 
 
 def test_impute_makes_the_same_calls_as_msdm_impute(lab, checkpoint, tmp_path, monkeypatch):
@@ -171,8 +214,8 @@ def test_impute_makes_the_same_calls_as_msdm_impute(lab, checkpoint, tmp_path, m
     lab.steps.value, lab.seed.value = 4, 3
     lab.churn.value = tasks.ImputationConfig.paper().s_churn
     req = replace(lab.request(), seconds=1.6)   # (the slider moves in 0.5 s steps) 1.6 s spans 2 chunks
-    plan = widgets.prepare(req, lab.model, TOY)
-    widgets.execute(plan)
+    plan = lab_session.prepare(req, lab.model, TOY)
+    lab_session.execute(plan)
     assert n_cli == len(rec.calls) - n_cli == 1, "both impute the whole track in one call"
     (cli_args, cli_kw), (lab_args, lab_kw) = rec.calls
     assert torch.equal(lab_args[1], cli_args[1]), "same known stems"
@@ -184,7 +227,8 @@ def test_impute_makes_the_same_calls_as_msdm_impute(lab, checkpoint, tmp_path, m
     assert lab_kw.pop("batch_size") >= 8 and cli_kw.pop("batch_size") == 8
     assert lab_kw == cli_kw == {"chunk_length": 32768, "chunking": "seamless", "overlap": 8192,
                                 "precision": tasks.resolve_precision("auto", "cpu")}
-    assert "--keep bass,piano" in req.command() and "--sampler heun" in req.command()
+    command = lab_session.command_line(req)
+    assert "--keep bass,piano" in command and "--sampler heun" in command and "--resamples" not in command
 
 
 def test_generate_makes_the_same_call_as_msdm_generate(lab, checkpoint, tmp_path, monkeypatch):
@@ -223,7 +267,7 @@ def test_wrong_sample_rate_is_resampled_and_stereo_downmixed(lab):
     y16 = np.interp(np.arange(int(len(y) * 16000 / SR)) * SR / 16000, np.arange(len(y)), y)
     lab.task.value = "separate"
     upload(lab, wav_bytes(np.stack([y16, 0.5 * y16], 1), 16000, "FLAC"), "low-rate.flac")
-    plan = widgets.prepare(lab.request(), lab.model, TOY)
+    plan = lab_session.prepare(lab.request(), lab.model, TOY)
     assert plan.mixture.shape == (round(len(y16) * SR / 16000),)
     assert any("resampled from 16000 Hz" in n for n in plan.notes)
     assert any("2 channels, downmixed to mono" in n for n in plan.notes)
@@ -300,8 +344,8 @@ def test_isdm_separation_makes_the_same_call_as_msdm_separate_isdm(checkpoint, t
 def test_isdm_is_disabled_with_a_note_when_its_checkpoints_are_missing(lab):
     assert "isdm-dirac" not in dict(lab.method.options).values()
     assert "ISDM is disabled" in lab.method_note.value
-    with pytest.raises(widgets.LabError, match="ISDM needs"):
-        widgets.prepare(widgets.LabRequest(method="isdm-dirac", track=SONG), lab.model, TOY)
+    with pytest.raises(lab_session.LabError, match="ISDM needs"):
+        lab_session.prepare(lab_session.LabRequest(method="isdm-dirac", track=SONG), lab.model, TOY)
 
 
 def test_a_failing_run_is_a_readable_message(lab, monkeypatch):
@@ -316,7 +360,7 @@ def test_a_failing_run_is_a_readable_message(lab, monkeypatch):
 
 
 def test_missing_checkpoint_is_a_lab_error(tmp_path):
-    with pytest.raises(widgets.LabError, match="no such checkpoint"):
+    with pytest.raises(lab_session.LabError, match="no such checkpoint"):
         widgets.SamplingLab(checkpoint=tmp_path / "nope.pt", data_root=TOY)
 
 
@@ -376,6 +420,6 @@ def test_cancel_stops_the_run(lab):
 def test_read_upload_accepts_wav_and_flac():
     y = song_mix(0.2)
     for fmt in ("WAV", "FLAC"):
-        audio, notes = widgets.read_upload(wav_bytes(y, SR, fmt), f"x.{fmt.lower()}", SR)
+        audio, notes = lab_session.read_upload(wav_bytes(y, SR, fmt), f"x.{fmt.lower()}", SR)
         assert notes == [] and audio.dtype == torch.float32
         assert np.allclose(audio.numpy(), y, atol=1e-4)

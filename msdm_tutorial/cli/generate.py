@@ -20,7 +20,7 @@ from ..presets import config_record, settings_text, with_overrides
 from ..progress import StepProgress
 from .common import CommandError, note, write_json
 from .task_commands import (add_task_parsers, check_result_file, crop_seconds, model_label, overlap_of, precision_of,
-                          read_input_audio, run_record)
+                          read_input_audio, run_record, sampling_overrides)
 
 
 def run_generate(args) -> int:
@@ -29,7 +29,7 @@ def run_generate(args) -> int:
 
     out = check_output_folder(args.out)
     check_result_file(args.json)
-    cfg = with_overrides(GenerationConfig.paper(), args.steps, args.sampler, args.churn)
+    cfg = with_overrides(GenerationConfig.paper(), **sampling_overrides(args))
     device = pick_device(args.device)
     model = load_model(args.checkpoint, device, parse_stems(args.stems))
     stems, sr, m = model_stems(model), model_rate(model), length_multiple(model)
@@ -105,7 +105,7 @@ def run_impute(args) -> int:
 
     out = check_output_folder(args.out)
     check_result_file(args.json)
-    cfg = with_overrides(ImputationConfig.paper(), args.steps, args.sampler, args.churn)
+    cfg = with_overrides(ImputationConfig.paper(), **sampling_overrides(args))
     keep = parse_stems(args.keep, "--keep")
     device = pick_device(args.device)
     model = load_model(args.checkpoint, device, parse_stems(args.stems))

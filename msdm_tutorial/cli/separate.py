@@ -20,12 +20,12 @@ from ..separation import check_not_silent, separate_mixture
 from ..task_inputs import silent_items
 from .common import CommandError, note, write_json
 from .task_commands import (add_task_parsers, check_result_file, crop_seconds, load_separation_model, model_label,
-                          overlap_of, precision_of, read_input_audio, run_record)
+                          overlap_of, precision_of, read_input_audio, run_record, sampling_overrides)
 
 
 def separation_setup(args, device):
     """The model, its stems and rate, the sampling config, the chunk length and the precision."""
-    cfg = separation_settings(args.method, bool(args.isdm), args.steps, args.sampler, args.churn)
+    cfg = separation_settings(args.method, bool(args.isdm), **sampling_overrides(args))
     model = load_separation_model(args, device, parse_stems(args.stems))
     stems = model_stems(model)
     cfg = with_constrained_stem(cfg, args.constrain, stems)
@@ -147,7 +147,7 @@ def run_evaluate(args) -> int:
     if args.csv and Path(args.csv).exists() and not Path(args.csv).is_dir():
         raise CommandError(f"--csv {args.csv}: exists and is not a folder")
     check_result_file(args.json)
-    separation_settings(args.method, bool(args.isdm), args.steps, args.sampler, args.churn)  # bad values first
+    separation_settings(args.method, bool(args.isdm), **sampling_overrides(args))  # bad values first
     device = pick_device(args.device)
     data = Path(args.data)
     if not data.is_dir():

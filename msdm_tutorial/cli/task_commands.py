@@ -3,7 +3,8 @@
 the settings their JSON results record.
 
 The four commands run one task of :mod:`msdm_tutorial.tasks` at the paper's settings (the presets
-of :mod:`msdm_tutorial.presets`; ``--steps``, ``--sampler`` and ``--churn`` override them) and write
+of :mod:`msdm_tutorial.presets`; ``--steps``, ``--sampler``, ``--churn`` and ``--resamples`` override
+them, :func:`sampling_overrides`) and write
 per-stem WAV files plus ``mix.wav`` (:mod:`msdm_tutorial.outputs`, all or nothing).
 
 * Inputs are WAV/FLAC files of any length and sample rate: they are resampled to the model's rate,
@@ -33,6 +34,11 @@ def add_task_parsers(sub, commands: dict) -> None:
         p = sub.add_parser(command, formatter_class=argparse.RawDescriptionHelpFormatter, **texts)
         add_command_options(p, command)
         p.set_defaults(func=func)
+
+
+def sampling_overrides(args) -> dict:
+    """``--steps --sampler --churn --resamples`` as keyword arguments of ``presets.with_overrides``."""
+    return {"steps": args.steps, "sampler": args.sampler, "churn": args.churn, "resamples": args.resamples}
 
 
 def check_result_file(path, option: str = "--json") -> None:
