@@ -3,7 +3,8 @@
 Every inference run — ``msdm generate / impute / separate / evaluate``, the sampling lab, the
 notebooks — starts from a preset of :mod:`msdm_tutorial.tasks` and applies the same four overrides:
 
-* ``steps`` N: the σ grid's number of steps (Euler: N steps × R resamples = N·R network calls);
+* ``steps`` N: the σ grid's number of steps (Euler: N steps × R resamples = N·R network calls); without
+  ``churn``, S_churn scales with N so that the churn per step stays the preset's;
 * ``sampler="heun"``: EDM's second-order sampler on the same grid, 2N − 1 network calls;
 * ``churn``: S_churn, the stochasticity γ_i = min(S_churn / N, √2 − 1) of each step;
 * ``resamples``: Euler's correction loop R (each step taken R times, re-noised in between).
@@ -22,11 +23,14 @@ from .options import RECOMMENDED_SEPARATION
 def with_overrides(base, steps: int | None = None, sampler: str | None = None, churn: float | None = None,
                    resamples: int | None = None):
     """The preset ``base`` with the overrides (None keeps the preset's): ``steps`` N, ``sampler``
-    ("euler"/"heun"; Heun has no resamples), ``churn`` S_churn, ``resamples`` Euler's R. The config
+    ("euler"/"heun"; Heun has no resamples), ``churn`` S_churn, ``resamples`` Euler's R. New ``steps``
+    without ``churn`` keep the churn per step, γ = S_churn / N (``SamplingConfig.with_steps``). The config
     class checks the values (``SamplingConfig.__post_init__``) and raises ValueError for bad ones."""
+    cfg = base.with_heun() if sampler == "heun" else base
+    if steps is not None and churn is None:
+        cfg = cfg.with_steps(steps)              # keeps the preset's churn per step: S_churn scales with N
     changes = {name: value for name, value in (("num_steps", steps), ("sampler", sampler), ("s_churn", churn),
                                                ("num_resamples", resamples)) if value is not None}
-    cfg = base.with_heun() if sampler == "heun" else base
     return cfg.replace(**changes) if changes else cfg
 
 
@@ -48,8 +52,8 @@ def separation_settings(method: str, isdm: bool, steps=None, sampler=None, churn
 
 
 def recommended_separation(isdm: bool = False):
-    """The course's recommended separation config (``options.RECOMMENDED_SEPARATION``): MSDM Dirac,
-    Euler 150 steps × R 2 = 300 NFE, S_churn 20 (40 with ``isdm``), σ ∈ [1e-4, 1]."""
+    """The course's recommended separation config (``options.RECOMMENDED_SEPARATION``): Dirac,
+    Euler 24 steps × R 2 = 48 NFE, S_churn 3.2 (6.4 with ``isdm``: the paper's churn per step), σ ∈ [1e-4, 1]."""
     r = RECOMMENDED_SEPARATION
     return separation_settings(r["method"], isdm, r["steps"], r["sampler"], r["churn"])
 

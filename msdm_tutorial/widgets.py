@@ -85,7 +85,10 @@ class SamplingLab:
         self._build_results(ipywidgets, out_dir)
         self.widget = self._layout(ipywidgets)
         self._connect()
-        self.apply_preset(paper_steps=True)
+        if self.task.value == "separate":
+            self.apply_setting(RECOMMENDED)             # the course's recommended separation setting
+        else:
+            self.apply_preset(paper_steps=True)
         if steps is not None:
             self.steps.value = int(steps)
 
@@ -269,14 +272,19 @@ class SamplingLab:
 
     def apply_preset(self, paper_steps: bool = True) -> None:
         """Set S_churn, σ_max and R (and, with ``paper_steps``, N and the sampler) to the paper's
-        values for the current task and method."""
+        values for the current task and method; S_churn keeps the paper's churn per step at N steps."""
         preset = self.request().preset()
-        self.churn.value = preset.s_churn
-        self.sigma_max.value = preset.sigma_max
-        self.resamples.value = preset.num_resamples
-        if paper_steps:
-            self.sampler.value = preset.sampler
-            self.steps.value = min(preset.num_steps, self.steps.max)
+        steps = min(preset.num_steps, self.steps.max) if paper_steps else int(self.steps.value)
+        sampler = preset.sampler if paper_steps else self.sampler.value
+        self.apply_setting(preset.with_steps(steps), sampler)
+
+    def apply_setting(self, cfg, sampler: str | None = None) -> None:
+        """Set the sampler controls to the config ``cfg`` (its sampler, unless ``sampler`` is given)."""
+        self.sampler.value = sampler or cfg.sampler
+        self.steps.value = cfg.num_steps
+        self.churn.value = cfg.s_churn
+        self.sigma_max.value = cfg.sigma_max
+        self.resamples.value = cfg.num_resamples
         self._refresh()
 
     def _on_task(self, change=None) -> None:

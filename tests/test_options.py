@@ -21,10 +21,17 @@ def test_cli_defaults_are_the_recommended_separation(command):
         assert getattr(args, name) == value, name
 
 
-def test_recommended_separation_is_the_papers_dirac_setting():
-    assert presets.recommended_separation() == tasks.SeparationConfig.paper_dirac()
-    assert presets.recommended_separation(isdm=True) == tasks.SeparationConfig.paper_isdm_dirac()
-    assert presets.settings_text(presets.recommended_separation()) == "euler 150 steps × R 2, S_churn 20 (300 NFE)"
+def test_recommended_separation_is_the_papers_dirac_sampler_at_24_steps():
+    assert presets.recommended_separation() == tasks.SeparationConfig.paper_dirac().with_steps(24)
+    assert presets.recommended_separation(isdm=True) == tasks.SeparationConfig.paper_isdm_dirac().with_steps(24)
+    assert presets.settings_text(presets.recommended_separation()) == "euler 24 steps × R 2, S_churn 3.2 (48 NFE)"
+
+
+def test_steps_without_churn_keep_the_churn_per_step_and_150_steps_are_the_paper():
+    paper = tasks.SeparationConfig.paper_dirac()
+    assert presets.separation_settings("dirac", False, steps=150) == paper
+    assert presets.separation_settings("dirac", False, steps=30).s_churn == pytest.approx(20 * 30 / 150)
+    assert presets.separation_settings("dirac", False, steps=30, churn=7.0).s_churn == 7.0
 
 
 def test_command_line_renders_what_the_cli_parses():

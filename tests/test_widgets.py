@@ -111,11 +111,12 @@ def test_request_reads_the_controls(lab):
 
 
 def test_task_and_method_switch_to_their_presets(lab):
+    # on a CPU the step count stays (here 2) and S_churn keeps the preset's churn per step at it
     lab.task.value = "generate"
-    assert (lab.churn.value, lab.sigma_max.value) == (20.0, 20.0)
+    assert (lab.churn.value, lab.sigma_max.value) == (pytest.approx(20.0 * 2 / 150), 20.0)
     lab.task.value = "separate"
     lab.method.value = "gaussian"
-    assert (lab.churn.value, lab.sigma_max.value) == (40.0, 1.0)
+    assert (lab.churn.value, lab.sigma_max.value) == (pytest.approx(40.0 * 2 / 150), 1.0)
     lab.paper_button.click()
     assert lab.request().config() == tasks.SeparationConfig.paper_gaussian()
 
@@ -135,7 +136,7 @@ def test_the_lab_starts_at_the_recommended_separation_setting(checkpoint):
     assert (lab.task.value, lab.method.value) == ("separate", options.RECOMMENDED_SEPARATION["method"])
     assert lab.request().config() == presets.recommended_separation()
     assert lab_session.LabRequest(track=SONG).config() == presets.recommended_separation()
-    assert f"--steps {presets.recommended_separation().num_steps} --sampler euler --churn 20 --resamples 2" \
+    assert f"--steps {presets.recommended_separation().num_steps} --sampler euler --churn 3.2 --resamples 2" \
         in lab.command_line()
 
 
@@ -212,7 +213,7 @@ def test_impute_makes_the_same_calls_as_msdm_impute(lab, checkpoint, tmp_path, m
     lab.song.value = SONG
     lab.sampler.value = "heun"
     lab.steps.value, lab.seed.value = 4, 3
-    lab.churn.value = tasks.ImputationConfig.paper().s_churn
+    lab.churn.value = tasks.ImputationConfig.paper().with_steps(4).s_churn   # what --steps 4 gives the CLI
     req = replace(lab.request(), seconds=1.6)   # (the slider moves in 0.5 s steps) 1.6 s spans 2 chunks
     plan = lab_session.prepare(req, lab.model, TOY)
     lab_session.execute(plan)
@@ -221,7 +222,7 @@ def test_impute_makes_the_same_calls_as_msdm_impute(lab, checkpoint, tmp_path, m
     assert torch.equal(lab_args[1], cli_args[1]), "same known stems"
     assert lab_args[1].shape == (1, 4, round(1.6 * SR))
     assert lab_args[2] == cli_args[2] == ("bass", "piano")
-    assert lab_args[3] == cli_args[3] == tasks.ImputationConfig.paper().with_heun(4)
+    assert lab_args[3] == cli_args[3] == tasks.ImputationConfig.paper().with_steps(4).with_heun()
     assert seed_of(lab_kw.pop("generator")) == seed_of(cli_kw.pop("generator")) == (3, "cpu")
     lab_kw.pop("callback"), cli_kw.pop("callback")
     assert lab_kw.pop("batch_size") >= 8 and cli_kw.pop("batch_size") == 8
@@ -329,12 +330,13 @@ def test_isdm_separation_makes_the_same_call_as_msdm_separate_isdm(checkpoint, t
     lab.method.value = "isdm-dirac"
     upload(lab, content, "mix.wav")
     lab.steps.value, lab.seed.value = 2, 5
+    lab.churn.value = tasks.SeparationConfig.paper_isdm_dirac().with_steps(2).s_churn   # as --steps 2 gives
     lab.resamples.value = tasks.SeparationConfig.paper_isdm_dirac().num_resamples
     assert lab.sample(wait=True) is not None, text(lab)
     (cli_args, cli_kw), (lab_args, lab_kw) = rec.calls
     assert isinstance(lab_args[0], tasks.ISDMDenoiser) and lab_args[0].stems == cli_args[0].stems == STEMS
     assert torch.equal(lab_args[1], cli_args[1])
-    assert lab_args[2] == cli_args[2] == tasks.SeparationConfig.paper_isdm_dirac().replace(num_steps=2)
+    assert lab_args[2] == cli_args[2] == tasks.SeparationConfig.paper_isdm_dirac().with_steps(2)
     assert seed_of(lab_kw.pop("generator")) == seed_of(cli_kw.pop("generator")) == (5, "cpu")
     lab_kw.pop("callback"), cli_kw.pop("callback")
     assert lab_kw == cli_kw
