@@ -31,21 +31,13 @@
 import sys
 
 if "google.colab" in sys.modules:
-    import os, subprocess
-    from importlib.metadata import version
-    if not os.path.isdir("/content/msdm-tutorial"):
-        subprocess.run(["git", "clone", "--depth", "1", "https://github.com/msdm-tutorial/msdm-tutorial", "/content/msdm-tutorial"], check=True)
-    # pin the torch that is installed (its own version string, as pip sees it): never reinstall it
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", "/content/msdm-tutorial",
-                    f"torch=={version('torch')}"], check=True)
+    import subprocess
+    subprocess.run("test -d /content/msdm-tutorial || git clone --depth 1 https://github.com/msdm-tutorial/msdm-tutorial /content/msdm-tutorial", shell=True, check=True)
     sys.path.insert(0, "/content/msdm-tutorial")
-    os.chdir("/content/msdm-tutorial/notebooks")
-    from google.colab import output
-    output.enable_custom_widget_manager()
 
 from msdm_tutorial import course
 
-device = course.pick_device()
+device, gen = course.start()  # on Colab: pip install -e the clone (torch pinned), cd notebooks/, widgets on
 
 
 # %% [markdown]
@@ -73,18 +65,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from IPython.display import Markdown, display
-from tqdm.auto import tqdm
 
 from msdm_tutorial import STEMS, checkpoints, metrics, plotting, tasks
 from msdm_tutorial.data import list_tracks, load_track
 from msdm_tutorial.data import analysis as A
 from msdm_tutorial.data.toy import synthesize_song
+from msdm_tutorial.progress import StepProgress
 
-plotting.use_style()
-gen = course.seed_everything(0)
-D = checkpoints.load(course.data_small() / "checkpoints" / "msdm-tiny.pt", device)
-SR = D.sample_rate
-CHUNK = 32 * D.net.downsampling          # the tiny model's training length: 32768 samples ≈ 1.5 s
+D, SR, CHUNK = course.tiny_model(device)  # CHUNK: the tiny model's training length, 32768 samples ≈ 1.5 s
 
 N_SONGS = 6                               # all test songs: section 4 compares each with the others
 CHUNKS_PER_SONG = course.size(4, 2)
@@ -115,8 +103,8 @@ def impute(known, keep=KEEP, config=config, seed=0):
     """Impute the stems not in ``keep`` for (songs, K, T) ``known``, chunk by chunk, with a progress bar."""
     g = torch.Generator(device=device).manual_seed(seed)
     chunks = known.shape[0] * (known.shape[-1] // CHUNK)
-    with tqdm(total=config.num_steps, desc=f"impute {config.num_steps} steps", leave=False) as bar:
-        fn = lambda c: tasks.impute(D, c, keep, config=config, generator=g, callback=lambda s: bar.update(1))  # noqa: E731
+    with StepProgress(config.num_steps, f"impute {config.num_steps} steps") as bar:
+        fn = lambda c: tasks.impute(D, c, keep, config=config, generator=g, callback=bar)  # noqa: E731
         return tasks.map_chunks(fn, known.to(device), CHUNK, batch_size=chunks).cpu()
 
 
@@ -361,16 +349,16 @@ T_LONG = LONG_SECONDS * SR
 runs = tasks.chunk_runs(T_LONG, CHUNK, OVERLAP, "sequential", 1, 1)
 
 t0 = time.time()
-with tqdm(total=runs * GEN_STEPS, desc=f"outpaint {runs} chunks", leave=False) as bar:
+with StepProgress(runs * GEN_STEPS, f"outpaint {runs} chunks") as bar:
     song = tasks.generate(D, (1, len(STEMS), T_LONG), config=gen_config, chunk_length=CHUNK, overlap=OVERLAP,
                           generator=torch.Generator(device=device).manual_seed(0), device=device,
-                          callback=lambda s: bar.update(1))[0].cpu()
+                          callback=bar)[0].cpu()
 print(f"outpainted {LONG_SECONDS} s ({T_LONG / CHUNK:.1f} × the training length) in {runs} chunks, "
       f"{gen_config.nfe} NFE each: {time.time() - t0:.0f} s")
 g_alone = torch.Generator(device=device).manual_seed(1)
-with tqdm(total=GEN_STEPS, desc="independent chunks", leave=False) as bar:
+with StepProgress(GEN_STEPS, "independent chunks") as bar:
     alone = tasks.map_chunks(lambda c: tasks.generate(D, c.shape, config=gen_config, generator=g_alone, device=device,
-                                                      callback=lambda s: bar.update(1)),
+                                                      callback=bar),
                              torch.zeros(1, len(STEMS), T_LONG, device=device), CHUNK, batch_size=64)[0].cpu()
 joins_out = tasks.chunk_joins(T_LONG, CHUNK, OVERLAP, "sequential")      # where one chunk's samples give way
 joins_alone = tasks.chunk_joins(T_LONG, CHUNK, 0, "independent")         # to the next one's

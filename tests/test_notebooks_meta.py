@@ -55,7 +55,7 @@ def test_a_second_setup_cell_fails_the_check_and_sync_removes_it(tmp_path):
     (tmp_path / src.with_suffix(".ipynb").name).write_bytes(src.with_suffix(".ipynb").read_bytes())
     assert sync_notebooks.sync(py, check=True) == []
     original = jupytext.read(py)
-    stale = sync_notebooks.setup_cell_source().replace("from importlib.metadata import version", "import torch")
+    stale = sync_notebooks.setup_cell_source().replace("import subprocess", "import os, subprocess")
     for where, source in ((0, sync_notebooks.setup_cell_source()), (len(original.cells) - 1, stale)):
         nb = jupytext.read(src)
         nb.cells.insert(where, nbformat.v4.new_code_cell(source))
