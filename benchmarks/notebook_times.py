@@ -28,7 +28,7 @@ import sys
 import time
 from pathlib import Path
 
-from _report import publish
+from _report import print_section
 
 ROOT = Path(__file__).resolve().parents[1]
 SECTION = "## Notebook run times"
@@ -85,7 +85,7 @@ def main() -> int:
              "| notebook | seconds | passed |", "| --- | ---: | --- |"]
     lines += [f"| {nb.stem} | {s:.0f} | {'yes' if ok else 'no'} |" for nb, s, ok in rows]
     lines.append(f"| **total** | **{sum(s for _, s, _ in rows):.0f}** | |")
-    publish(SECTION, "\n".join(lines) + "\n", args.write)
+    print_section(SECTION, "\n".join(lines) + "\n", args.write)
     if failed:
         print(f"over {BUDGET_S} s or failed: {', '.join(failed)}", file=sys.stderr)
     return 1 if failed else 0

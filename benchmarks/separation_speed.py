@@ -46,7 +46,7 @@ from msdm_tutorial.models import chunk_length, length_multiple, load_model
 from msdm_tutorial.tasks import SeparationConfig, separate_long
 
 ROOT = Path(__file__).resolve().parents[1]
-from _report import write_section  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+from _report import print_section  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 SECTION = "## Separation speed"
 DEFAULT_CHECKPOINT = "data_small/checkpoints/msdm-tiny.pt"
 
@@ -196,12 +196,7 @@ def main(argv=None) -> int:
             lines.append(f"At the paper's settings this checkpoint scores {rows[0][3]['si_sdri']:.1f} dB, below the "
                          "equal-split baseline (0 dB): it does not separate yet (an early or untrained checkpoint), "
                          "so this column is not a quality result.")
-    text = "\n".join(lines) + "\n"
-    print()
-    print(text)
-    if args.write:
-        doc = write_section(SECTION, text)
-        print(f"updated {doc}")
+    print_section(SECTION, "\n".join(lines) + "\n", args.write)
     return 0
 
 
