@@ -40,7 +40,7 @@ from _report import print_section  # noqa: E402
 
 from msdm_tutorial import STEMS, checkpoints, cli, quality  # noqa: E402
 from msdm_tutorial.data import analysis as A  # noqa: E402
-from msdm_tutorial.data.audio import load_audio, save_audio  # noqa: E402
+from msdm_tutorial.data.audio import read_audio, save_audio  # noqa: E402
 from msdm_tutorial.data.toy import synthesize_song  # noqa: E402
 from msdm_tutorial.data.toyset import song_seed  # noqa: E402
 from msdm_tutorial.models import chunk_length  # noqa: E402
@@ -80,7 +80,7 @@ def generated_clips(checkpoint: Path, work: Path, seconds: float) -> dict[str, t
     out = work / "generated"
     run_quiet(["generate", "--checkpoint", str(checkpoint), "--out", str(out), "--batch", str(N),
                "--seconds", f"{seconds}", "--seed", "0", "--quiet"])
-    return {s: torch.stack([load_audio(out / f"sample_{b:03d}" / f"{s}.wav", SR)[0][0] for b in range(N)])
+    return {s: torch.stack([read_audio(out / f"sample_{b:03d}" / f"{s}.wav", SR).audio[0] for b in range(N)])
             for s in STEMS}
 
 
@@ -96,7 +96,7 @@ def imputed_clips(checkpoint: Path, work: Path, songs, seconds: float) -> dict[s
         run_quiet(["impute", "--checkpoint", str(checkpoint), "--track", str(track), "--keep", "bass,drums",
                    "--out", str(out), "--seconds", f"{seconds}", "--seed", str(i), "--quiet"])
         for s in got:
-            got[s].append(load_audio(out / f"{s}.wav", SR)[0][0])
+            got[s].append(read_audio(out / f"{s}.wav", SR).audio[0])
     return {s: torch.stack(v) for s, v in got.items()}
 
 

@@ -68,7 +68,7 @@ import yaml
 from IPython.display import display
 
 from msdm_tutorial import STEMS, cli, plotting
-from msdm_tutorial.data import EvalChunks, TrainChunks, list_tracks, load_audio, load_track, synthesize_song
+from msdm_tutorial.data import EvalChunks, TrainChunks, list_tracks, load_track, read_audio, synthesize_song
 from msdm_tutorial.data import analysis as A
 from msdm_tutorial.data.slakh import format_summary, prepare_slakh
 
@@ -385,7 +385,7 @@ print(sorted(str(p.relative_to(raw)) for p in raw.rglob("*") if p.is_file()))
 print({sid: (i["inst_class"], i["program_num"]) for sid, i in yaml.safe_load((raw / "metadata.yaml").read_text())["stems"].items()})
 print(format_summary(prepare_slakh(tmp / "raw_midi", tmp / "raw_midi_prepared", progress=False)))
 z = load_track(tmp / "raw_midi_prepared" / "train" / "Track00001")
-mix = load_audio(raw / "mix.flac", SR)[0][0, : z.shape[1]]
+mix = read_audio(raw / "mix.flac", SR).audio[0, : z.shape[1]]
 rest = mix - z.sum(0)
 print(f"max |prepared - msdm layout| = {(z - y).abs().max():.1e}; "
       f"‖mix − Σ stems‖ / ‖mix‖ = {rest.norm() / mix.norm():.2f}")
