@@ -184,8 +184,8 @@ for i, m in enumerate(meta):
                 fits["other songs"]["beat"].append(beat_fit(X[j, k], m))
 summary = {name: {f: float(np.mean(v)) for f, v in f_.items()} for name, f_ in fits.items()}
 n_pairs = len(fits["imputed"]["key"])
-display(Markdown("| guitar & piano | key fit | beat fit |\n|---|---:|---:|\n" + "\n".join(
-    f"| {name} | {s['key']:.2f} | {s['beat']:.2f} |" for name, s in summary.items())
+display(Markdown(plotting.markdown_table(["guitar & piano", "key fit", "beat fit"], (
+    [name, f"{s['key']:.2f}", f"{s['beat']:.2f}"] for name, s in summary.items()))
     + f"\n\nMeans over {n_pairs} stems of {len(tracks)} songs ({len(fits['other songs']['key'])} pairs for other "
     "songs). Key fit: share of chroma energy in the key's scale (noise: 0.58); beat fit: onset–grid "
     "correlation (noise: about 0)."))
@@ -243,8 +243,8 @@ for name, cfg in {"no churn": paper.replace(s_churn=0.0), "paper (S_churn 10)": 
     x = tasks.impute(gaussian_denoiser, known, torch.tensor([1.0, 0.0]), config=cfg, stems=("kept", "missing"),
                      generator=torch.Generator().manual_seed(0))[0, 1]
     bias_rows[name] = (float(x.mean()) / rho, float(x.var()) / (1 - rho ** 2))
-display(Markdown("| setting | share of the exact shift ρ reached | variance / exact |\n|---|---:|---:|\n" + "\n".join(
-    f"| {n} | {s:.0%} | {v:.2f} |" for n, (s, v) in bias_rows.items())))
+display(Markdown(plotting.markdown_table(["setting", "share of the exact shift ρ reached", "variance / exact"], (
+    [n, f"{s:.0%}", f"{v:.2f}"] for n, (s, v) in bias_rows.items()))))
 
 # %% [markdown]
 # At the paper's settings the imputed stem moves only part of the way from the prior mean (0) to the
@@ -390,8 +390,8 @@ MAX_STEP_RATIO = 2.0   # calibration: independent chunks of this model 2.9–12,
                        # places that are not joins 1.0–1.7 (measured when this notebook was written)
 step_out = metrics.join_step_ratio(song, joins_out, 1024)
 step_alone = metrics.join_step_ratio(alone, joins_alone, 1024)
-display(Markdown("| stem | outpainted | independent chunks |\n|---|---:|---:|\n" + "\n".join(
-    f"| {s} | {step_out[k]:.2f} | {step_alone[k]:.2f} |" for k, s in enumerate(STEMS))
+display(Markdown(plotting.markdown_table(["stem", "outpainted", "independent chunks"], (
+    [s, f"{step_out[k]:.2f}", f"{step_alone[k]:.2f}"] for k, s in enumerate(STEMS)))
     + "\n\nLargest step near a join ÷ largest step in an ordinary window (1 = no jump)."))
 assert float(step_alone.max()) > MAX_STEP_RATIO, "the measure must see the jumps of independent chunks"
 assert float(step_out.max()) < MAX_STEP_RATIO, f"outpainted stems jump at a join: {step_out.tolist()}"
@@ -427,10 +427,10 @@ def steady(tempos, tolerance=0.04):
 
 rows = {name: per_chunk(x) for name, x in (("real toy song", real_song), ("outpainted", song),
                                             ("independent chunks", alone), ("white noise", noise))}
-display(Markdown("| song | tempo per chunk (BPM) | on one tempo (±4 %) | in-key share per chunk | mean in-key share |\n"
-                 "|---|---|---:|---|---:|\n" + "\n".join(
-    f"| {n} | {' '.join(f'{t:.0f}' for t in tp)} | {steady(tp):.0%} | {' '.join(f'{v:.2f}' for v in sh)} | "
-    f"{sh.mean():.2f} |" for n, (tp, sh) in rows.items())))
+display(Markdown(plotting.markdown_table(
+    ["song", "tempo per chunk (BPM)", "on one tempo (±4 %)", "in-key share per chunk", "mean in-key share"],
+    ([n, " ".join(f"{t:.0f}" for t in tp), f"{steady(tp):.0%}", " ".join(f"{v:.2f}" for v in sh), f"{sh.mean():.2f}"]
+     for n, (tp, sh) in rows.items()), align="llrlr")))
 MIN_STEADY, MIN_KEY_SHARE = 0.6, 0.8     # a real song passes both; noise fails the key (see the table)
 assert steady(rows["real toy song"][0]) >= MIN_STEADY and rows["real toy song"][1].mean() >= MIN_KEY_SHARE, \
     "the measures must find one tempo and one key in a real song"

@@ -228,10 +228,9 @@ rows["oracle ratio mask (ceiling)"] = score(oracle_ratio_mask(X))
 
 def table(rows):
     """A markdown table: one row per method, SI-SDRi (dB) per stem and the average."""
-    lines = ["| method | " + " | ".join(STEMS) + " | average |", "|---|" + "---:|" * (len(STEMS) + 1)]
-    for name, s in rows.items():
-        lines.append(f"| {name} | " + " | ".join(f"{s['si_sdri'][k]:.2f}" for k in STEMS) + f" | **{s['average']:.2f}** |")
-    return Markdown("\n".join(lines) + f"\n\nSI-SDRi in dB over {s['num_windows']} windows of {s['num_tracks']} songs.")
+    text = plotting.markdown_table(["method", *STEMS, "average"], ([name, *plotting.score_cells(s, STEMS)]
+                                                                    for name, s in rows.items()))
+    return Markdown(text + f"\n\nSI-SDRi in dB over {s['num_windows']} windows of {s['num_tracks']} songs.")
 
 
 display(table(rows))

@@ -74,7 +74,7 @@ import torch
 from IPython.display import Markdown, display
 from tqdm.auto import tqdm
 
-from msdm_tutorial import STEMS, checkpoints, exercises, metrics, tasks, unet
+from msdm_tutorial import STEMS, checkpoints, exercises, metrics, plotting, tasks, unet
 from msdm_tutorial.data import list_tracks, load_track, scan_track
 from msdm_tutorial.models import chunk_length, parse_isdm
 from msdm_tutorial.presets import settings_text
@@ -249,16 +249,16 @@ for name, (denoiser, root_, config, chunk_) in runs.items():
 
 # %%
 where = "Slakh2100 test, the authors' checkpoints" if PAPER_MODE else "toy test songs, tiny model (not comparable)"
-lines = ["| method | our setting | " + " | ".join(STEMS) + f" | average (ours: {where}) | paper, average (300 NFE) |",
-         "|---|---|" + "---:|" * (len(STEMS) + 2)]
+table = []
 for name in PAPER:
     if name in results:
-        s = results[name]["summary"]
-        cells = settings_text(runs[name][2]) + " | " + " | ".join(f"{s['si_sdri'][k]:.2f}" for k in STEMS) + f" | **{s['average']:.2f}**"
+        cells = [settings_text(runs[name][2]), *plotting.score_cells(results[name]["summary"], STEMS)]
     else:
-        cells = "— | " + " | ".join("—" for _ in STEMS) + " | not run"
-    lines.append(f"| {name} | {cells} | {PAPER[name]:.2f} |")
-display(Markdown("\n".join(lines)))
+        cells = ["—", *("—" for _ in STEMS), "not run"]
+    table.append([name, *cells, f"{PAPER[name]:.2f}"])
+display(Markdown(plotting.markdown_table(
+    ["method", "our setting", *STEMS, f"average (ours: {where})", "paper, average (300 NFE)"], table,
+    align="ll" + "r" * (len(STEMS) + 2))))
 below = [f"{name} {k} ({r['summary']['si_sdri'][k]:.2f} dB)" for name, r in results.items() for k in STEMS
          if round(r["summary"]["si_sdri"][k], 2) < 0]
 print("stems below the equal split (0 dB: worse than handing back y/4, notebook 09's floor):", ", ".join(below) or "none")
@@ -310,8 +310,6 @@ print((out / "msdm-dirac-summary.csv").read_text())
 # %%
 import matplotlib.pyplot as plt  # noqa: E402
 
-from msdm_tutorial import plotting  # noqa: E402
-
 real_root = course.data_small() / "real" / "test"
 tiny_real = checkpoints.load(course.checkpoint("msdm-tiny"), device)
 real_chunk = chunk_length(tiny_real)
@@ -351,12 +349,8 @@ plotting.players({**{f"{stem} (true)": truth[k] for k, stem in enumerate(STEMS)}
 # %%
 toy = None if PAPER_MODE else results.get("MSDM Dirac")
 rows = [("real compositions", real)] + ([("toy test songs", toy)] if toy else [])
-lines = ["| data | windows | " + " | ".join(STEMS) + " | average |", "|---|---:|" + "---:|" * (len(STEMS) + 1)]
-for label, r in rows:
-    s = r["summary"]
-    lines.append(f"| {label} | {s['num_windows']} | " + " | ".join(f"{s['si_sdri'][k]:.2f}" for k in STEMS)
-                 + f" | **{s['average']:.2f}** |")
-display(Markdown("\n".join(lines)))
+display(Markdown(plotting.markdown_table(["data", "windows", *STEMS, "average"], (
+    [label, r["summary"]["num_windows"], *plotting.score_cells(r["summary"], STEMS)] for label, r in rows))))
 
 # %% [markdown]
 # **Check it.** First, that the numbers measure something: the same estimates scored against the
