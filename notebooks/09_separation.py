@@ -230,7 +230,8 @@ def table(rows):
     """A markdown table: one row per method, SI-SDRi (dB) per stem and the average."""
     text = plotting.markdown_table(["method", *STEMS, "average"], ([name, *plotting.score_cells(s, STEMS)]
                                                                     for name, s in rows.items()))
-    return Markdown(text + f"\n\nSI-SDRi in dB over {s['num_windows']} windows of {s['num_tracks']} songs.")
+    last = list(rows.values())[-1]
+    return Markdown(text + f"\n\nSI-SDRi in dB over {last['num_windows']} windows of {last['num_tracks']} songs.")
 
 
 display(table(rows))
