@@ -1,4 +1,5 @@
-"""Shared by the benchmark scripts: replace one ``## Section`` of docs/benchmarks.md, atomically."""
+"""Shared by the benchmark scripts: replace one ``## Section`` of docs/benchmarks.md, atomically; their
+result tables are :func:`msdm_tutorial.plotting.markdown_table` (re-exported here)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import re
 from pathlib import Path
 
 from msdm_tutorial.files import write_text_atomic
+from msdm_tutorial.plotting import markdown_table, score_cells  # noqa: F401  (re-exported for the scripts)
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 

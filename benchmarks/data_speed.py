@@ -32,7 +32,7 @@ from msdm_tutorial.data import TrainChunks, synthesize_song  # noqa: E402
 from msdm_tutorial.data.toyset import write_toy_dataset  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-from _report import write_section  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+from _report import markdown_table, print_section  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 SECTION = "## Data loading speed"
 
 
@@ -84,13 +84,10 @@ def main(argv=None) -> int:
              f"- Toy-song synthesis (`msdm_tutorial.data.synthesize_song`, one core): **{speed:.0f}× real time** "
              f"({args.songs} songs × 8 s at 22050 Hz, four stems each).",
              "- Training loader (`TrainChunks` + `DataLoader`, batch 8, random chunks with shift, seek reads):", "",
-             "| data | chunk (samples) | workers | chunks/s | audio s/s |", "| --- | ---: | ---: | ---: | ---: |"]
-    for name, chunk, workers, cps in rows:
-        table.append(f"| {name} | {chunk} | {workers} | {cps:.0f} | {cps * chunk / 22050:.0f} |")
-    text = "\n".join(table) + "\n"
-    if args.write:
-        doc = write_section(SECTION, text)
-        print(f"updated {doc}")
+             markdown_table(["data", "chunk (samples)", "workers", "chunks/s", "audio s/s"],
+                            ([name, chunk, workers, f"{cps:.0f}", f"{cps * chunk / 22050:.0f}"]
+                             for name, chunk, workers, cps in rows))]
+    print_section(SECTION, "\n".join(table) + "\n", args.write)
     return 0
 
 

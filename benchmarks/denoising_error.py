@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import print_section  # noqa: E402
+from _report import markdown_table, print_section  # noqa: E402
 
 from msdm_tutorial import STEMS, checkpoints, quality  # noqa: E402
 from msdm_tutorial.data.stream import ToySongStream  # noqa: E402
@@ -70,12 +70,9 @@ def main(argv=None) -> int:
              f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}. {CHUNKS} chunks of "
              f"32768 samples from unseen toy songs (stream seed {EVAL_SEED}). Relative error e(σ), mean over "
              "stems (1 = no better than silence); edge ratio at σ = 0.1; edge bias at σ = 10 (1 = none).", "",
-             "| model | " + " | ".join(f"e({s:g})" for s in SIGMAS) + " | edge ratio | edge bias |",
-             "| --- |" + " ---: |" * (len(SIGMAS) + 2)]
-    for label, err, bias in rows:
-        mean = [sum(v["relative"]) / len(v["relative"]) for v in err.values()]
-        lines.append(f"| {label} | " + " | ".join(f"{m:.3f}" for m in mean)
-                     + f" | {err[0.1]['edge_ratio']:.2f} | {bias:.2f} |")
+             markdown_table(["model", *(f"e({s:g})" for s in SIGMAS), "edge ratio", "edge bias"],
+                            ([label, *(f"{sum(v['relative']) / len(v['relative']):.3f}" for v in err.values()),
+                              f"{err[0.1]['edge_ratio']:.2f}", f"{bias:.2f}"] for label, err, bias in rows))]
     print_section(lines[0], "\n".join(lines) + "\n", args.write)
     return 0
 

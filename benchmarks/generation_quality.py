@@ -36,11 +36,11 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import print_section  # noqa: E402
+from _report import markdown_table, print_section  # noqa: E402
 
 from msdm_tutorial import STEMS, checkpoints, cli, quality  # noqa: E402
 from msdm_tutorial.data import analysis as A  # noqa: E402
-from msdm_tutorial.data.audio import load_audio, save_audio  # noqa: E402
+from msdm_tutorial.data.audio import read_audio, save_audio  # noqa: E402
 from msdm_tutorial.data.toy import synthesize_song  # noqa: E402
 from msdm_tutorial.data.toyset import song_seed  # noqa: E402
 from msdm_tutorial.models import chunk_length  # noqa: E402
@@ -80,7 +80,7 @@ def generated_clips(checkpoint: Path, work: Path, seconds: float) -> dict[str, t
     out = work / "generated"
     run_quiet(["generate", "--checkpoint", str(checkpoint), "--out", str(out), "--batch", str(N),
                "--seconds", f"{seconds}", "--seed", "0", "--quiet"])
-    return {s: torch.stack([load_audio(out / f"sample_{b:03d}" / f"{s}.wav", SR)[0][0] for b in range(N)])
+    return {s: torch.stack([read_audio(out / f"sample_{b:03d}" / f"{s}.wav", SR).audio[0] for b in range(N)])
             for s in STEMS}
 
 
@@ -96,7 +96,7 @@ def imputed_clips(checkpoint: Path, work: Path, songs, seconds: float) -> dict[s
         run_quiet(["impute", "--checkpoint", str(checkpoint), "--track", str(track), "--keep", "bass,drums",
                    "--out", str(out), "--seconds", f"{seconds}", "--seed", str(i), "--quiet"])
         for s in got:
-            got[s].append(load_audio(out / f"{s}.wav", SR)[0][0])
+            got[s].append(read_audio(out / f"{s}.wav", SR).audio[0])
     return {s: torch.stack(v) for s, v in got.items()}
 
 
@@ -156,6 +156,15 @@ def main(argv=None) -> int:
     def cell(v, fmt="{:.2f}"):
         return "—" if v is None or (isinstance(v, float) and np.isnan(v)) else fmt.format(v)
 
+    def flat_db(v):
+        return 10 * np.log10(v) if v is not None and v > 0 else float("nan")
+
+    def flatness_cells(per, s):
+        """A pitched stem's flatness in dB and its difference to the real stems'."""
+        if s not in per:
+            return [cell(None), cell(None)]
+        return [cell(flat_db(per[s]["flatness"]), "{:.1f}"), cell(flat_db(per[s]["flatness"]) - flat_db(real_flat[s]), "{:+.1f}")]
+
     lines = ["## Generation quality: distance to real stems", "",
              f"Measured by `.venv/bin/python benchmarks/generation_quality.py"
              f"{'' if args.checkpoint == CHECKPOINT else ' --checkpoint ' + str(args.checkpoint)} --write` on "
@@ -164,30 +173,18 @@ def main(argv=None) -> int:
              f"{seconds:.2f}-s clip each; sets of {N} clips, reference {N_REF}, real baseline = mean of "
              f"{N_BASELINES} disjoint real sets (`msdm_tutorial.quality`).", "",
              "**Fréchet distance ratio** on log-mel frames (1 = as close to the reference as real songs are):", "",
-             "| set | " + " | ".join(STEMS) + " |", "| --- |" + " ---: |" * len(STEMS)]
-    for name, per in rows.items():
-        lines.append(f"| {name} | " + " | ".join(cell(per.get(s, {}).get("ratio"), "{:.1f}") for s in STEMS) + " |")
+             markdown_table(["set", *STEMS], ([name, *(cell(per.get(s, {}).get("ratio"), "{:.1f}") for s in STEMS)]
+                                              for name, per in rows.items()))]
     lines += ["", "**Tonality**: spectral flatness of the loud frames in dB (10·log10; white noise ≈ −2.5 dB, "
               "pure tones far below), and its difference to the real stems', for the pitched stems. (Flatness "
               "itself spans six decades here, so ratios of it mean nothing; compare in dB.)", "",
-              "| set | " + " | ".join(f"{s} dB | {s} − real" for s in PITCHED) + " |",
-              "| --- |" + " ---: | ---: |" * len(PITCHED)]
-
-    def flat_db(v):
-        return 10 * np.log10(v) if v is not None and v > 0 else float("nan")
-
-    for name, per in rows.items():
-        lines.append(f"| {name} | " + " | ".join(
-            f"{cell(flat_db(per[s]['flatness']) if s in per else None, '{:.1f}')} | "
-            f"{cell(flat_db(per[s]['flatness']) - flat_db(real_flat[s]) if s in per else None, '{:+.1f}')}"
-            for s in PITCHED) + " |")
+              markdown_table(["set", *(h for s in PITCHED for h in (f"{s} dB", f"{s} − real"))],
+                             ([name, *(c for s in PITCHED for c in flatness_cells(per, s))] for name, per in rows.items()))]
     lines += ["", "**Key fit** of guitar and piano (share of chroma energy in the song's key; 7/12 ≈ 0.58 for "
               "noise), and RMS:", "",
-              "| set | guitar key fit | piano key fit | guitar RMS | piano RMS |", "| --- | ---: | ---: | ---: | ---: |"]
-    for name, per in rows.items():
-        if "guitar" in per:
-            lines.append(f"| {name} | {cell(per['guitar']['key'])} | {cell(per['piano']['key'])} | "
-                         f"{cell(per['guitar']['rms'], '{:.3f}')} | {cell(per['piano']['rms'], '{:.3f}')} |")
+              markdown_table(["set", "guitar key fit", "piano key fit", "guitar RMS", "piano RMS"],
+                             ([name, cell(per["guitar"]["key"]), cell(per["piano"]["key"]), cell(per["guitar"]["rms"], "{:.3f}"),
+                               cell(per["piano"]["rms"], "{:.3f}")] for name, per in rows.items() if "guitar" in per))]
     print_section(lines[0], "\n".join(lines) + "\n", args.write)
     return 0
 

@@ -45,7 +45,7 @@ from msdm_tutorial.data.datasets import list_tracks, load_track
 from msdm_tutorial.models import chunk_length, load_model
 
 ROOT = Path(__file__).resolve().parents[1]
-from _report import print_section  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+from _report import markdown_table, print_section  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 QUALITY = "## Long inputs: seams at chunk joins"
 SPEED = "## Long inputs: speed of seamless chunks and of bf16"
@@ -98,15 +98,11 @@ def quality(args, model, cfg, chunk, overlap, header, section=QUALITY) -> str:
              "- Join ratio: RMS error within 256 samples of a chunk's start or end ÷ RMS error elsewhere "
              "(1 = no seam), pooled over the songs. SI-SDRi: the paper's protocol (4-s windows, 2-s hop).",
              f"- `seamless` (the default of `separate_long`, `msdm separate`, `msdm evaluate`) is `{seamless}`.", "",
-             "| design | precision | batches | " + " | ".join(f"join ratio {s}" for s in stems)
-             + " | " + " | ".join(f"SI-SDRi {s}" for s in stems) + " | SI-SDRi avg (dB) | s per s of audio |",
-             "| --- | --- | ---: | " + " | ".join("---:" for _ in stems) * 1 + " | "
-             + " | ".join("---:" for _ in stems) + " | ---: | ---: |"]
-    for r in rows:
-        lines.append(f"| {r['design']} | {r['precision']} | {r['runs']} | "
-                     + " | ".join(f"{r['join_ratio'][s]:.2f}" for s in stems) + " | "
-                     + " | ".join(f"{r['si_sdri'][s]:.2f}" for s in stems)
-                     + f" | {r['average']:.2f} | {r['s_per_s']:.2f} |")
+             markdown_table(["design", "precision", "batches", *(f"join ratio {s}" for s in stems),
+                             *(f"SI-SDRi {s}" for s in stems), "SI-SDRi avg (dB)", "s per s of audio"],
+                            ([r["design"], r["precision"], r["runs"], *(f"{r['join_ratio'][s]:.2f}" for s in stems),
+                              *(f"{r['si_sdri'][s]:.2f}" for s in stems), f"{r['average']:.2f}", f"{r['s_per_s']:.2f}"]
+                             for r in rows), align="ll" + "r" * (2 * len(stems) + 3))]
     by = {(r["design"], r["precision"]): r for r in rows}
     lines.append("")
     for design in ("independent", seamless) if args.fp32 else ():
@@ -134,11 +130,11 @@ def speed(args, model, cfg, chunk, overlap, header) -> str:
     lines = [SPEED, "", header, "",
              f"- One toy song of {ref.shape[-1] / model.sample_rate:.0f} s (seed 1515), chunks of {chunk} samples, "
              f"overlap {overlap}, batches of {args.batch} chunks; fastest of {args.repeats} interleaved run(s).", "",
-             "| chunking | precision | s per s of audio | relative to independent fp32 | SI-SDRi avg (dB) |",
-             "| --- | --- | ---: | ---: | ---: |"]
-    for (design, precision), r in results.items():
-        name = f"seamless ({tasks.SEAMLESS})" if design == "seamless" else design
-        lines.append(f"| {name} | {precision} | {r['s_per_s']:.2f} | {r['s_per_s'] / base:.2f} | {r['average']:.2f} |")
+             markdown_table(["chunking", "precision", "s per s of audio", "relative to independent fp32",
+                             "SI-SDRi avg (dB)"],
+                            ([f"seamless ({tasks.SEAMLESS})" if design == "seamless" else design, precision,
+                              f"{r['s_per_s']:.2f}", f"{r['s_per_s'] / base:.2f}", f"{r['average']:.2f}"]
+                             for (design, precision), r in results.items()), align="llrrr")]
     return "\n".join(lines) + "\n"
 
 

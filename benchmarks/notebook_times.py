@@ -28,7 +28,7 @@ import sys
 import time
 from pathlib import Path
 
-from _report import publish
+from _report import markdown_table, print_section
 
 ROOT = Path(__file__).resolve().parents[1]
 SECTION = "## Notebook run times"
@@ -82,10 +82,10 @@ def main() -> int:
              "```", ".venv/bin/python benchmarks/notebook_times.py --write --headers", "```", "",
              f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, load average "
              f"{load:.2f} at the start.", "",
-             "| notebook | seconds | passed |", "| --- | ---: | --- |"]
-    lines += [f"| {nb.stem} | {s:.0f} | {'yes' if ok else 'no'} |" for nb, s, ok in rows]
-    lines.append(f"| **total** | **{sum(s for _, s, _ in rows):.0f}** | |")
-    publish(SECTION, "\n".join(lines) + "\n", args.write)
+             markdown_table(["notebook", "seconds", "passed"],
+                            [*([nb.stem, f"{s:.0f}", "yes" if ok else "no"] for nb, s, ok in rows),
+                             ["**total**", f"**{sum(s for _, s, _ in rows):.0f}**", ""]], align="lrl")]
+    print_section(SECTION, "\n".join(lines) + "\n", args.write)
     if failed:
         print(f"over {BUDGET_S} s or failed: {', '.join(failed)}", file=sys.stderr)
     return 1 if failed else 0

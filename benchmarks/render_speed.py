@@ -40,7 +40,7 @@ from pathlib import Path  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import print_section  # noqa: E402
+from _report import markdown_table, print_section, score_cells  # noqa: E402
 
 SECTION = "## MIDI rendering and real compositions"
 CKPTS = "data_small/checkpoints"
@@ -160,21 +160,17 @@ def main(argv=None) -> int:
              "**Rendering speed**, one core (the process pinned to one CPU), best of 5; seconds of audio per second "
              f"(1-minute load average {load_before:.1f} before, {load_after:.1f} after: other processes shared the "
              "machine, so an idle one is faster):", "",
-             "| what | × real time |", "|---|---:|"]
-    lines += [f"| {what} | {x:.0f} |" for what, x in rows]
+             markdown_table(["what", "× real time"], ([what, f"{x:.0f}"] for what, x in rows))]
     lines += ["", "The input is the four MIDI files of `data_small/real/midi` (4 × 10 s, 3–4 instruments each; "
               "the rendered tracks add a 1 s tail).", ""]
     if results:
         lines += ["**Separation** of the rendered sets by the shipped tiny models (paper protocol: 4 s windows, "
                   "2 s hop, windows with ≤ 1 active stem skipped; seed 0). SI-SDRi in dB; the equal split y/4 "
                   "scores 0 dB.", "",
-                  "| data | tracks | windows | model | sampler | NFE | " + " | ".join(STEMS) + " | average |",
-                  "|---|---:|---:|---|---|---:|" + "---:|" * (len(STEMS) + 1)]
-        for r in results:
-            s = r["summary"]
-            lines.append(f"| {r['set']} | {s['num_tracks']} | {s['num_windows']} | {r['model']} | {r['sampler']} | "
-                         f"{r['nfe']} | " + " | ".join(f"{s['si_sdri'][k]:.2f}" for k in STEMS)
-                         + f" | **{s['average']:.2f}** |")
+                  markdown_table(["data", "tracks", "windows", "model", "sampler", "NFE", *STEMS, "average"],
+                                 ([r["set"], r["summary"]["num_tracks"], r["summary"]["num_windows"], r["model"],
+                                   r["sampler"], r["nfe"], *score_cells(r["summary"], STEMS)] for r in results),
+                                 align="lrrllr" + "r" * (len(STEMS) + 1))]
         by = {(r["set"], r["model"], r["sampler"]): r["summary"]["average"] for r in results}
         h = "Heun 24 steps, S_churn 3.2"
         toy, sft, real = (by[(n, "MSDM Dirac", h)] for n in SETS)

@@ -34,7 +34,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import print_section  # noqa: E402
+from _report import markdown_table, print_section, score_cells  # noqa: E402
 
 from msdm_tutorial.tasks import SeparationConfig  # noqa: E402
 
@@ -100,12 +100,9 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(max(1, args.jobs)) as pool:
         results = list(pool.map(lambda r: run_row(r, Path(tmp)), ROWS))
 
-    lines = ["| model | sampler | NFE | " + " | ".join(STEMS) + " | average |",
-             "|---|---|---:|" + "---:|" * (len(STEMS) + 1)]
-    for r in results:
-        s = r["summary"]
-        lines.append(f"| {r['model']} | {r['sampler']} | {r['nfe']} | "
-                     + " | ".join(f"{s['si_sdri'][k]:.2f}" for k in STEMS) + f" | **{s['average']:.2f}** |")
+    lines = [markdown_table(["model", "sampler", "NFE", *STEMS, "average"],
+                            ([r["model"], r["sampler"], r["nfe"], *score_cells(r["summary"], STEMS)] for r in results),
+                            align="llr" + "r" * (len(STEMS) + 1))]
     windows = results[0]["summary"]["num_windows"]
     tracks = results[0]["summary"]["num_tracks"]
     by = {r["label"]: r for r in results}

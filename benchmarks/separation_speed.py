@@ -46,7 +46,7 @@ from msdm_tutorial.models import chunk_length, length_multiple, load_model
 from msdm_tutorial.tasks import SeparationConfig, separate_long
 
 ROOT = Path(__file__).resolve().parents[1]
-from _report import write_section  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+from _report import markdown_table, print_section  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 SECTION = "## Separation speed"
 DEFAULT_CHECKPOINT = "data_small/checkpoints/msdm-tiny.pt"
 
@@ -168,12 +168,11 @@ def main(argv=None) -> int:
              f"fastest of {max(1, args.repeats)} run(s) per setting.",
              "- The time does not depend on the weights (a trained and a random model of one architecture "
              "cost the same); it scales with NFE and with the number of chunks.", "",
-             "| setting | sampler | steps | NFE | seconds | s per s of audio | ms per NFE per s of audio | SI-SDRi avg (dB) |",
-             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
-    for name, sampler, cfg, r in rows:
-        quality = f"{r['si_sdri']:.2f}" if trained else "n/a (random weights)"
-        lines.append(f"| {name} | {sampler} | {cfg.num_steps} | {cfg.nfe} | {r['elapsed_s']:.1f} | "
-                     f"{r['s_per_s']:.2f} | {r['ms_per_nfe_per_s']:.1f} | {quality} |")
+             markdown_table(["setting", "sampler", "steps", "NFE", "seconds", "s per s of audio",
+                             "ms per NFE per s of audio", "SI-SDRi avg (dB)"],
+                            ([name, sampler, cfg.num_steps, cfg.nfe, f"{r['elapsed_s']:.1f}", f"{r['s_per_s']:.2f}",
+                              f"{r['ms_per_nfe_per_s']:.1f}", f"{r['si_sdri']:.2f}" if trained else "n/a (random weights)"]
+                             for name, sampler, cfg, r in rows), align="ll" + "r" * 6)]
     paper = rows[0][3]["s_per_s"]
     for name, _, cfg, r in rows[1:]:
         lines.append("")
@@ -183,10 +182,9 @@ def main(argv=None) -> int:
         lines += ["", f"The paper's model size (random-weight 405 M-parameter U-Net, one 262144-sample chunk "
                       f"= {chunk_s:.2f} s, batch 1): {paper_nfe_s:.1f} s per denoiser evaluation "
                       f"(mean of {args.paper_nfe}), extrapolated:", "",
-                  "| setting | NFE | s per s of audio | a 4-minute song |", "| --- | ---: | ---: | ---: |"]
-        for name, _, cfg, _ in rows:
-            per_s = paper_nfe_s * cfg.nfe / chunk_s
-            lines.append(f"| {name} | {cfg.nfe} | {per_s:.0f} | {per_s * 240 / 3600:.1f} h |")
+                  markdown_table(["setting", "NFE", "s per s of audio", "a 4-minute song"],
+                                 ([name, cfg.nfe, f"{paper_nfe_s * cfg.nfe / chunk_s:.0f}",
+                                   f"{paper_nfe_s * cfg.nfe / chunk_s * 240 / 3600:.1f} h"] for name, _, cfg, _ in rows))]
     if trained:
         lines.append("")
         lines.append("SI-SDRi here is one excerpt of one song (a sanity check); the quality study "
@@ -196,12 +194,7 @@ def main(argv=None) -> int:
             lines.append(f"At the paper's settings this checkpoint scores {rows[0][3]['si_sdri']:.1f} dB, below the "
                          "equal-split baseline (0 dB): it does not separate yet (an early or untrained checkpoint), "
                          "so this column is not a quality result.")
-    text = "\n".join(lines) + "\n"
-    print()
-    print(text)
-    if args.write:
-        doc = write_section(SECTION, text)
-        print(f"updated {doc}")
+    print_section(SECTION, "\n".join(lines) + "\n", args.write)
     return 0
 
 

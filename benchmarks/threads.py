@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import write_section  # noqa: E402
+from _report import markdown_table, write_section  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
@@ -95,6 +95,14 @@ def main(argv=None) -> int:
     def ratio(a: float, b: float) -> str:
         return f"> {limit / b:.1f}" if a == float("inf") else f"{a / b:.2f}"
 
+    def row(name: str) -> list[str]:
+        one, dflt = alone[name, 1], alone[name, None]
+        cells = [name, f"{one:.1f}", f"{dflt:.1f}", f"{dflt / one:.2f}"]
+        if together:
+            t1, td = together[1][name], together[None][name]
+            cells += [seconds(t1), seconds(td), ratio(td, t1)]
+        return cells
+
     mode = "quick mode (`MSDM_QUICK=1`)" if args.quick else "default mode"
     command = "`.venv/bin/python benchmarks/threads.py" + (" --quick" if args.quick else "") + \
               ("" if args.notebooks == ["06_training", "09_separation"] else " --notebooks " + " ".join(args.notebooks)) + \
@@ -104,17 +112,10 @@ def main(argv=None) -> int:
              f"torch {torch.__version__} (default {default} threads); 1-minute load average {load_before:.1f} "
              f"before and {load_after:.1f} after. Each notebook runs top to bottom under nbval in {mode}, in a "
              "fresh kernel; wall seconds, one run each.", "",
-             "| notebook | alone, 1 thread | alone, default | default / 1 thread |"
-             + (" side by side, 1 thread each | side by side, default each | default / 1 thread |" if together else ""),
-             "| --- | ---: | ---: | ---: |" + (" ---: | ---: | ---: |" if together else "")]
-    for name in args.notebooks:
-        one, dflt = alone[name, 1], alone[name, None]
-        row = f"| {name} | {one:.1f} | {dflt:.1f} | {dflt / one:.2f} |"
-        if together:
-            t1, td = together[1][name], together[None][name]
-            row += f" {seconds(t1)} | {seconds(td)} | {ratio(td, t1)} |"
-        lines.append(row)
-    lines.append("")
+             markdown_table(["notebook", "alone, 1 thread", "alone, default", "default / 1 thread",
+                             *(["side by side, 1 thread each", "side by side, default each", "default / 1 thread"]
+                               if together else [])], [row(name) for name in args.notebooks]),
+             ""]
     faster_alone = [n for n in args.notebooks if alone[n, None] < alone[n, 1]]
     lines.append(f"- **Alone:** torch's default was faster for {len(faster_alone)} of {len(args.notebooks)} "
                  "notebooks (ratio < 1 means the default wins).")

@@ -37,7 +37,7 @@ from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-from _report import print_section  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+from _report import markdown_table, print_section  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 SECTION = "## Training speed"
 COMMAND = ".venv/bin/python benchmarks/train_speed.py --write"
 
@@ -152,15 +152,17 @@ def precision(autocast: str) -> str:
     return "bf16 autocast" if autocast == "bf16" else "fp32"
 
 
-def row(r: dict) -> str:
+def row(r: dict) -> list:
     dev = r.get("device_name") or "CPU"
-    head = (f"| {r['preset']} | {dev} | {precision(r['autocast'])} | {r['threads'] if dev == 'CPU' else '—'} | "
-            f"{r['chunk_length']} × {r['batch_size']} |")
+    head = [r["preset"], dev, precision(r["autocast"]), r["threads"] if dev == "CPU" else "—",
+            f"{r['chunk_length']} × {r['batch_size']}"]
     if "error" in r:
-        return head + f" {r['error']} | | |"
+        return head + [r["error"], "", ""]
     if "peak_gib" in r:
-        return head + f" {r['steps_per_s']:.2f} | {r['s_per_step']:.3f} | {r['peak_gib']:.1f} GiB allocated ({r['reserved_gib']:.1f} reserved) |"
-    return head + f" {r['steps_per_s']:.2f} | {r['s_per_step']:.3f} | {r['peak_rss_mib']:.0f} MiB RSS (+{r['rise_mib']:.0f} in training) |"
+        return head + [f"{r['steps_per_s']:.2f}", f"{r['s_per_step']:.3f}",
+                       f"{r['peak_gib']:.1f} GiB allocated ({r['reserved_gib']:.1f} reserved)"]
+    return head + [f"{r['steps_per_s']:.2f}", f"{r['s_per_step']:.3f}",
+                   f"{r['peak_rss_mib']:.0f} MiB RSS (+{r['rise_mib']:.0f} in training)"]
 
 
 def ratio_lines(rows: list[dict]) -> list[str]:
@@ -207,9 +209,8 @@ def section(rows: list[dict], est: dict, args, load: tuple, gpu_note: str) -> st
                   "contention torch's default of one OpenMP thread per core suffers most (its threads wait for each "
                   "other at every operation), hence the 1-thread rows: on a shared machine `OMP_NUM_THREADS=1` "
                   "(or `torch.set_num_threads(1)`) is the faster choice.", ""]
-    lines += ["| preset | device | precision | threads | chunk × batch | steps/s | s/step | peak memory |",
-              "| --- | --- | --- | ---: | --- | ---: | ---: | --- |"]
-    lines += [row(r) for r in rows]
+    lines += [markdown_table(["preset", "device", "precision", "threads", "chunk × batch", "steps/s", "s/step",
+                              "peak memory"], [row(r) for r in rows], align="lllrlrrl")]
     lines += [""] + ratio_lines(rows) + thread_lines(rows)
     lines += ["", gpu_note, "",
               f"Counting for the `paper` preset (meta device, {est['batch']} × {est['length']} samples; arithmetic, not "
@@ -246,7 +247,7 @@ def main(argv=None) -> int:
             spec = {**base, "preset": "tiny", "autocast": autocast, "threads": None if threads == "default" else int(threads)}
             r = run_isolated(spec)
             rows.append(r)
-            print(row(r), flush=True)
+            print("| " + " | ".join(map(str, row(r))) + " |", flush=True)
 
     if torch.cuda.is_available() and not args.no_gpu:
         with tempfile.TemporaryDirectory() as tmp:
@@ -256,7 +257,7 @@ def main(argv=None) -> int:
             for preset, autocast in (("tiny", "bf16"), ("paper", "bf16"), ("paper", "none")):
                 r = run_isolated({**gpu, "preset": preset, "autocast": autocast})
                 rows.append(r)
-                print(row(r), flush=True)
+                print("| " + " | ".join(map(str, row(r))) + " |", flush=True)
         gpu_note = ("The `paper` rows use temporary 30 s toy songs in WAV (timing a step needs no Slakh2100) with the "
                     "preset's own settings (batch 8, 262144-sample chunks, 8 loader workers).")
     else:

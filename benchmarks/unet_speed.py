@@ -28,7 +28,7 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-from _report import write_section  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+from _report import markdown_table, write_section  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 sys.path.insert(0, str(ROOT))
 
 from msdm_tutorial import paper_checkpoints, unet  # noqa: E402
@@ -109,12 +109,12 @@ def markdown(rows: list[dict], command: str, device_name: str) -> str:
              "Denoiser D(x; σ) on one item of 65536 samples (σ = 0.5), under `torch.no_grad()`; "
              "fastest of the interleaved runs. Error: max|D − D_ref| / max|D_ref| against the "
              "original in fp32 (random weights with perturbed norms, so bf16 errors are pessimistic).", "",
-             "| config | parameters | precision | original (ms) | ours (ms) | speed-up | error original | error ours |",
-             "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |"]
-    for r in rows:
-        lines.append(f"| {r['config']} | {r['parameters']:,} | {r['precision']} | {r['original_s'] * 1e3:.0f} | "
-                     f"{r['ours_s'] * 1e3:.0f} | {r['speedup']:.2f}× | {r['original_err']:.1e} | {r['ours_err']:.1e} |")
-    lines.append("")
+             markdown_table(["config", "parameters", "precision", "original (ms)", "ours (ms)", "speed-up",
+                             "error original", "error ours"],
+                            ([r["config"], f"{r['parameters']:,}", r["precision"], f"{r['original_s'] * 1e3:.0f}",
+                              f"{r['ours_s'] * 1e3:.0f}", f"{r['speedup']:.2f}×", f"{r['original_err']:.1e}",
+                              f"{r['ours_err']:.1e}"] for r in rows), align="lrl" + "r" * 5),
+             ""]
     for name in dict.fromkeys(r["config"] for r in rows):
         fp32, bf16 = [r for r in rows if r["config"] == name]
         lines.append(f"- **{name}: ours in bf16 autocast vs the original in fp32: "

@@ -27,6 +27,7 @@ from torch import Tensor
 from .denoiser import EDMDenoiser
 from .files import atomic_open
 from .paper_checkpoints import is_paper_checkpoint, payload_from_original, read_torch_file
+from .task_inputs import parse_stems
 from .unet import PRESETS, UNet, UNetConfig, get_config
 
 FORMAT = "msdm-tutorial/checkpoint"
@@ -149,7 +150,7 @@ def read(path, config: UNetConfig | str | dict | None = None, *, stems=None, sam
         label = f"preset {config!r}" if isinstance(config, str) else "the requested configuration"
         raise ValueError(f"{name}: holds a different U-Net than {label}: {', '.join(diff[:4])}")
     if stems is not None:
-        stems = [s.strip() for s in (stems.split(",") if isinstance(stems, str) else stems)]
+        stems = list(parse_stems(stems) if isinstance(stems, str) else (s.strip() for s in stems))
         if len(stems) != cfg.in_channels:
             raise ValueError(f"{name}: the model has {cfg.in_channels} channel(s) but {len(stems)} stem name(s) "
                              f"were given ({','.join(stems)})")

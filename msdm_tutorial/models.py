@@ -23,6 +23,7 @@ import torch
 from torch import Tensor
 
 from . import SAMPLE_RATE, STEMS
+from .task_inputs import parse_stems  # noqa: F401  (re-exported: the one stem-list parser lives in task_inputs)
 
 #: Default chunk length in units of the U-Net's total downsampling: 32 × 8192 = 262144 samples
 #: (the paper's chunks) for the paper's models, 32 × 1024 = 32768 for the tiny preset.
@@ -40,18 +41,6 @@ def pick_device(name: str | None = None, option: str = "--device") -> torch.devi
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"{option} {name}: CUDA is not available on this machine")
     return device
-
-
-def parse_stems(text: str | None, option: str = "--stems") -> tuple[str, ...] | None:
-    """``"bass, drums"`` → ("bass", "drums"); None stays None. Empty or repeated names are errors."""
-    if text is None:
-        return None
-    stems = tuple(s.strip() for s in text.split(",") if s.strip())
-    if not stems:
-        raise ValueError(f"{option}: name at least one stem")
-    if len(set(stems)) != len(stems):
-        raise ValueError(f"{option} {text}: a stem is named twice")
-    return stems
 
 
 def load_checkpoint_file(path, device="cpu"):

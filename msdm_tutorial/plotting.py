@@ -9,6 +9,8 @@
 * ``scatter2d(ax, points)``             a 2-D point cloud, equal axes
 * ``trajectory_plot(ax, steps)``        sampler paths through the plane, from noise to data
 * ``loglog_error(ax, curves)``          error vs number of denoiser evaluations, log-log
+* ``markdown_table(header, rows)``      a result table as markdown text (notebooks, benchmarks)
+* ``score_cells(summary)``              a :func:`metrics.evaluate` summary as table cells (dB per stem, average)
 
 Everything accepts torch tensors or numpy arrays and returns the matplotlib/ipywidgets object it
 made, so later notebooks (the sampling lab) can compose them.
@@ -46,6 +48,24 @@ STYLE = {
 
 #: One colour per stem, in the order of ``msdm_tutorial.STEMS`` (bass, drums, guitar, piano), then the mix.
 STEM_COLORS = {"bass": "#1b6ca8", "drums": "#e4572e", "guitar": "#29a36a", "piano": "#9b5de5", "mix": "#4d4d4d"}
+
+
+def markdown_table(header: Sequence[str], rows: Iterable[Sequence[object]], align: str | None = None) -> str:
+    """A markdown table: ``header`` names the columns, each row gives its cells (``str()`` of each);
+    ``align`` has one letter per column, ``l`` or ``r`` (default: the first column left, the others right)."""
+    align = align or "l" + "r" * (len(header) - 1)
+    if len(align) != len(header):
+        raise ValueError(f"align {align!r}: one letter per column ({len(header)})")
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---:" if a == "r" else "---" for a in align) + "|"]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def score_cells(summary: Mapping, stems: Sequence[str] | None = None) -> list[str]:
+    """The cells of one result row: SI-SDRi (dB) per stem of a :func:`msdm_tutorial.metrics.evaluate`
+    summary, then its average in bold."""
+    stems = list(summary["si_sdri"]) if stems is None else stems
+    return [f"{summary['si_sdri'][k]:.2f}" for k in stems] + [f"**{summary['average']:.2f}**"]
 
 
 def use_style() -> None:

@@ -1,4 +1,5 @@
-"""What the tasks take in: stem names and masks, and mixtures, checked with errors that say what is wrong.
+"""What the tasks take in: stem names (:func:`parse_stems`, the one parser of ``"bass,drums"`` lists)
+and masks, and mixtures, checked with errors that say what is wrong.
 
 Stems are (B, K, T) in the order of the model's ``stems`` (default ``STEMS``); a mixture is
 y = Σ_k x_k of shape (B, 1, T). A mixture whose peak |y| is below :data:`SILENT_PEAK` is *silent*:
@@ -45,12 +46,24 @@ def stem_index(stem: int | str, stems: Sequence[str]) -> int:
     return int(stem)
 
 
+def parse_stems(text: str | None, option: str = "--stems") -> tuple[str, ...] | None:
+    """``"bass, drums"`` → ("bass", "drums"); None stays None. Empty or repeated names are errors."""
+    if text is None:
+        return None
+    stems = tuple(s.strip() for s in text.split(",") if s.strip())
+    if not stems:
+        raise ValueError(f"{option}: name at least one stem")
+    if len(set(stems)) != len(stems):
+        raise ValueError(f"{option} {text}: a stem is named twice")
+    return stems
+
+
 def stem_mask(keep: Iterable[str] | Tensor, stems: Sequence[str]) -> Tensor:
     """The (K,) 0/1 mask of the kept stems; ``keep`` is stem names or already a mask."""
     if isinstance(keep, Tensor):
         return keep.float()
     if isinstance(keep, str):
-        keep = [s.strip() for s in keep.split(",") if s.strip()]
+        keep = parse_stems(keep, "keep")
     keep = list(keep)
     unknown = [s for s in keep if s not in stems]
     if unknown:

@@ -37,6 +37,7 @@ import torch.distributed as dist
 from torch import nn
 
 from .denoiser import EDMDenoiser, edm_loss
+from .models import pick_device
 from .runs import Logger, prepare_run_dir, restore_latest, save_training_checkpoint, truncate_log, write_samples
 from .schedules import LogNormalSigma
 from .train_config import PRESETS, TRAIN_DATA, TrainConfig, get_preset, unet_config_for  # noqa: F401
@@ -78,12 +79,15 @@ class DistributedContext:
 
 
 def setup_distributed(device: str | None = None) -> DistributedContext:
-    """Single process, or the process group ``torchrun`` describes (NCCL on GPUs, gloo on CPUs)."""
+    """Single process on ``device`` (:func:`msdm_tutorial.models.pick_device`: by default ``cuda`` when a
+    GPU is visible, else ``cpu``), or the process group ``torchrun`` describes: NCCL with each process
+    on ``cuda:LOCAL_RANK`` when that device is a GPU, gloo on CPUs."""
+    picked = pick_device(device)
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    want_cuda = torch.cuda.is_available() if device is None else device.startswith("cuda")
     if world_size == 1:
-        return DistributedContext(device=torch.device(device or ("cuda" if want_cuda else "cpu")))
+        return DistributedContext(device=picked)
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    want_cuda = picked.type == "cuda"
     dist.init_process_group("nccl" if want_cuda else "gloo")
     process_device = torch.device(f"cuda:{local_rank}") if want_cuda else torch.device("cpu")
     if want_cuda:

@@ -30,21 +30,13 @@
 import sys
 
 if "google.colab" in sys.modules:
-    import os, subprocess
-    from importlib.metadata import version
-    if not os.path.isdir("/content/msdm-tutorial"):
-        subprocess.run(["git", "clone", "--depth", "1", "https://github.com/msdm-tutorial/msdm-tutorial", "/content/msdm-tutorial"], check=True)
-    # pin the torch that is installed (its own version string, as pip sees it): never reinstall it
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", "/content/msdm-tutorial",
-                    f"torch=={version('torch')}"], check=True)
+    import subprocess
+    subprocess.run("test -d /content/msdm-tutorial || git clone --depth 1 https://github.com/msdm-tutorial/msdm-tutorial /content/msdm-tutorial", shell=True, check=True)
     sys.path.insert(0, "/content/msdm-tutorial")
-    os.chdir("/content/msdm-tutorial/notebooks")
-    from google.colab import output
-    output.enable_custom_widget_manager()
 
 from msdm_tutorial import course
 
-device = course.pick_device()
+device, gen = course.start()  # on Colab: pip install -e the clone (torch pinned), cd notebooks/, widgets on
 
 # %%
 import math
@@ -57,9 +49,7 @@ from torch import nn
 from msdm_tutorial import denoiser, plotting, schedules, toy2d
 from msdm_tutorial.denoiser import c_in, c_noise, c_out, c_skip, loss_weight
 
-plotting.use_style()
 torch.set_num_threads(1)  # small tensors: extra threads cost more than they save
-gen = course.seed_everything(0)
 SIGMA_DATA = 0.2          # MSDM's σ_d: the standard deviation of its (normalised) audio
 
 # %% [markdown]

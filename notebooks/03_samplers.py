@@ -30,21 +30,13 @@
 import sys
 
 if "google.colab" in sys.modules:
-    import os, subprocess
-    from importlib.metadata import version
-    if not os.path.isdir("/content/msdm-tutorial"):
-        subprocess.run(["git", "clone", "--depth", "1", "https://github.com/msdm-tutorial/msdm-tutorial", "/content/msdm-tutorial"], check=True)
-    # pin the torch that is installed (its own version string, as pip sees it): never reinstall it
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", "/content/msdm-tutorial",
-                    f"torch=={version('torch')}"], check=True)
+    import subprocess
+    subprocess.run("test -d /content/msdm-tutorial || git clone --depth 1 https://github.com/msdm-tutorial/msdm-tutorial /content/msdm-tutorial", shell=True, check=True)
     sys.path.insert(0, "/content/msdm-tutorial")
-    os.chdir("/content/msdm-tutorial/notebooks")
-    from google.colab import output
-    output.enable_custom_widget_manager()
 
 from msdm_tutorial import course
 
-device = course.pick_device()
+device, gen = course.start()  # on Colab: pip install -e the clone (torch pinned), cd notebooks/, widgets on
 
 # %%
 import math
@@ -55,9 +47,7 @@ import torch
 
 from msdm_tutorial import plotting, samplers, schedules, toy2d
 
-plotting.use_style()
 torch.set_num_threads(1)  # the 2-D tensors here are tiny: extra threads cost more than they save
-gen = course.seed_everything(0)
 
 # %% [markdown]
 # ## 1. The idea: four ways to walk down the σ grid
@@ -87,7 +77,7 @@ gen = course.seed_everything(0)
 # Our test bench: the ring mixture of notebook 01 with its **exact** denoiser.
 
 # %%
-gm = toy2d.ring_mixture(num=8, radius=2.0, std=0.15)
+gm = toy2d.ring_mixture()      # notebook 01's ring (the defaults): 8 Gaussians of std 0.15 on a circle of radius 2
 deriv = samplers.score_derivative(gm.denoiser)
 SIGMA_MIN, SIGMA_MAX, RHO = 0.002, 80.0, 7.0
 

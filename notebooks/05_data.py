@@ -32,21 +32,13 @@
 import sys
 
 if "google.colab" in sys.modules:
-    import os, subprocess
-    from importlib.metadata import version
-    if not os.path.isdir("/content/msdm-tutorial"):
-        subprocess.run(["git", "clone", "--depth", "1", "https://github.com/msdm-tutorial/msdm-tutorial", "/content/msdm-tutorial"], check=True)
-    # pin the torch that is installed (its own version string, as pip sees it): never reinstall it
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", "/content/msdm-tutorial",
-                    f"torch=={version('torch')}"], check=True)
+    import subprocess
+    subprocess.run("test -d /content/msdm-tutorial || git clone --depth 1 https://github.com/msdm-tutorial/msdm-tutorial /content/msdm-tutorial", shell=True, check=True)
     sys.path.insert(0, "/content/msdm-tutorial")
-    os.chdir("/content/msdm-tutorial/notebooks")
-    from google.colab import output
-    output.enable_custom_widget_manager()
 
 from msdm_tutorial import course
 
-device = course.pick_device()
+device, gen = course.start()  # on Colab: pip install -e the clone (torch pinned), cd notebooks/, widgets on
 
 # %% [markdown]
 # ## 1. The idea: one model for the joint distribution of the stems
@@ -76,13 +68,11 @@ import yaml
 from IPython.display import display
 
 from msdm_tutorial import STEMS, cli, plotting
-from msdm_tutorial.data import EvalChunks, TrainChunks, list_tracks, load_audio, load_track, synthesize_song
+from msdm_tutorial.data import EvalChunks, TrainChunks, list_tracks, load_track, read_audio, synthesize_song
 from msdm_tutorial.data import analysis as A
 from msdm_tutorial.data.slakh import format_summary, prepare_slakh
 
 SR = 22050
-plotting.use_style()
-gen = course.seed_everything(0)
 DATA = course.data_small()
 x, meta = synthesize_song(seed=10, seconds=6.0, sample_rate=SR)
 print(f"stems {tuple(x.shape)} | key {meta['key']} | tempo {meta['tempo_bpm']:.0f} BPM")
@@ -395,7 +385,7 @@ print(sorted(str(p.relative_to(raw)) for p in raw.rglob("*") if p.is_file()))
 print({sid: (i["inst_class"], i["program_num"]) for sid, i in yaml.safe_load((raw / "metadata.yaml").read_text())["stems"].items()})
 print(format_summary(prepare_slakh(tmp / "raw_midi", tmp / "raw_midi_prepared", progress=False)))
 z = load_track(tmp / "raw_midi_prepared" / "train" / "Track00001")
-mix = load_audio(raw / "mix.flac", SR)[0][0, : z.shape[1]]
+mix = read_audio(raw / "mix.flac", SR).audio[0, : z.shape[1]]
 rest = mix - z.sum(0)
 print(f"max |prepared - msdm layout| = {(z - y).abs().max():.1e}; "
       f"‖mix − Σ stems‖ / ‖mix‖ = {rest.norm() / mix.norm():.2f}")

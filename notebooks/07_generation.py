@@ -31,21 +31,13 @@
 import sys
 
 if "google.colab" in sys.modules:
-    import os, subprocess
-    from importlib.metadata import version
-    if not os.path.isdir("/content/msdm-tutorial"):
-        subprocess.run(["git", "clone", "--depth", "1", "https://github.com/msdm-tutorial/msdm-tutorial", "/content/msdm-tutorial"], check=True)
-    # pin the torch that is installed (its own version string, as pip sees it): never reinstall it
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", "/content/msdm-tutorial",
-                    f"torch=={version('torch')}"], check=True)
+    import subprocess
+    subprocess.run("test -d /content/msdm-tutorial || git clone --depth 1 https://github.com/msdm-tutorial/msdm-tutorial /content/msdm-tutorial", shell=True, check=True)
     sys.path.insert(0, "/content/msdm-tutorial")
-    os.chdir("/content/msdm-tutorial/notebooks")
-    from google.colab import output
-    output.enable_custom_widget_manager()
 
 from msdm_tutorial import course
 
-device = course.pick_device()
+device, gen = course.start()  # on Colab: pip install -e the clone (torch pinned), cd notebooks/, widgets on
 
 
 # %% [markdown]
@@ -69,18 +61,13 @@ import time
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from msdm_tutorial import STEMS, checkpoints, exercises, plotting, quality, tasks
 from msdm_tutorial.data import TrainChunks
+from msdm_tutorial.progress import StepProgress
 from msdm_tutorial.data import analysis as A
 
-plotting.use_style()
-gen = course.seed_everything(0)
-D = checkpoints.load(course.data_small() / "checkpoints" / "msdm-tiny.pt", device)
-SR = D.sample_rate
-LENGTH = 32 * D.net.downsampling       # the length the tiny model was trained on: 32768 samples ≈ 1.5 s
-print(f"model: stems {D.stems}, {SR} Hz; samples of {LENGTH} samples ({LENGTH / SR:.2f} s)")
+D, SR, LENGTH = course.tiny_model(device)   # samples of the length the tiny model was trained on (≈ 1.5 s)
 paper = tasks.GenerationConfig.paper()
 print(f"GenerationConfig.paper(): Karras grid σ = {paper.sigma_max:g} … {paper.sigma_min:g}, ρ = {paper.rho:g}, "
       f"{paper.num_steps} {paper.sampler} steps, S_churn {paper.s_churn:g} (γ = S_churn/N = {paper.s_churn / paper.num_steps:.3f})")
@@ -89,9 +76,8 @@ print(f"GenerationConfig.paper(): Karras grid σ = {paper.sigma_max:g} … {pape
 def generate(config, batch, seed=0):
     """``batch`` samples (batch, K, LENGTH) with a progress bar over the sampler's steps."""
     g = torch.Generator(device=device).manual_seed(seed)
-    with tqdm(total=config.num_steps, desc=f"{config.sampler} {config.num_steps} steps", leave=False) as bar:
-        x = tasks.generate(D, (batch, len(STEMS), LENGTH), config=config, generator=g, device=device,
-                           callback=lambda step: bar.update(1))
+    with StepProgress(config.num_steps, f"{config.sampler} {config.num_steps} steps") as bar:
+        x = tasks.generate(D, (batch, len(STEMS), LENGTH), config=config, generator=g, device=device, callback=bar)
     return x.cpu()
 
 # %% [markdown]

@@ -31,21 +31,13 @@
 import sys
 
 if "google.colab" in sys.modules:
-    import os, subprocess
-    from importlib.metadata import version
-    if not os.path.isdir("/content/msdm-tutorial"):
-        subprocess.run(["git", "clone", "--depth", "1", "https://github.com/msdm-tutorial/msdm-tutorial", "/content/msdm-tutorial"], check=True)
-    # pin the torch that is installed (its own version string, as pip sees it): never reinstall it
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", "/content/msdm-tutorial",
-                    f"torch=={version('torch')}"], check=True)
+    import subprocess
+    subprocess.run("test -d /content/msdm-tutorial || git clone --depth 1 https://github.com/msdm-tutorial/msdm-tutorial /content/msdm-tutorial", shell=True, check=True)
     sys.path.insert(0, "/content/msdm-tutorial")
-    os.chdir("/content/msdm-tutorial/notebooks")
-    from google.colab import output
-    output.enable_custom_widget_manager()
 
 from msdm_tutorial import course
 
-device = course.pick_device()
+device, gen = course.start()  # on Colab: pip install -e the clone (torch pinned), cd notebooks/, widgets on
 
 
 # %% [markdown]
@@ -73,18 +65,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from IPython.display import Markdown, display
-from tqdm.auto import tqdm
 
 from msdm_tutorial import STEMS, checkpoints, metrics, plotting, tasks
 from msdm_tutorial.data import list_tracks, load_track
 from msdm_tutorial.data import analysis as A
 from msdm_tutorial.data.toy import synthesize_song
+from msdm_tutorial.progress import StepProgress
 
-plotting.use_style()
-gen = course.seed_everything(0)
-D = checkpoints.load(course.data_small() / "checkpoints" / "msdm-tiny.pt", device)
-SR = D.sample_rate
-CHUNK = 32 * D.net.downsampling          # the tiny model's training length: 32768 samples ≈ 1.5 s
+D, SR, CHUNK = course.tiny_model(device)  # CHUNK: the tiny model's training length, 32768 samples ≈ 1.5 s
 
 N_SONGS = 6                               # all test songs: section 4 compares each with the others
 CHUNKS_PER_SONG = course.size(4, 2)
@@ -115,8 +103,8 @@ def impute(known, keep=KEEP, config=config, seed=0):
     """Impute the stems not in ``keep`` for (songs, K, T) ``known``, chunk by chunk, with a progress bar."""
     g = torch.Generator(device=device).manual_seed(seed)
     chunks = known.shape[0] * (known.shape[-1] // CHUNK)
-    with tqdm(total=config.num_steps, desc=f"impute {config.num_steps} steps", leave=False) as bar:
-        fn = lambda c: tasks.impute(D, c, keep, config=config, generator=g, callback=lambda s: bar.update(1))  # noqa: E731
+    with StepProgress(config.num_steps, f"impute {config.num_steps} steps") as bar:
+        fn = lambda c: tasks.impute(D, c, keep, config=config, generator=g, callback=bar)  # noqa: E731
         return tasks.map_chunks(fn, known.to(device), CHUNK, batch_size=chunks).cpu()
 
 
@@ -196,8 +184,8 @@ for i, m in enumerate(meta):
                 fits["other songs"]["beat"].append(beat_fit(X[j, k], m))
 summary = {name: {f: float(np.mean(v)) for f, v in f_.items()} for name, f_ in fits.items()}
 n_pairs = len(fits["imputed"]["key"])
-display(Markdown("| guitar & piano | key fit | beat fit |\n|---|---:|---:|\n" + "\n".join(
-    f"| {name} | {s['key']:.2f} | {s['beat']:.2f} |" for name, s in summary.items())
+display(Markdown(plotting.markdown_table(["guitar & piano", "key fit", "beat fit"], (
+    [name, f"{s['key']:.2f}", f"{s['beat']:.2f}"] for name, s in summary.items()))
     + f"\n\nMeans over {n_pairs} stems of {len(tracks)} songs ({len(fits['other songs']['key'])} pairs for other "
     "songs). Key fit: share of chroma energy in the key's scale (noise: 0.58); beat fit: onset–grid "
     "correlation (noise: about 0)."))
@@ -255,8 +243,8 @@ for name, cfg in {"no churn": paper.replace(s_churn=0.0), "paper (S_churn 10)": 
     x = tasks.impute(gaussian_denoiser, known, torch.tensor([1.0, 0.0]), config=cfg, stems=("kept", "missing"),
                      generator=torch.Generator().manual_seed(0))[0, 1]
     bias_rows[name] = (float(x.mean()) / rho, float(x.var()) / (1 - rho ** 2))
-display(Markdown("| setting | share of the exact shift ρ reached | variance / exact |\n|---|---:|---:|\n" + "\n".join(
-    f"| {n} | {s:.0%} | {v:.2f} |" for n, (s, v) in bias_rows.items())))
+display(Markdown(plotting.markdown_table(["setting", "share of the exact shift ρ reached", "variance / exact"], (
+    [n, f"{s:.0%}", f"{v:.2f}"] for n, (s, v) in bias_rows.items()))))
 
 # %% [markdown]
 # At the paper's settings the imputed stem moves only part of the way from the prior mean (0) to the
@@ -361,16 +349,16 @@ T_LONG = LONG_SECONDS * SR
 runs = tasks.chunk_runs(T_LONG, CHUNK, OVERLAP, "sequential", 1, 1)
 
 t0 = time.time()
-with tqdm(total=runs * GEN_STEPS, desc=f"outpaint {runs} chunks", leave=False) as bar:
+with StepProgress(runs * GEN_STEPS, f"outpaint {runs} chunks") as bar:
     song = tasks.generate(D, (1, len(STEMS), T_LONG), config=gen_config, chunk_length=CHUNK, overlap=OVERLAP,
                           generator=torch.Generator(device=device).manual_seed(0), device=device,
-                          callback=lambda s: bar.update(1))[0].cpu()
+                          callback=bar)[0].cpu()
 print(f"outpainted {LONG_SECONDS} s ({T_LONG / CHUNK:.1f} × the training length) in {runs} chunks, "
       f"{gen_config.nfe} NFE each: {time.time() - t0:.0f} s")
 g_alone = torch.Generator(device=device).manual_seed(1)
-with tqdm(total=GEN_STEPS, desc="independent chunks", leave=False) as bar:
+with StepProgress(GEN_STEPS, "independent chunks") as bar:
     alone = tasks.map_chunks(lambda c: tasks.generate(D, c.shape, config=gen_config, generator=g_alone, device=device,
-                                                      callback=lambda s: bar.update(1)),
+                                                      callback=bar),
                              torch.zeros(1, len(STEMS), T_LONG, device=device), CHUNK, batch_size=64)[0].cpu()
 joins_out = tasks.chunk_joins(T_LONG, CHUNK, OVERLAP, "sequential")      # where one chunk's samples give way
 joins_alone = tasks.chunk_joins(T_LONG, CHUNK, 0, "independent")         # to the next one's
@@ -402,8 +390,8 @@ MAX_STEP_RATIO = 2.0   # calibration: independent chunks of this model 2.9–12,
                        # places that are not joins 1.0–1.7 (measured when this notebook was written)
 step_out = metrics.join_step_ratio(song, joins_out, 1024)
 step_alone = metrics.join_step_ratio(alone, joins_alone, 1024)
-display(Markdown("| stem | outpainted | independent chunks |\n|---|---:|---:|\n" + "\n".join(
-    f"| {s} | {step_out[k]:.2f} | {step_alone[k]:.2f} |" for k, s in enumerate(STEMS))
+display(Markdown(plotting.markdown_table(["stem", "outpainted", "independent chunks"], (
+    [s, f"{step_out[k]:.2f}", f"{step_alone[k]:.2f}"] for k, s in enumerate(STEMS)))
     + "\n\nLargest step near a join ÷ largest step in an ordinary window (1 = no jump)."))
 assert float(step_alone.max()) > MAX_STEP_RATIO, "the measure must see the jumps of independent chunks"
 assert float(step_out.max()) < MAX_STEP_RATIO, f"outpainted stems jump at a join: {step_out.tolist()}"
@@ -439,10 +427,10 @@ def steady(tempos, tolerance=0.04):
 
 rows = {name: per_chunk(x) for name, x in (("real toy song", real_song), ("outpainted", song),
                                             ("independent chunks", alone), ("white noise", noise))}
-display(Markdown("| song | tempo per chunk (BPM) | on one tempo (±4 %) | in-key share per chunk | mean in-key share |\n"
-                 "|---|---|---:|---|---:|\n" + "\n".join(
-    f"| {n} | {' '.join(f'{t:.0f}' for t in tp)} | {steady(tp):.0%} | {' '.join(f'{v:.2f}' for v in sh)} | "
-    f"{sh.mean():.2f} |" for n, (tp, sh) in rows.items())))
+display(Markdown(plotting.markdown_table(
+    ["song", "tempo per chunk (BPM)", "on one tempo (±4 %)", "in-key share per chunk", "mean in-key share"],
+    ([n, " ".join(f"{t:.0f}" for t in tp), f"{steady(tp):.0%}", " ".join(f"{v:.2f}" for v in sh), f"{sh.mean():.2f}"]
+     for n, (tp, sh) in rows.items()), align="llrlr")))
 MIN_STEADY, MIN_KEY_SHARE = 0.6, 0.8     # a real song passes both; noise fails the key (see the table)
 assert steady(rows["real toy song"][0]) >= MIN_STEADY and rows["real toy song"][1].mean() >= MIN_KEY_SHARE, \
     "the measures must find one tempo and one key in a real song"

@@ -34,21 +34,13 @@
 import sys
 
 if "google.colab" in sys.modules:
-    import os, subprocess
-    from importlib.metadata import version
-    if not os.path.isdir("/content/msdm-tutorial"):
-        subprocess.run(["git", "clone", "--depth", "1", "https://github.com/msdm-tutorial/msdm-tutorial", "/content/msdm-tutorial"], check=True)
-    # pin the torch that is installed (its own version string, as pip sees it): never reinstall it
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", "/content/msdm-tutorial",
-                    f"torch=={version('torch')}"], check=True)
+    import subprocess
+    subprocess.run("test -d /content/msdm-tutorial || git clone --depth 1 https://github.com/msdm-tutorial/msdm-tutorial /content/msdm-tutorial", shell=True, check=True)
     sys.path.insert(0, "/content/msdm-tutorial")
-    os.chdir("/content/msdm-tutorial/notebooks")
-    from google.colab import output
-    output.enable_custom_widget_manager()
 
 from msdm_tutorial import course
 
-device = course.pick_device()
+device, gen = course.start()  # on Colab: pip install -e the clone (torch pinned), cd notebooks/, widgets on
 
 
 # %% [markdown]
@@ -87,25 +79,19 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from IPython.display import Markdown, display
-from tqdm.auto import tqdm
 
 from msdm_tutorial import STEMS, checkpoints, metrics, plotting, tasks
 from msdm_tutorial.baselines import equal_split, oracle_ratio_mask
 from msdm_tutorial.data import list_tracks, load_track
+from msdm_tutorial.progress import StepProgress
 
-plotting.use_style()
-gen = course.seed_everything(0)
-CKPTS = course.data_small() / "checkpoints"
-D = checkpoints.load(CKPTS / "msdm-tiny.pt", device)
-SR = D.sample_rate
-CHUNK = 32 * D.net.downsampling        # the tiny model's training length: 32768 samples ≈ 1.5 s
-print(f"MSDM model: stems {D.stems}, {SR} Hz, chunks of {CHUNK} samples ({CHUNK / SR:.2f} s)")
+D, SR, CHUNK = course.tiny_model(device)  # the MSDM model; CHUNK: its training length, 32768 samples ≈ 1.5 s
 
-isdm_files = {stem: CKPTS / f"isdm-tiny-{stem}.pt" for stem in STEMS}
+isdm_files = {stem: course.checkpoint(f"isdm-tiny-{stem}") for stem in STEMS}
 missing = [p.name for p in isdm_files.values() if not p.exists()]
 if missing:
     ISDM = None
-    print(f"ISDM: {', '.join(missing)} not found in {CKPTS} — the ISDM rows below are skipped.")
+    print(f"ISDM: {', '.join(missing)} not found in {course.checkpoint('msdm-tiny').parent} — the ISDM rows below are skipped.")
 else:
     ISDM = tasks.ISDMDenoiser({stem: checkpoints.load(p, device) for stem, p in isdm_files.items()})
     print("ISDM: four single-stem models loaded")
@@ -138,10 +124,9 @@ def separate(denoiser, config, songs=None, seed=0):
     g = torch.Generator(device=device).manual_seed(seed)
     runs = tasks.chunk_runs(y.shape[-1], CHUNK, tasks.default_overlap(CHUNK), "seamless", y.shape[0],
                             y.shape[0] * y.shape[-1] // CHUNK)
-    bar = tqdm(total=runs * config.num_steps, desc=f"{config.method} {config.sampler} {config.nfe} NFE", leave=False)
-    est = tasks.separate_long(denoiser, y.to(device), config, chunk_length=CHUNK, batch_size=y.shape[0] * y.shape[-1] // CHUNK,
-                              generator=g, callback=lambda step: bar.update(1))
-    bar.close()
+    with StepProgress(runs * config.num_steps, f"{config.method} {config.sampler} {config.nfe} NFE") as bar:
+        est = tasks.separate_long(denoiser, y.to(device), config, chunk_length=CHUNK,
+                                  batch_size=y.shape[0] * y.shape[-1] // CHUNK, generator=g, callback=bar)
     return est.cpu()
 
 
@@ -243,10 +228,10 @@ rows["oracle ratio mask (ceiling)"] = score(oracle_ratio_mask(X))
 
 def table(rows):
     """A markdown table: one row per method, SI-SDRi (dB) per stem and the average."""
-    lines = ["| method | " + " | ".join(STEMS) + " | average |", "|---|" + "---:|" * (len(STEMS) + 1)]
-    for name, s in rows.items():
-        lines.append(f"| {name} | " + " | ".join(f"{s['si_sdri'][k]:.2f}" for k in STEMS) + f" | **{s['average']:.2f}** |")
-    return Markdown("\n".join(lines) + f"\n\nSI-SDRi in dB over {s['num_windows']} windows of {s['num_tracks']} songs.")
+    text = plotting.markdown_table(["method", *STEMS, "average"], ([name, *plotting.score_cells(s, STEMS)]
+                                                                    for name, s in rows.items()))
+    last = list(rows.values())[-1]
+    return Markdown(text + f"\n\nSI-SDRi in dB over {last['num_windows']} windows of {last['num_tracks']} songs.")
 
 
 display(table(rows))

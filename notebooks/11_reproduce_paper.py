@@ -34,21 +34,13 @@
 import sys
 
 if "google.colab" in sys.modules:
-    import os, subprocess
-    from importlib.metadata import version
-    if not os.path.isdir("/content/msdm-tutorial"):
-        subprocess.run(["git", "clone", "--depth", "1", "https://github.com/msdm-tutorial/msdm-tutorial", "/content/msdm-tutorial"], check=True)
-    # pin the torch that is installed (its own version string, as pip sees it): never reinstall it
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", "/content/msdm-tutorial",
-                    f"torch=={version('torch')}"], check=True)
+    import subprocess
+    subprocess.run("test -d /content/msdm-tutorial || git clone --depth 1 https://github.com/msdm-tutorial/msdm-tutorial /content/msdm-tutorial", shell=True, check=True)
     sys.path.insert(0, "/content/msdm-tutorial")
-    os.chdir("/content/msdm-tutorial/notebooks")
-    from google.colab import output
-    output.enable_custom_widget_manager()
 
 from msdm_tutorial import course
 
-device = course.pick_device()
+device, gen = course.start()  # on Colab: pip install -e the clone (torch pinned), cd notebooks/, widgets on
 
 
 # %% [markdown]
@@ -82,12 +74,11 @@ import torch
 from IPython.display import Markdown, display
 from tqdm.auto import tqdm
 
-from msdm_tutorial import STEMS, checkpoints, exercises, metrics, tasks, unet
+from msdm_tutorial import STEMS, checkpoints, exercises, metrics, plotting, tasks, unet
 from msdm_tutorial.data import list_tracks, load_track, scan_track
-from msdm_tutorial.models import parse_isdm
+from msdm_tutorial.models import chunk_length, parse_isdm
 from msdm_tutorial.presets import settings_text
 
-gen = course.seed_everything(0)
 PAPER = {"MSDM Dirac": 16.48, "ISDM Dirac": 17.27, "MSDM Gaussian": 14.54}   # Table 1, average SI-SDRi (dB)
 
 # %% [markdown]
@@ -225,7 +216,7 @@ else:
     max_tracks = course.size(None, 1)
     ckpts, root = course.data_small() / "checkpoints", course.data_small() / "toy" / "test"
     tiny = checkpoints.load(ckpts / "msdm-tiny.pt", device)
-    chunk = 32 * tiny.net.downsampling
+    chunk = chunk_length(tiny)
     steps = course.size(24, 16)
     print(f"tiny MSDM model: {unet.num_parameters(tiny.net) / 1e6:.2f} M parameters, chunks of {chunk} samples "
           f"({chunk / 22050:.2f} s)")
@@ -258,16 +249,16 @@ for name, (denoiser, root_, config, chunk_) in runs.items():
 
 # %%
 where = "Slakh2100 test, the authors' checkpoints" if PAPER_MODE else "toy test songs, tiny model (not comparable)"
-lines = ["| method | our setting | " + " | ".join(STEMS) + f" | average (ours: {where}) | paper, average (300 NFE) |",
-         "|---|---|" + "---:|" * (len(STEMS) + 2)]
+table = []
 for name in PAPER:
     if name in results:
-        s = results[name]["summary"]
-        cells = settings_text(runs[name][2]) + " | " + " | ".join(f"{s['si_sdri'][k]:.2f}" for k in STEMS) + f" | **{s['average']:.2f}**"
+        cells = [settings_text(runs[name][2]), *plotting.score_cells(results[name]["summary"], STEMS)]
     else:
-        cells = "— | " + " | ".join("—" for _ in STEMS) + " | not run"
-    lines.append(f"| {name} | {cells} | {PAPER[name]:.2f} |")
-display(Markdown("\n".join(lines)))
+        cells = ["—", *("—" for _ in STEMS), "not run"]
+    table.append([name, *cells, f"{PAPER[name]:.2f}"])
+display(Markdown(plotting.markdown_table(
+    ["method", "our setting", *STEMS, f"average (ours: {where})", "paper, average (300 NFE)"], table,
+    align="ll" + "r" * (len(STEMS) + 2))))
 below = [f"{name} {k} ({r['summary']['si_sdri'][k]:.2f} dB)" for name, r in results.items() for k in STEMS
          if round(r["summary"]["si_sdri"][k], 2) < 0]
 print("stems below the equal split (0 dB: worse than handing back y/4, notebook 09's floor):", ", ".join(below) or "none")
@@ -319,12 +310,9 @@ print((out / "msdm-dirac-summary.csv").read_text())
 # %%
 import matplotlib.pyplot as plt  # noqa: E402
 
-from msdm_tutorial import plotting  # noqa: E402
-
-plotting.use_style()
 real_root = course.data_small() / "real" / "test"
-tiny_real = checkpoints.load(course.data_small() / "checkpoints" / "msdm-tiny.pt", device)
-real_chunk = 32 * tiny_real.net.downsampling
+tiny_real = checkpoints.load(course.checkpoint("msdm-tiny"), device)
+real_chunk = chunk_length(tiny_real)
 real_config = tasks.SeparationConfig.paper_dirac().with_steps(course.size(24, 16))
 REAL_CHUNKS = course.size(4, 3)                 # per track: 4 × 1.49 s ≈ 5.9 s, two windows (the last one cut)
 real_tracks = list_tracks(real_root)[:course.size(None, 2)]
@@ -361,12 +349,8 @@ plotting.players({**{f"{stem} (true)": truth[k] for k, stem in enumerate(STEMS)}
 # %%
 toy = None if PAPER_MODE else results.get("MSDM Dirac")
 rows = [("real compositions", real)] + ([("toy test songs", toy)] if toy else [])
-lines = ["| data | windows | " + " | ".join(STEMS) + " | average |", "|---|---:|" + "---:|" * (len(STEMS) + 1)]
-for label, r in rows:
-    s = r["summary"]
-    lines.append(f"| {label} | {s['num_windows']} | " + " | ".join(f"{s['si_sdri'][k]:.2f}" for k in STEMS)
-                 + f" | **{s['average']:.2f}** |")
-display(Markdown("\n".join(lines)))
+display(Markdown(plotting.markdown_table(["data", "windows", *STEMS, "average"], (
+    [label, r["summary"]["num_windows"], *plotting.score_cells(r["summary"], STEMS)] for label, r in rows))))
 
 # %% [markdown]
 # **Check it.** First, that the numbers measure something: the same estimates scored against the

@@ -32,26 +32,20 @@ def repository_url() -> str:
 
 
 def setup_cell_source() -> str:
+    """The canonical set-up cell. On Colab it only fetches the course: ``course.start`` (shipped in the
+    clone) installs it beside Colab's own torch, moves to notebooks/ and switches on the widgets."""
     return f'''# Set-up: works locally and on Colab. On Colab it clones the course and installs it,
 # keeping Colab's own torch; everywhere it picks the GPU when there is one.
 import sys
 
 if "google.colab" in sys.modules:
-    import os, subprocess
-    from importlib.metadata import version
-    if not os.path.isdir("/content/msdm-tutorial"):
-        subprocess.run(["git", "clone", "--depth", "1", "{repository_url()}", "/content/msdm-tutorial"], check=True)
-    # pin the torch that is installed (its own version string, as pip sees it): never reinstall it
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", "/content/msdm-tutorial",
-                    f"torch=={{version('torch')}}"], check=True)
+    import subprocess
+    subprocess.run("test -d /content/msdm-tutorial || git clone --depth 1 {repository_url()} /content/msdm-tutorial", shell=True, check=True)
     sys.path.insert(0, "/content/msdm-tutorial")
-    os.chdir("/content/msdm-tutorial/notebooks")
-    from google.colab import output
-    output.enable_custom_widget_manager()
 
 from msdm_tutorial import course
 
-device = course.pick_device()'''
+device, gen = course.start()  # on Colab: pip install -e the clone (torch pinned), cd notebooks/, widgets on'''
 
 
 #: What makes a code cell a set-up cell, current or stale: its first comment or its Colab test.

@@ -167,21 +167,11 @@ def test_checkpoint_without_hyper_parameters_reads_shapes(tmp_path, micro_ref):
     assert payload["stems"] == ["bass", "drums", "guitar", "piano"] and payload["sample_rate"] == 22050
 
 
-def _reference_script():
-    """scripts/make_unet_reference.py as a module (it builds the original models)."""
-    pytest.importorskip("audio_diffusion_pytorch")
-    path = Path(__file__).parents[1] / "scripts" / "make_unet_reference.py"
-    spec = importlib.util.spec_from_file_location("make_unet_reference", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.skipif(os.environ.get("MSDM_SLOW_TESTS") != "1", reason="set MSDM_SLOW_TESTS=1 (~5 GB RAM and disk, ~1 min)")
-def test_live_paper_parity_through_lightning_checkpoint(tmp_path):
+def test_live_paper_parity_through_lightning_checkpoint(tmp_path, unet_reference_script):
     """The original at the paper's configuration (405,497,700 parameters), saved as a Lightning
     checkpoint with its foreign objects, loaded by ``checkpoints.load``: same outputs."""
-    mk = _reference_script()
+    mk = unet_reference_script
     model = mk.build_original(mk.PAPER)
     assert sum(p.numel() for p in model.unet.parameters()) == 405_497_700
     cases = mk.reference_cases(model, mk.PAPER, lengths=(1, 2))

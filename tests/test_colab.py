@@ -10,7 +10,8 @@ Colab is a Python that already has torch (its own CUDA build) and the scientific
 * a **fake ``google.colab``** package whose ``output.enable_custom_widget_manager`` leaves a mark;
 * the cell exactly as the committed ``00_tour.ipynb`` has it, with two strings replaced: the public
   URL by this repository (``file://``, so ``git clone --depth 1`` works offline) and ``/content`` by a
-  temporary folder;
+  temporary folder. The cell clones; the clone's ``course.start()`` (``course.colab_install``) installs
+  it, so a simulation that changes the install step clones first and edits the clone's ``course.py``;
 * pip offline (``--no-index``, no config files) with a **honeypot**: a ``torch 99`` wheel in
   ``--find-links``. A cell that lets pip choose torch installs it, and the checks see it.
 
@@ -37,6 +38,9 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "00_tour.ipynb"
+#: The install step (in the clone's msdm_tutorial/course.py) and its torch pin.
+INSTALLER = Path("msdm_tutorial") / "course.py"
+TORCH_PIN = 'f"torch=={version(\'torch\')}"'
 
 
 def _repository_url() -> str:
@@ -54,8 +58,9 @@ def _code_cells() -> list[str]:
 
 def _simulated_cell(content: Path) -> str:
     cell = _code_cells()[0]
-    for needle in (_repository_url(), "/content/msdm-tutorial", 'f"torch=={version(\'torch\')}"'):
+    for needle in (_repository_url(), "/content/msdm-tutorial", "course.start()"):
         assert needle in cell, f"the set-up cell no longer contains {needle!r}; update this simulation"
+    assert TORCH_PIN in (ROOT / INSTALLER).read_text(), f"{INSTALLER} no longer pins torch; update this simulation"
     return cell.replace(_repository_url(), f"file://{ROOT}").replace("/content/msdm-tutorial", str(content))
 
 
@@ -111,9 +116,10 @@ def _result(stdout: str) -> dict:
     return json.loads(lines[-1][len("RESULT "):])
 
 
-def simulate_colab(tmp_path: Path, edit=lambda cell: cell) -> dict:
-    """Run notebook 00 as Colab would, with the set-up cell passed through ``edit``. Returns what
-    the checks need: the driver's and a fresh process's view, and the venv's own packages."""
+def simulate_colab(tmp_path: Path, edit=None) -> dict:
+    """Run notebook 00 as Colab would; with ``edit``, the course is cloned first and the clone's install
+    step (``INSTALLER``) passed through ``edit`` (the cell then finds the clone). Returns what the
+    checks need: the driver's and a fresh process's view, and the venv's own packages."""
     content = tmp_path / "content" / "msdm-tutorial"
     venv, fake, farm, wheels = tmp_path / "venv", tmp_path / "fake", tmp_path / "preinstalled", tmp_path / "wheels"
     subprocess.run([sys._base_executable, "-m", "venv", "--without-pip", str(venv)], check=True)
@@ -127,7 +133,10 @@ def simulate_colab(tmp_path: Path, edit=lambda cell: cell) -> dict:
     (fake / "google" / "colab" / "output.py").write_text(
         f"def enable_custom_widget_manager():\n    open({str(tmp_path / 'widgets-on')!r}, 'w').close()\n")
     _honeypot_wheel(wheels)
-    cells = [edit(_simulated_cell(content)), *_code_cells()[1:]]
+    if edit is not None:
+        subprocess.run(["git", "clone", "-q", "--depth", "1", f"file://{ROOT}", str(content)], check=True)
+        (content / INSTALLER).write_text(edit((content / INSTALLER).read_text()))
+    cells = [_simulated_cell(content), *_code_cells()[1:]]
     (tmp_path / "cells.json").write_text(json.dumps(cells))
     (tmp_path / "driver.py").write_text(DRIVER)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "PYTHON", "VIRTUAL_ENV"))}
@@ -181,9 +190,8 @@ def test_colab_setup_cell_installs_the_course_and_keeps_torch(tmp_path):
 
 
 def test_simulation_catches_a_cell_that_reinstalls_torch(tmp_path):
-    """The same checks fail when the cell lets pip upgrade torch instead of pinning Colab's."""
-    sim = simulate_colab(tmp_path, edit=lambda cell: cell.replace('f"torch=={version(\'torch\')}"',
-                                                                  '"--upgrade", "torch"'))
+    """The same checks fail when the install step lets pip upgrade torch instead of pinning Colab's."""
+    sim = simulate_colab(tmp_path, edit=lambda source: source.replace(TORCH_PIN, '"--upgrade", "torch"'))
     with pytest.raises(AssertionError, match="torch"):
         check_colab_install(sim)
     assert sim["fresh"]["torch"] == "99.0.0", "the honeypot torch should have been installed"

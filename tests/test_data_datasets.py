@@ -9,7 +9,7 @@ from torch.utils.data import DataLoader
 
 from msdm_tutorial import STEMS
 from msdm_tutorial.course import data_small
-from msdm_tutorial.data import EvalChunks, TrainChunks, is_silent, list_tracks, load_track, save_audio
+from msdm_tutorial.data import EvalChunks, TrainChunks, is_silent, list_tracks, load_track, read_track, save_audio
 
 SR = 22050
 TOY = data_small() / "toy"
@@ -161,6 +161,10 @@ def test_stereo_stems_are_downmixed(tmp_path):
     with pytest.warns(UserWarning, match="downmixed"):
         x = load_track(t)
     assert torch.allclose(x[3], torch.full((SR,), 0.1), atol=1e-4)
+    for resample in (False, True):                      # read_track says so in its notes instead
+        y, notes = read_track(t, resample=resample)
+        assert torch.allclose(y, x, atol=1e-6)
+        assert len(notes) == 1 and "piano.wav: 2 channels, downmixed to mono" in notes[0], notes
 
 
 def test_nan_in_a_stem_is_an_error(tmp_path):

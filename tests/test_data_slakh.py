@@ -12,7 +12,7 @@ import yaml
 
 from msdm_tutorial import cli
 from msdm_tutorial.course import data_small
-from msdm_tutorial.data import load_audio, load_track
+from msdm_tutorial.data import load_track, read_audio
 from msdm_tutorial.data import slakh as slakh_mod
 from msdm_tutorial.data.audio import resample
 from msdm_tutorial.data.slakh import prepare_slakh
@@ -70,7 +70,7 @@ def test_prepare_gives_class_sums(raw, tmp_path):
                 continue
             by_hand = sum(torch.from_numpy(sf.read(str(f), dtype="float32")[0]) for f in files)
             ref = resample(by_hand[None], 44100, 22050)[0]
-            got, sr = load_audio(prepared / f"{stem}.wav")
+            got, sr = read_audio(prepared / f"{stem}.wav")[:2]
             assert sr == 22050 and got.shape[-1] == ref.shape[-1]
             assert (got[0] - ref).abs().max() < 1e-4, f"{t.name}/{stem}: differs from the hand-made sum"
             # independent of torchaudio: an ideal (FFT) decimation agrees below 9 kHz

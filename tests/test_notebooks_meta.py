@@ -2,6 +2,7 @@
 the canonical set-up cell, and one repository URL (pyproject) used by the set-up cell and README."""
 
 import importlib.util
+import inspect
 import subprocess
 import sys
 import tomllib
@@ -10,6 +11,8 @@ from pathlib import Path
 import jupytext
 import nbformat
 import pytest
+
+from msdm_tutorial import course
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
@@ -34,7 +37,9 @@ def test_first_code_cell_is_the_setup_cell(py):
     nb = jupytext.read(py)
     first = next(c for c in nb.cells if c.cell_type == "code")
     assert first.source.strip() == sync_notebooks.setup_cell_source()
-    assert "torch==" in first.source, "the Colab install must pin Colab's own torch so it is never reinstalled"
+    assert "course.start()" in first.source, "the set-up cell must finish with the course's common start"
+    assert "torch==" in inspect.getsource(course.colab_install), \
+        "the Colab install (course.start on Colab) must pin Colab's own torch so it is never reinstalled"
 
 
 @pytest.mark.parametrize("py", NOTEBOOKS, ids=lambda p: p.name)
@@ -55,7 +60,7 @@ def test_a_second_setup_cell_fails_the_check_and_sync_removes_it(tmp_path):
     (tmp_path / src.with_suffix(".ipynb").name).write_bytes(src.with_suffix(".ipynb").read_bytes())
     assert sync_notebooks.sync(py, check=True) == []
     original = jupytext.read(py)
-    stale = sync_notebooks.setup_cell_source().replace("from importlib.metadata import version", "import torch")
+    stale = sync_notebooks.setup_cell_source().replace("import subprocess", "import os, subprocess")
     for where, source in ((0, sync_notebooks.setup_cell_source()), (len(original.cells) - 1, stale)):
         nb = jupytext.read(src)
         nb.cells.insert(where, nbformat.v4.new_code_cell(source))

@@ -152,3 +152,13 @@ def test_loglog_error_draws_one_line_per_curve_plus_guides():
     assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
     assert len(ax.lines) == 2 + 2
     plt.close(fig)
+
+
+def test_markdown_table_and_score_cells():
+    summary = {"si_sdri": {"bass": 1.234, "drums": -0.5}, "average": 0.367}
+    text = plotting.markdown_table(["method", "bass", "drums", "average"], [["MSDM", *plotting.score_cells(summary)]])
+    assert text.splitlines() == ["| method | bass | drums | average |", "|---|---:|---:|---:|",
+                                 "| MSDM | 1.23 | -0.50 | **0.37** |"]
+    assert plotting.markdown_table(["a", "b"], [[1, 2]], align="ll").splitlines()[1] == "|---|---|"
+    with pytest.raises(ValueError, match="one letter per column"):
+        plotting.markdown_table(["a", "b"], [], align="l")

@@ -210,21 +210,9 @@ def test_infer_config_from_shapes():
 # Parity with the original package itself, when it is installed
 
 
-def _reference_script():
-    """scripts/make_unet_reference.py as a module (it builds the original models)."""
-    import importlib.util
-
-    pytest.importorskip("audio_diffusion_pytorch")
-    path = Path(__file__).parents[1] / "scripts" / "make_unet_reference.py"
-    spec = importlib.util.spec_from_file_location("make_unet_reference", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.parametrize("name", ["micro", "corners", "tiny"])
-def test_live_parity_small(name):
-    mk = _reference_script()
+def test_live_parity_small(name, unet_reference_script):
+    mk = unet_reference_script
     kw = mk.CONFIGS[name] if name in mk.CONFIGS else unet.PRESETS[name].to_dict()
     model = mk.build_original(kw, seed=123)
     d = _denoiser_from_original_state(model.state_dict(), unet.UNetConfig(**kw))

@@ -9,6 +9,8 @@ from .parsing import COUNT, NON_NEGATIVE, SAMPLE_RATE, SECONDS, SEED
 
 
 def run_make_toy_data(args) -> int:
+    """Synthesise toy songs whose bass, drums, guitar and piano share tempo, key and chords. Writes
+    OUT/{train,validation,test}/TrackNNNNN/ with a meta.json of labels per track."""
     from ..data.toyset import write_toy_dataset
 
     summary = write_toy_dataset(args.out, songs=args.songs, validation_songs=args.validation_songs,
@@ -23,6 +25,12 @@ def run_make_toy_data(args) -> int:
 
 
 def run_render_midi(args) -> int:
+    """Render each MIDI file into one track, the way Slakh2100 was made: every MIDI instrument is
+    rendered on its own and classed by its General MIDI program (Piano 0-7, Guitar 24-31, Bass
+    32-39, drums for drum tracks); the other classes go to the mixture only. Writes
+    OUT/SPLIT/TrackNNNNN/ (numbered in input order), each track atomically; finished tracks are
+    skipped, so an interrupted run can simply be started again. A file that does not parse or holds
+    none of the four classes gets one line on stderr and is skipped."""
     import sys
 
     from ..data.midi import format_summary, render_midi_files
@@ -41,6 +49,10 @@ def run_render_midi(args) -> int:
 
 
 def run_prepare_slakh(args) -> int:
+    """Read RAW_ROOT/{train,validation,test,omitted}/TrackNNNNN/metadata.yaml, sum the rendered stems
+    of the classes Bass, Drums, Guitar and Piano, downmix, resample and write
+    OUT_ROOT/split/TrackNNNNN/{bass,drums,guitar,piano}.wav. Finished tracks are skipped, so an
+    interrupted run can simply be started again."""
     from ..data.slakh import format_summary, prepare_slakh
 
     summary = prepare_slakh(args.raw_root, args.out_root, sample_rate=args.sample_rate,
@@ -59,6 +71,14 @@ def add_quiet_and_json(p, json_help: str) -> None:
     p.add_argument("--json", metavar="FILE", help=json_help)
 
 
+def add_layout_options(p, rate_note: str, raw_layout: str) -> None:
+    """``--sample-rate`` (default by layout) and ``--layout msdm|slakh-raw``, which the writing commands share."""
+    p.add_argument("--sample-rate", type=SAMPLE_RATE, default=None,
+                   help=f"sample rate (default 22050 for msdm, 44100 for slakh-raw{rate_note})")
+    p.add_argument("--layout", choices=("msdm", "slakh-raw"), default="msdm",
+                   help=f"msdm: {{stem}}.wav per track; slakh-raw: {raw_layout}")
+
+
 def register(sub) -> None:
     """``msdm make-toy-data``, ``msdm render-midi`` and ``msdm prepare-slakh``."""
     register_make_toy_data(sub)
@@ -68,19 +88,14 @@ def register(sub) -> None:
 
 def register_make_toy_data(sub) -> None:
     p = sub.add_parser(
-        "make-toy-data", help="synthesise toy multi-stem songs (MSDM or raw Slakh layout)",
-        description="Synthesise toy songs whose bass, drums, guitar and piano share tempo, key and chords. "
-                    "Writes OUT/{train,validation,test}/TrackNNNNN/ with a meta.json of labels per track.")
+        "make-toy-data", help="synthesise toy multi-stem songs (MSDM or raw Slakh layout)", description=run_make_toy_data.__doc__)
     p.add_argument("out", metavar="OUT", help="output folder (created; must be empty unless --overwrite)")
     p.add_argument("--songs", type=NON_NEGATIVE, default=24, help="training songs (default 24)")
     p.add_argument("--validation-songs", type=NON_NEGATIVE, default=4, help="validation songs (default 4)")
     p.add_argument("--test-songs", type=NON_NEGATIVE, default=6, help="test songs (default 6)")
     p.add_argument("--seconds", type=SECONDS, default=8.0, help="length of each song in seconds (default 8)")
     p.add_argument("--seed", type=SEED, default=0, help="base seed; the same seed gives identical files")
-    p.add_argument("--sample-rate", type=SAMPLE_RATE, default=None,
-                   help="sample rate (default 22050 for msdm, 44100 for slakh-raw)")
-    p.add_argument("--layout", choices=("msdm", "slakh-raw"), default="msdm",
-                   help="msdm: {stem}.wav per track; slakh-raw: metadata.yaml + stems/SNN.flac + mix.flac")
+    add_layout_options(p, "", "metadata.yaml + stems/SNN.flac + mix.flac")
     p.add_argument("--format", choices=("wav", "flac"), default="wav",
                    help="audio format of the msdm layout (default wav; flac is about half the size)")
     p.add_argument("--renderer", choices=("numpy", "soundfont"), default="numpy",
@@ -93,22 +108,13 @@ def register_make_toy_data(sub) -> None:
 
 def register_render_midi(sub) -> None:
     p = sub.add_parser(
-        "render-midi", help="render multi-track MIDI files into stems with a General MIDI SoundFont (as Slakh)",
-        description="Render each MIDI file into one track, the way Slakh2100 was made: every MIDI instrument is "
-                    "rendered on its own and classed by its General MIDI program (Piano 0-7, Guitar 24-31, "
-                    "Bass 32-39, drums for drum tracks); the other classes go to the mixture only. Writes "
-                    "OUT/SPLIT/TrackNNNNN/ (numbered in input order), each track atomically; finished tracks "
-                    "are skipped, so an interrupted run can simply be started again. A file that does not parse "
-                    "or holds none of the four classes gets one line on stderr and is skipped.")
+        "render-midi", help="render multi-track MIDI files into stems with a General MIDI SoundFont (as Slakh)", description=run_render_midi.__doc__)
     p.add_argument("midi", metavar="MIDI_PATH", nargs="+", help="MIDI files, or folders searched for *.mid / *.midi")
     p.add_argument("out", metavar="OUT", help="output folder (created; finished tracks in it are kept)")
     p.add_argument("--soundfont", metavar="SF2", default=None,
                    help="a General MIDI SoundFont (default: TimGM6mb.sf2, bundled with pretty_midi, GPL-2)")
-    p.add_argument("--sample-rate", type=SAMPLE_RATE, default=None,
-                   help="sample rate (default 22050 for msdm, 44100 for slakh-raw, as the official release)")
-    p.add_argument("--layout", choices=("msdm", "slakh-raw"), default="msdm",
-                   help="msdm: {stem}.wav per track; slakh-raw: metadata.yaml, stems/SNN.flac, MIDI/SNN.mid, "
-                        "all_src.mid, mix.flac (then run msdm prepare-slakh)")
+    add_layout_options(p, ", as the official release", "metadata.yaml, stems/SNN.flac, MIDI/SNN.mid, all_src.mid, "
+                                                         "mix.flac (then run msdm prepare-slakh)")
     p.add_argument("--split", choices=("train", "validation", "test"), default="train",
                    help="split folder to write the tracks into (default train)")
     p.add_argument("--format", choices=("wav", "flac"), default="wav",
@@ -124,11 +130,7 @@ def register_render_midi(sub) -> None:
 
 def register_prepare_slakh(sub) -> None:
     p = sub.add_parser(
-        "prepare-slakh", help="convert the official Slakh2100 release to the MSDM layout",
-        description="Read RAW_ROOT/{train,validation,test,omitted}/TrackNNNNN/metadata.yaml, sum the rendered "
-                    "stems of the classes Bass, Drums, Guitar and Piano, downmix, resample and write "
-                    "OUT_ROOT/split/TrackNNNNN/{bass,drums,guitar,piano}.wav. Finished tracks are skipped, "
-                    "so an interrupted run can simply be started again.")
+        "prepare-slakh", help="convert the official Slakh2100 release to the MSDM layout", description=run_prepare_slakh.__doc__)
     p.add_argument("raw_root", metavar="RAW_ROOT", help="the slakh2100_flac_redux folder")
     p.add_argument("out_root", metavar="OUT_ROOT", help="output folder (MSDM layout)")
     p.add_argument("--sample-rate", type=SAMPLE_RATE, default=22050, help="output sample rate (default 22050)")

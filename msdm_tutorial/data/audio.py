@@ -1,8 +1,9 @@
 """Audio files in and out: WAV/FLAC through soundfile, resampling through torchaudio.
 
 Every reader checks what it reads (a readable audio file, finite samples, the expected rate) and
-raises a ``ValueError`` whose message starts with the file's path; :func:`read_audio` returns
-notes on what it changed (a stereo file downmixed), :func:`load_audio` turns them into warnings.
+raises a ``ValueError`` whose message starts with the file's path. :func:`read_audio` is the one
+reader of whole files (a path, a file object or bytes): it returns notes on what it changed (a stereo
+file downmixed) for the caller to show; nothing here prints or warns.
 Every writer is atomic (:mod:`msdm_tutorial.files`), so an interrupted run never leaves a
 half-written file under the final name.
 """
@@ -10,7 +11,6 @@ half-written file under the final name.
 from __future__ import annotations
 
 import io
-import warnings
 from pathlib import Path
 from typing import NamedTuple
 
@@ -46,18 +46,24 @@ def _check_finite(data: np.ndarray, path) -> None:
         raise ValueError(f"{path}: contains {bad} NaN/Inf sample(s)")
 
 
+def downmix_note(name, channels: int) -> str:
+    """The note on a file of ``channels`` channels averaged to mono (the one wording, for every reader)."""
+    return f"{name}: {channels} channels, downmixed to mono"
+
+
 def _downmix(data: np.ndarray, name, mono: bool) -> tuple[np.ndarray, list[str]]:
     """(frames, channels) -> (channels', frames), averaging channels when ``mono``; the note says so."""
     if mono and data.shape[1] > 1:
-        return data.mean(axis=1, dtype=np.float32)[None, :], [f"{name}: {data.shape[1]} channels, downmixed to mono"]
+        return data.mean(axis=1, dtype=np.float32)[None, :], [downmix_note(name, data.shape[1])]
     return np.ascontiguousarray(data.T), []
 
 
 def read_frames(path, start: int, frames: int, mono: bool = True) -> np.ndarray:
     """Read ``frames`` frames from ``start`` (seeking, not reading the whole file).
 
-    Returns a float32 array ``(channels, frames)``; frames past the end are zero-padded. A
-    downmixed file gives a warning (the datasets read thousands of chunks and cannot return notes).
+    Returns a float32 array ``(channels, frames)``; frames past the end are zero-padded. ``mono``
+    averages the channels silently: the datasets read thousands of chunks, so the note on a
+    multi-channel file comes once, from :func:`msdm_tutorial.data.datasets.scan_track`.
     """
     try:
         with sf.SoundFile(str(path)) as f:
@@ -67,9 +73,7 @@ def read_frames(path, start: int, frames: int, mono: bool = True) -> np.ndarray:
     except (sf.LibsndfileError, RuntimeError) as err:
         raise ValueError(f"{path}: not a readable audio file ({_reason(err)})") from None
     _check_finite(data, path)
-    out, notes = _downmix(data, path, mono)
-    for note in notes:
-        warnings.warn(note, stacklevel=2)
+    out, _ = _downmix(data, path, mono)
     if out.shape[1] < frames:
         out = np.pad(out, ((0, 0), (0, frames - out.shape[1])))
     return out
@@ -120,17 +124,6 @@ def read_audio(source, sample_rate: int | None = None, mono: bool = True, name=N
         audio = resample(audio, sr, sample_rate)
         rate = int(sample_rate)
     return AudioRead(audio, rate, notes, int(sr), str(name))
-
-
-def load_audio(source, sample_rate: int | None = None, mono: bool = True) -> tuple[Tensor, int]:
-    """``(audio (channels, samples) float32, sample_rate)`` of a WAV/FLAC path or file object.
-
-    :func:`read_audio` for callers that want no notes back: a downmix note becomes a warning.
-    """
-    read = read_audio(source, sample_rate, mono)
-    for note in read.notes:
-        warnings.warn(note, stacklevel=2)
-    return read.audio, read.sample_rate
 
 
 def resample(audio: Tensor, orig_rate: int, new_rate: int) -> Tensor:

@@ -1,6 +1,7 @@
 """Multi-stem datasets over the MSDM layout ``ROOT/split/TrackNNNNN/{stem}.wav``.
 
-* ``load_track``: a whole track as a ``(K, T)`` tensor (a missing stem is zeros).
+* ``read_track``: a whole track as a ``(K, T)`` tensor (a missing stem is zeros) and notes on what
+  was changed (a multi-channel stem downmixed); ``load_track``: the tensor alone.
 * ``TrainChunks``: random chunks for training. Item ``g`` is a pure function of ``(seed, g)``
   (g a global sample number, ``GlobalIndices``), so a resumed run sees exactly the data it would have seen.
   Only the needed frames are read from disk (``soundfile`` seeks).
@@ -13,8 +14,10 @@ paper's evaluation code (:func:`msdm_tutorial.metrics.is_silent`, also importabl
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -22,7 +25,7 @@ from torch.utils.data import Dataset
 
 from .. import SAMPLE_RATE, STEMS
 from ..metrics import SILENCE_THRESHOLD, is_silent
-from .audio import AUDIO_SUFFIXES, audio_info, load_audio, read_frames
+from .audio import AUDIO_SUFFIXES, audio_info, downmix_note, read_audio, read_frames
 
 LENGTH_TOLERANCE_S = 0.1
 SPLITS = ("train", "validation", "test")
@@ -54,12 +57,13 @@ def list_tracks(root, split: str | None = None, stems=STEMS) -> list[Path]:
 
 @dataclass
 class TrackInfo:
-    """A track's stem files and its usable length (the shortest stem's)."""
+    """A track's stem files, its usable length (the shortest stem's), and notes (stems read downmixed)."""
 
     path: Path
     files: list  # per stem: Path or None
     frames: int
     sample_rate: int
+    notes: list = field(default_factory=list)  # e.g. "…/piano.wav: 2 channels, downmixed to mono"
 
     @property
     def name(self) -> str:
@@ -77,9 +81,11 @@ def scan_track(track_dir, stems=STEMS, sample_rate: int | None = SAMPLE_RATE) ->
     present = [f for f in files if f is not None]
     if not present:
         raise ValueError(f"{track_dir}: no stem file ({', '.join(s + '.wav' for s in stems)})")
-    lengths, rates = [], set()
+    lengths, rates, notes = [], set(), []
     for f in present:
         info = audio_info(f)
+        if info.channels > 1:
+            notes.append(downmix_note(f, info.channels))
         if sample_rate is not None and info.samplerate != sample_rate:
             raise ValueError(f"{f}: sample rate {info.samplerate} Hz, expected {sample_rate} Hz "
                              f"(run 'msdm prepare-slakh' or pass sample_rate={info.samplerate})")
@@ -91,31 +97,48 @@ def scan_track(track_dir, stems=STEMS, sample_rate: int | None = SAMPLE_RATE) ->
     if max(lengths) - min(lengths) > LENGTH_TOLERANCE_S * sr:
         raise ValueError(f"{track_dir}: stem lengths differ by {(max(lengths) - min(lengths)) / sr:.2f} s "
                          f"(more than {LENGTH_TOLERANCE_S} s): {dict(zip([f.name for f in present], lengths))}")
-    return TrackInfo(track_dir, files, min(lengths), sr)
+    return TrackInfo(track_dir, files, min(lengths), sr, notes)
 
 
-def load_track(track_dir, stems=STEMS, sample_rate: int | None = SAMPLE_RATE, resample: bool = False) -> torch.Tensor:
-    """A whole track as ``(K, T)`` float32 in ``stems`` order; a missing stem file is zeros.
+class TrackRead(NamedTuple):
+    """What :func:`read_track` returns: the ``(K, T)`` stems and notes on what was changed."""
+
+    audio: torch.Tensor
+    notes: list[str]
+
+
+def read_track(track_dir, stems=STEMS, sample_rate: int | None = SAMPLE_RATE, resample: bool = False) -> TrackRead:
+    """A whole track as ``(K, T)`` float32 in ``stems`` order (a missing stem file is zeros), with notes.
 
     Stems whose lengths differ by at most 0.1 s are cropped to the shortest; a larger difference
     is a ValueError naming the track. A file at another rate than ``sample_rate`` is an error,
-    unless ``resample=True``. Stereo files are downmixed (with a warning); NaN is an error.
+    unless ``resample=True``. Multi-channel files are downmixed, and a note says so; NaN is an error.
     """
     if resample:
-        audios = {}
+        audios, notes = {}, []
         for s in stems:
             p = stem_path(track_dir, s)
             if p is not None:
-                audios[s] = load_audio(p, sample_rate)[0][0]
+                read = read_audio(p, sample_rate)
+                audios[s], notes = read.audio[0], notes + read.notes
         if not audios:
             raise ValueError(f"{track_dir}: no stem file")
         lengths = [len(a) for a in audios.values()]
         if max(lengths) - min(lengths) > LENGTH_TOLERANCE_S * sample_rate:
             raise ValueError(f"{track_dir}: stem lengths differ by more than {LENGTH_TOLERANCE_S} s")
         n = min(lengths)
-        return torch.stack([audios[s][:n] if s in audios else torch.zeros(n) for s in stems])
+        return TrackRead(torch.stack([audios[s][:n] if s in audios else torch.zeros(n) for s in stems]), notes)
     info = scan_track(track_dir, stems, sample_rate)
-    return torch.from_numpy(_read_chunk(info, 0, info.frames))
+    return TrackRead(torch.from_numpy(_read_chunk(info, 0, info.frames)), info.notes)
+
+
+def load_track(track_dir, stems=STEMS, sample_rate: int | None = SAMPLE_RATE, resample: bool = False) -> torch.Tensor:
+    """:func:`read_track`'s ``(K, T)`` stems alone. Until ``msdm evaluate`` takes the notes from
+    :func:`read_track` (it catches them here now), each note is also given as a warning."""
+    audio, notes = read_track(track_dir, stems, sample_rate, resample)
+    for note in notes:
+        warnings.warn(note, stacklevel=2)
+    return audio
 
 
 def _read_chunk(info: TrackInfo, start: int, frames: int) -> np.ndarray:

@@ -29,7 +29,7 @@ import yaml
 
 from .. import SAMPLE_RATE, STEMS
 from ..files import atomic_dir
-from .audio import load_audio, resample, save_audio
+from .audio import read_audio, resample, save_audio
 from .datasets import stem_path
 
 CLASS_TO_STEM = {"Bass": "bass", "Drums": "drums", "Guitar": "guitar", "Piano": "piano"}
@@ -97,13 +97,14 @@ def prepare_track(track_dir, out_dir, sample_rate: int = SAMPLE_RATE) -> dict:
         return {"track": track_dir.name, "status": "skipped", "missing": missing,
                 "reason": "none of the classes Bass, Drums, Guitar, Piano"}
     summed: dict[str, torch.Tensor] = {}
-    rate = None
+    rate, notes = None, []
     for stem in STEMS:
         parts = []
         for f in files[stem]:
             if not f.is_file():
                 raise ValueError(f"{f}: missing (metadata.yaml says it was rendered)")
-            audio, sr = load_audio(f, mono=True)
+            read = read_audio(f, mono=True)
+            audio, sr, notes = read.audio, read.sample_rate, notes + read.notes
             if rate is not None and sr != rate:
                 raise ValueError(f"{f}: sample rate {sr} Hz differs from the track's other stems ({rate} Hz)")
             rate = sr
@@ -120,7 +121,7 @@ def prepare_track(track_dir, out_dir, sample_rate: int = SAMPLE_RATE) -> dict:
             audio = torch.nn.functional.pad(audio, (0, n - len(audio)))
             audio = resample(audio[None], rate, sample_rate)
             save_audio(tmp / f"{stem}.wav", audio, sample_rate)
-    return {"track": track_dir.name, "status": "written", "missing": missing}
+    return {"track": track_dir.name, "status": "written", "missing": missing, "notes": notes}
 
 
 def _worker(args):
@@ -185,6 +186,7 @@ def prepare_slakh(raw_root, out_root, sample_rate: int = SAMPLE_RATE, workers: i
         "failed": sorted(([r["track"], r["reason"]] for r in results if r["status"] == "failed")),
         "missing_per_class": {s: missing[s] for s in STEMS},
         "stale_temp_folders_removed": stale,
+        "notes": sorted(n for r in results for n in r.get("notes", [])),
     }
 
 
@@ -196,4 +198,5 @@ def format_summary(summary: dict) -> str:
         lines.append(f"skipped {track}: {why}")
     for track, why in summary["failed"]:
         lines.append(f"failed {track}: {why}")
+    lines += [f"note: {n}" for n in summary.get("notes", [])]
     return "\n".join(lines)
