@@ -138,16 +138,20 @@ def score(estimates, songs=None):
 # %% [markdown]
 # ## 2. See and hear it: Dirac separation of one song
 #
-# The Dirac method with the paper's σ grid and churn, but EDM's second-order Heun sampler with `STEPS`
-# steps (2·STEPS − 1 network calls, printed below) instead of 150 Euler steps × R = 2 (300 calls): a
-# fraction of the paper's cost. Whether it is also the best sampler at that cost is what section 5
-# measures, Euler and Heun at equal numbers of network calls. Churn acts per step (σ → σ(1 + γ),
-# γ = S_churn / N), so `config.with_steps(n)` keeps the paper's γ rather than its S_churn. Grey behind each
-# waveform: the true stem.
+# The Dirac method at the course's **recommended separation setting**, `presets.recommended_separation()`:
+# the paper's σ grid and its Euler sampler with R = 2, but on 24 steps instead of 150, so 2·24 network
+# calls per chunk instead of 300 (both printed below). It is defined once in the library
+# (`options.RECOMMENDED_SEPARATION`), and `msdm separate`, `msdm evaluate` and the sampling lab (notebook 10)
+# start from it. Section 5 measures why it is a good choice for this model. Churn acts per step
+# (σ → σ(1 + γ), γ = S_churn / N), so `config.with_steps(n)` keeps the paper's γ rather than its
+# S_churn: 20 · 24 / 150 = 3.2. Quick mode takes 16 steps. Grey behind each waveform: the true stem.
 
 # %%
-STEPS = course.size(24, 16)
-dirac_cfg = tasks.SeparationConfig.paper_dirac().with_steps(STEPS).with_heun()
+from msdm_tutorial.presets import recommended_separation, settings_text
+
+STEPS = course.size(recommended_separation().num_steps, 16)
+dirac_cfg = recommended_separation().with_steps(STEPS)
+print("recommended setting:", settings_text(recommended_separation()), "| this run:", settings_text(dirac_cfg))
 t0 = time.time()
 dirac = separate(D, dirac_cfg)
 print(f"Dirac, {dirac_cfg.nfe} NFE per chunk: {time.time() - t0:.0f} s for {X.shape[0] * X.shape[-1] / SR:.0f} s of audio")
@@ -219,7 +223,7 @@ rows = {"equal split (floor)": score(equal_split(Y, len(STEMS)))}
 rows[f"MSDM Dirac ({dirac_cfg.nfe} NFE)"] = score(dirac)
 rows[f"MSDM Gaussian ({gauss_cfg.nfe} NFE)"] = score(separate(D, gauss_cfg))
 if ISDM is not None:
-    isdm_cfg = tasks.SeparationConfig.paper_isdm_dirac().with_steps(STEPS)   # the paper's Euler sampler, R = 2
+    isdm_cfg = recommended_separation(isdm=True).with_steps(STEPS)   # the same setting for the ISDM models
     rows[f"ISDM Dirac ({isdm_cfg.nfe} NFE × 4 models)"] = score(separate(ISDM, isdm_cfg))
 else:
     print("ISDM rows skipped: no single-stem checkpoints (data_small/checkpoints/isdm-tiny-{stem}.pt).")
@@ -245,8 +249,6 @@ display(table(rows))
 # the floor: a method can lose to the equal split on one stem while beating it on average.
 
 # %%
-from msdm_tutorial.presets import settings_text
-
 settings = {"MSDM Dirac": dirac_cfg, "MSDM Gaussian": gauss_cfg, **({"ISDM Dirac": isdm_cfg} if ISDM is not None else {})}
 print(f"{len(names)} songs cropped to {CHUNKS_PER_SONG} chunks ({X.shape[-1] / SR:.2f} s) each, seed 0, "
       f"all songs in one batch; {rows['equal split (floor)']['num_windows']} windows")
@@ -290,7 +292,7 @@ print(f"Dirac beats the equal split on every stem; average {ours['average']:.2f}
 
 # %%
 NFE_SONGS = [0]
-GRID = course.size((16, 24, 32, 64), (16, 32))
+GRID = course.size((16, 24, 32), (16, 32))
 curves = {"euler": ([], []), "heun": ([], [])}
 for n in GRID:
     for sampler in curves:

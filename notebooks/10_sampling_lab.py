@@ -82,8 +82,6 @@ from IPython.display import display
 
 from msdm_tutorial import STEMS, lab_session, plotting, presets, widgets
 
-plotting.use_style()
-course.seed_everything(0)
 STEPS = course.size(None, 16)       # None: the lab's default, the recommended separation setting's steps
 # one chunk of the tiny model (32768 samples, 1.49 s): the lab keeps the σ trajectory of clips that fit in
 # one chunk; longer clips are sampled in several passes (seamless chunks) and show the final result only

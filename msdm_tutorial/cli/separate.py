@@ -10,7 +10,6 @@ one active stem skipped, SI-SDRi per stem averaged over windows, and their mean.
 from __future__ import annotations
 
 import time
-import warnings
 from pathlib import Path
 
 from ..models import chunk_length, compile_model, model_rate, model_stems, parse_stems, pick_device
@@ -85,14 +84,11 @@ def evaluation_tracks(data: Path, split: str, stems, limit: int | None) -> list[
 def read_reference(track: Path, stems, sr: int, args, chunk: int):
     """A track's (K, T) stems as scored (cropped to ``--seconds``, partial chunk dropped on request),
     or None with a note when there is nothing to score (shorter than a chunk, or silent)."""
-    from ..data.datasets import load_track
+    from ..data.datasets import read_track
 
-    with warnings.catch_warnings(record=True) as caught:   # load_track warns when it downmixes a stem
-        warnings.simplefilter("always")
-        ref = load_track(track, stems, sample_rate=sr, resample=True)
-    for w in caught:
-        if "downmixed" in str(w.message):
-            note("evaluate", str(w.message))
+    ref, notes = read_track(track, stems, sample_rate=sr, resample=True)
+    for message in notes:                                  # e.g. a stereo stem downmixed to mono
+        note("evaluate", message)
     ref = crop_seconds(ref, args.seconds, sr)
     if args.drop_partial_chunk:
         ref = ref[:, :ref.shape[-1] // chunk * chunk]

@@ -14,7 +14,6 @@ paper's evaluation code (:func:`msdm_tutorial.metrics.is_silent`, also importabl
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -133,12 +132,9 @@ def read_track(track_dir, stems=STEMS, sample_rate: int | None = SAMPLE_RATE, re
 
 
 def load_track(track_dir, stems=STEMS, sample_rate: int | None = SAMPLE_RATE, resample: bool = False) -> torch.Tensor:
-    """:func:`read_track`'s ``(K, T)`` stems alone. Until ``msdm evaluate`` takes the notes from
-    :func:`read_track` (it catches them here now), each note is also given as a warning."""
-    audio, notes = read_track(track_dir, stems, sample_rate, resample)
-    for note in notes:
-        warnings.warn(note, stacklevel=2)
-    return audio
+    """:func:`read_track`'s ``(K, T)`` stems alone, without its notes (use :func:`read_track` to
+    report a downmixed stem to the user)."""
+    return read_track(track_dir, stems, sample_rate, resample).audio
 
 
 def _read_chunk(info: TrackInfo, start: int, frames: int) -> np.ndarray:
