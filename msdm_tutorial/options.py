@@ -77,14 +77,15 @@ class Option:
 
 #: The course's recommended separation setting (the defaults of ``msdm separate`` and ``msdm
 #: evaluate``, the lab's start, the notebooks' headline numbers), as {option name: value}: Dirac, the
-#: paper's Euler sampler with R = 2 on a 24-step grid (48 NFE, a sixth of the paper's 300), with the
-#: paper's churn *per step* (S_churn 20·24/150 = 3.2; 6.4 for ISDM). Notebook 09 (section 5) measures
-#: why: at equal budgets Euler with R = 2 is ahead of Heun, and more steps do not help the tiny model.
+#: paper's σ grid on 24 steps with EDM's Heun sampler (47 NFE, a sixth of the paper's 300), at the
+#: paper's churn *per step* (S_churn 20·24/150 = 3.2; 6.4 for ISDM). Why: on the 6 toy test songs it
+#: scores 7.24 dB against 5.06 dB for the paper's 300-NFE sampler and 6.50 dB for Euler 24 × R 2 at the
+#: same cost (docs/benchmarks.md, "Shipped tiny models: separation quality"; notebook 09, section 5).
 #: ``churn``/``overlap`` None mean the preset's (scaled to the steps) and a quarter-chunk overlap
 #: (``tasks.DEFAULT_OVERLAP``). ``presets.recommended_separation()`` gives its sampling config;
 #: ``--steps 150`` is the paper's Table 1 setting exactly.
 RECOMMENDED_STEPS = 24
-RECOMMENDED_SEPARATION = {"method": "dirac", "sampler": "euler", "steps": RECOMMENDED_STEPS, "churn": None,
+RECOMMENDED_SEPARATION = {"method": "dirac", "sampler": "heun", "steps": RECOMMENDED_STEPS, "churn": None,
                           "chunking": DEFAULT_CHUNKING, "overlap": None, "batch": CHUNK_BATCH, "seed": 0}
 
 SAMPLING = "sampling (defaults: the paper's settings; separation: the recommended one)"
@@ -104,7 +105,7 @@ def sampling_options(task: str, paper_steps: str, paper_resamples: str = "R 1") 
         Option("--steps", steps_help + "; without --churn, S_churn scales with the steps (the paper's churn per step)",
                range=COUNT, default=steps, group=SAMPLING),
         Option("--sampler", "euler: the paper's sampler (with its R correction resamples for separation); "
-                            "heun: EDM's second-order sampler, 2N−1 NFE (default euler)",
+                            f"heun: EDM's second-order sampler, 2N−1 NFE (default {sampler})",
                choices=("euler", "heun"), default=sampler, group=SAMPLING),
         Option("--churn", "S_churn, the stochasticity (paper preset by default)", range=CHURN, group=SAMPLING),
         Option("--resamples", "euler: R, the correction loop: each step is taken R times, re-noised in between, "

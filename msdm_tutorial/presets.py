@@ -53,7 +53,7 @@ def separation_settings(method: str, isdm: bool, steps=None, sampler=None, churn
 
 def recommended_separation(isdm: bool = False):
     """The course's recommended separation config (``options.RECOMMENDED_SEPARATION``): Dirac,
-    Euler 24 steps × R 2 = 48 NFE, S_churn 3.2 (6.4 with ``isdm``: the paper's churn per step), σ ∈ [1e-4, 1]."""
+    Heun 24 steps = 47 NFE, S_churn 3.2 (6.4 with ``isdm``: the paper's churn per step), σ ∈ [1e-4, 1]."""
     r = RECOMMENDED_SEPARATION
     return separation_settings(r["method"], isdm, r["steps"], r["sampler"], r["churn"])
 

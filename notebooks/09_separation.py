@@ -139,8 +139,8 @@ def score(estimates, songs=None):
 # ## 2. See and hear it: Dirac separation of one song
 #
 # The Dirac method at the course's **recommended separation setting**, `presets.recommended_separation()`:
-# the paper's σ grid and its Euler sampler with R = 2, but on 24 steps instead of 150, so 2·24 network
-# calls per chunk instead of 300 (both printed below). It is defined once in the library
+# the paper's σ grid on 24 steps instead of 150, with EDM's second-order Heun sampler instead of the
+# paper's Euler sampler with R = 2: 2·24 − 1 network calls per chunk instead of 300 (printed below). It is defined once in the library
 # (`options.RECOMMENDED_SEPARATION`), and `msdm separate`, `msdm evaluate` and the sampling lab (notebook 10)
 # start from it. Section 5 measures why it is a good choice for this model. Churn acts per step
 # (σ → σ(1 + γ), γ = S_churn / N), so `config.with_steps(n)` keeps the paper's γ rather than its
@@ -223,7 +223,7 @@ rows = {"equal split (floor)": score(equal_split(Y, len(STEMS)))}
 rows[f"MSDM Dirac ({dirac_cfg.nfe} NFE)"] = score(dirac)
 rows[f"MSDM Gaussian ({gauss_cfg.nfe} NFE)"] = score(separate(D, gauss_cfg))
 if ISDM is not None:
-    isdm_cfg = recommended_separation(isdm=True).with_steps(STEPS)   # the same setting for the ISDM models
+    isdm_cfg = recommended_separation(isdm=True).with_steps(STEPS)   # the same setting for the ISDM models (ISDM's churn)
     rows[f"ISDM Dirac ({isdm_cfg.nfe} NFE × 4 models)"] = score(separate(ISDM, isdm_cfg))
 else:
     print("ISDM rows skipped: no single-stem checkpoints (data_small/checkpoints/isdm-tiny-{stem}.pt).")

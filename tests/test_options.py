@@ -21,10 +21,11 @@ def test_cli_defaults_are_the_recommended_separation(command):
         assert getattr(args, name) == value, name
 
 
-def test_recommended_separation_is_the_papers_dirac_sampler_at_24_steps():
-    assert presets.recommended_separation() == tasks.SeparationConfig.paper_dirac().with_steps(24)
-    assert presets.recommended_separation(isdm=True) == tasks.SeparationConfig.paper_isdm_dirac().with_steps(24)
-    assert presets.settings_text(presets.recommended_separation()) == "euler 24 steps × R 2, S_churn 3.2 (48 NFE)"
+def test_recommended_separation_is_dirac_with_heun_at_24_steps_and_the_papers_churn_per_step():
+    assert presets.recommended_separation() == tasks.SeparationConfig.paper_dirac().with_steps(24).with_heun()
+    assert presets.recommended_separation(isdm=True) == \
+        tasks.SeparationConfig.paper_isdm_dirac().with_steps(24).with_heun()
+    assert presets.settings_text(presets.recommended_separation()) == "heun 24 steps, S_churn 3.2 (47 NFE)"
 
 
 def test_steps_without_churn_keep_the_churn_per_step_and_150_steps_are_the_paper():

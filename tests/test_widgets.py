@@ -42,7 +42,9 @@ def checkpoint(tmp_path_factory):
 
 @pytest.fixture
 def lab(checkpoint):
-    return widgets.SamplingLab(checkpoint=checkpoint, data_root=TOY, seconds=0.5, steps=2)
+    lab = widgets.SamplingLab(checkpoint=checkpoint, data_root=TOY, seconds=0.5, steps=2)
+    lab.sampler.value = "euler"      # the paper's sampler, which the commands below default to for each task
+    return lab
 
 
 def wav_bytes(audio: np.ndarray, sr: int, fmt: str = "WAV") -> bytes:
@@ -122,8 +124,8 @@ def test_task_and_method_switch_to_their_presets(lab):
 
 
 def test_sigma_max_is_the_only_lab_only_knob():
-    req = lab_session.LabRequest(task="separate", method="dirac", steps=10, s_churn=5, sigma_max=2.0, num_resamples=3,
-                                 track=SONG)
+    req = lab_session.LabRequest(task="separate", method="dirac", sampler="euler", steps=10, s_churn=5, sigma_max=2.0,
+                                 num_resamples=3, track=SONG)
     assert req.config() == tasks.SeparationConfig.paper_dirac().replace(num_steps=10, s_churn=5, sigma_max=2.0,
                                                                         num_resamples=3)
     command = lab_session.command_line(req)
@@ -136,7 +138,7 @@ def test_the_lab_starts_at_the_recommended_separation_setting(checkpoint):
     assert (lab.task.value, lab.method.value) == ("separate", options.RECOMMENDED_SEPARATION["method"])
     assert lab.request().config() == presets.recommended_separation()
     assert lab_session.LabRequest(track=SONG).config() == presets.recommended_separation()
-    assert f"--steps {presets.recommended_separation().num_steps} --sampler euler --churn 3.2 --resamples 2" \
+    assert f"--steps {presets.recommended_separation().num_steps} --sampler heun --churn 3.2 --seed" \
         in lab.command_line()
 
 
@@ -177,7 +179,7 @@ def test_separate_makes_the_same_call_as_msdm_separate(lab, checkpoint, tmp_path
     rec = Recorder("separate")
     monkeypatch.setattr(tasks, "separate_long", rec)
     argv = ["separate", "--checkpoint", str(checkpoint), str(tmp_path / "mix.wav"), "--out", str(tmp_path / "cli"),
-            "--method", "gaussian", "--steps", "3", "--churn", "5", "--seed", "7", "--quiet"]
+            "--method", "gaussian", "--sampler", "euler", "--steps", "3", "--churn", "5", "--seed", "7", "--quiet"]
     assert cli.main(argv) == 0
     lab.task.value, lab.method.value = "separate", "gaussian"
     upload(lab, content, "mix.wav")
@@ -319,6 +321,7 @@ def test_isdm_separation_makes_the_same_call_as_msdm_separate_isdm(checkpoint, t
         torch.manual_seed(k)
         checkpoints.save(folder / f"isdm-tiny-{s}.pt", EDMDenoiser(unet.build(cfg1), stems=(s,), sample_rate=SR), cfg1)
     lab = widgets.SamplingLab(checkpoint=folder / "msdm-tiny.pt", data_root=TOY, seconds=0.5, steps=2)
+    lab.sampler.value = "euler"      # the paper's ISDM sampler, as the command below asks for
     assert {"isdm-dirac", "isdm-gaussian"} <= set(dict(lab.method.options).values()) and not lab.method_note.value
     content = wav_bytes(song_mix(0.3), SR)
     (tmp_path / "mix.wav").write_bytes(content)
@@ -326,7 +329,7 @@ def test_isdm_separation_makes_the_same_call_as_msdm_separate_isdm(checkpoint, t
     monkeypatch.setattr(tasks, "separate_long", rec)
     spec = ",".join(f"{s}={folder / f'isdm-tiny-{s}.pt'}" for s in STEMS)
     assert cli.main(["separate", "--isdm", spec, str(tmp_path / "mix.wav"), "--out", str(tmp_path / "cli"),
-                     "--steps", "2", "--seed", "5", "--quiet"]) == 0
+                     "--sampler", "euler", "--steps", "2", "--seed", "5", "--quiet"]) == 0
     lab.method.value = "isdm-dirac"
     upload(lab, content, "mix.wav")
     lab.steps.value, lab.seed.value = 2, 5
