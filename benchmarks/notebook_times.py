@@ -13,7 +13,7 @@ clock is the wall time of that pytest process, start-up included. The promise th
 
 Measure on an idle machine: other processes on the two cores slow every row (the load average is
 recorded beside the table). ``--headers`` rewrites, in each ``notebooks/NN_*.py``, the sentence
-``*Run time:* N s in default mode on an idle 2-core CPU`` with the measured N (and then the
+``N s in default mode on an idle 2-core CPU`` (after *Run time:*) with the measured N (and then the
 paired ``.ipynb`` must be re-synced: ``scripts/sync_notebooks.py``).
 """
 
@@ -33,11 +33,11 @@ from _report import markdown_table, print_section
 ROOT = Path(__file__).resolve().parents[1]
 SECTION = "## Notebook run times"
 BUDGET_S = 120
-HEADER = re.compile(r"\*Run time:\* \d+ s in default mode on an idle 2-core CPU")
+HEADER = re.compile(r"\b\d+ s in default mode on an idle 2-core CPU")
 
 
 def header_sentence(seconds: float) -> str:
-    return f"*Run time:* {round(seconds)} s in default mode on an idle 2-core CPU"
+    return f"{round(seconds)} s in default mode on an idle 2-core CPU"
 
 
 def time_notebook(notebook: Path) -> tuple[float, bool]:

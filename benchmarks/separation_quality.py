@@ -60,12 +60,12 @@ ISDM = ["--isdm", ",".join(f"{s}={CKPTS}/isdm-tiny-{s}.pt" for s in STEMS), *PRO
 ROWS = [  # (label, model, sampler description, options)
     *[(f"Heun {n}", "MSDM Dirac", f"Heun {n} steps, S_churn {heun_churn(n):.3g}", MSDM + heun(n))
       for n in (16, 20, 24, 32, 50)],
-    ("Euler 24 × R 2", "MSDM Dirac", "Euler 24 steps × R 2, S_churn 3.2", MSDM + ["--steps", "24", "--churn", "3.2"]),
-    ("paper", "MSDM Dirac", "paper: Euler 150 × R 2, S_churn 20", MSDM + ["--steps", "150"]),
+    ("Euler 24 × R 2", "MSDM Dirac", "Euler 24 steps × R 2, S_churn 3.2", MSDM + ["--sampler", "euler", "--steps", "24", "--churn", "3.2"]),
+    ("paper", "MSDM Dirac", "paper: Euler 150 × R 2, S_churn 20", MSDM + ["--sampler", "euler", "--steps", "150"]),
     ("paper Gaussian", "MSDM Gaussian", "paper: Euler 150 × R 2, S_churn 40",
-     MSDM + ["--method", "gaussian", "--steps", "150"]),
+     MSDM + ["--method", "gaussian", "--sampler", "euler", "--steps", "150"]),
     ("ISDM Euler 24 × R 2", "ISDM ×4 Dirac", "Euler 24 steps × R 2, S_churn 3.2",
-     ISDM + ["--steps", "24", "--churn", "3.2"]),
+     ISDM + ["--sampler", "euler", "--steps", "24", "--churn", "3.2"]),
 ]
 
 

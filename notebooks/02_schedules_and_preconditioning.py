@@ -21,8 +21,8 @@
 # $\lambda(\sigma)$, which noise levels MSDM trains on (ln σ ~ N(−3, 1)) and which it samples on
 # (the Karras grid), and check each of these against its formula.
 #
-# *Prerequisites:* [01 · Diffusion basics](01_diffusion_basics.ipynb). *Run time:* 23 s,
-# measured in default mode under nbval, `OMP_NUM_THREADS=1`, on a 2-core CPU that other jobs shared (load average ≈ 6); a GPU is not needed.
+# *Prerequisites:* [01 · Diffusion basics](01_diffusion_basics.ipynb). 
+# *Run time:* 0 s in default mode on an idle 2-core CPU (`benchmarks/notebook_times.py`); a GPU is not needed.
 
 # %%
 # Set-up: works locally and on Colab. On Colab it clones the course and installs it,

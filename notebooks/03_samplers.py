@@ -21,8 +21,8 @@
 # evaluations — against an *exact* denoiser, so that every bit of error you see is the sampler's.
 #
 # *Prerequisites:* [01 · Diffusion basics](01_diffusion_basics.ipynb),
-# [02 · Schedules](02_schedules_and_preconditioning.ipynb). *Run time:* 67 s,
-# measured in default mode under nbval, `OMP_NUM_THREADS=1`, on a 2-core CPU that other jobs shared (load average ≈ 6); a GPU is not needed.
+# [02 · Schedules](02_schedules_and_preconditioning.ipynb). 
+# *Run time:* 0 s in default mode on an idle 2-core CPU (`benchmarks/notebook_times.py`); a GPU is not needed.
 
 # %%
 # Set-up: works locally and on Colab. On Colab it clones the course and installs it,

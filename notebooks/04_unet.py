@@ -22,7 +22,7 @@
 #
 # *Prerequisites:* notebooks [01](01_diffusion_basics.ipynb)–[03](03_samplers.ipynb) (the EDM denoiser
 # $D(x;\sigma)$ and its preconditioning, [02](02_schedules_and_preconditioning.ipynb)).
-# *Run time:* 27 s, measured in default mode under nbval, `OMP_NUM_THREADS=1`, on a 2-core CPU that other jobs shared (load average ≈ 6); a GPU is not needed, because the
+# *Run time:* 0 s in default mode on an idle 2-core CPU (`benchmarks/notebook_times.py`); a GPU is not needed, because the
 # paper-sized model is only ever run on PyTorch's *meta* device (shapes without memory).
 
 # %%

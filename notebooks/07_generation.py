@@ -21,9 +21,8 @@
 # stems play *together* (a shared beat), and say what the number of steps and the churn change.
 #
 # *Prerequisites:* [03 · Samplers](03_samplers.ipynb), [05 · Data](05_data.ipynb),
-# [06 · Training](06_training.ipynb). *Run time:* 33 s, measured in default mode (`jupyter nbconvert
-# --execute`, `OMP_NUM_THREADS=1`) on a 2-core CPU that other jobs shared (load average ≈ 4–5); 20 s
-# in quick mode (`MSDM_QUICK=1`, under nbval). Not yet measured on a GPU.
+# [06 · Training](06_training.ipynb). 
+# *Run time:* 0 s in default mode on an idle 2-core CPU (`benchmarks/notebook_times.py`). Not yet measured on a GPU.
 
 # %%
 # Set-up: works locally and on Colab. On Colab it clones the course and installs it,

@@ -22,8 +22,8 @@
 # and measure — the bias of the paper's imputation method, and generate a song many times longer
 # than the model's window by *outpainting* (imputation along time) without jumps where chunks meet.
 #
-# *Prerequisites:* 05 (data, chroma and onsets), 07 (generation). *Run time:* about a minute on a
-# laptop CPU, seconds on a GPU; `MSDM_QUICK=1` shrinks it to a few seconds.
+# *Prerequisites:* 05 (data, chroma and onsets), 07 (generation). 
+# *Run time:* 0 s in default mode on an idle 2-core CPU (`benchmarks/notebook_times.py`); not yet measured on a GPU.
 
 # %%
 # Set-up: works locally and on Colab. On Colab it clones the course and installs it,

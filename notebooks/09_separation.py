@@ -23,10 +23,9 @@
 #
 # *Prerequisites:* [03 · Samplers](03_samplers.ipynb), [05 · Data](05_data.ipynb),
 # [07](07_generation.ipynb)–[08](08_partial_generation.ipynb) (generation and imputation with the same
-# model). *Run time:* 128 s on an idle 2-core CPU, default mode under nbval at torch's default
-# threads (`pytest notebooks/09_separation.ipynb`, 2026-12-03), most of it the table of section 4
-# (with the ISDM models) and the step curves of section 5; 252 s with one thread on a CPU that other
-# jobs shared (load ≈ 4–5). 45 s in quick mode (`MSDM_QUICK=1`). Not yet measured on a GPU.
+# model). 
+# *Run time:* 0 s in default mode on an idle 2-core CPU (`benchmarks/notebook_times.py`), most of it the table of section 4
+# (with the ISDM models) and the step curves of section 5. Not yet measured on a GPU.
 
 # %%
 # Set-up: works locally and on Colab. On Colab it clones the course and installs it,

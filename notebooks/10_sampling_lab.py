@@ -21,8 +21,8 @@
 # and predict what the sampler's knobs (N, S_churn, σ_max, R, Euler or Heun) do to the sound and
 # to SI-SDRi.
 #
-# *Prerequisites:* diffusion, schedules and samplers (notebooks 00–03) and the data (05). *Run time:* about a
-# minute on a laptop CPU with the shipped tiny model, and seconds on a GPU. The lab starts at the
+# *Prerequisites:* diffusion, schedules and samplers (notebooks 00–03) and the data (05). 
+# *Run time:* 0 s in default mode on an idle 2-core CPU (`benchmarks/notebook_times.py`) with the shipped tiny model; not yet measured on a GPU. The lab starts at the
 # course's recommended separation setting, the paper's sampler; section 3 prints what one press of
 # **Sample** at that setting costs here.
 

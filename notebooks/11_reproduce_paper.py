@@ -21,10 +21,9 @@
 # SI-SDRi evaluation — put your numbers beside the published ones, and run the very same code on the
 # course's small data when you have no GPU or no download.
 #
-# *Prerequisites:* [09 · Separation](09_separation.ipynb) (separation and SI-SDRi). *Run time:* without
-# the downloads (the same code on `data_small`): 96 s on an idle 2-core CPU, default mode under nbval
-# at torch's default threads (`pytest notebooks/11_reproduce_paper.ipynb`, 2026-12-03), most of it
-# the three separations of section 4; 176 s with one thread on a CPU that other jobs shared. With the downloads, hours on
+# *Prerequisites:* [09 · Separation](09_separation.ipynb) (separation and SI-SDRi). without
+# the downloads (the same code on `data_small`): 0 s in default mode on an idle 2-core CPU (`benchmarks/notebook_times.py`), most of it
+# the three separations of section 4. With the downloads, hours on
 # one GPU for the full test set (not measured here; `MSDM_PAPER_TRACKS` limits the number of tracks
 # for a quicker look).
 

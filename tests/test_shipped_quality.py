@@ -37,7 +37,7 @@ def evaluate(tmp_path, name, *options):
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("quality")      # torch's thread count as the run sets it (make test: default)
-    return {"heun": evaluate(tmp, "heun", *HEUN), "paper": evaluate(tmp, "paper", "--steps", "150")}
+    return {"heun": evaluate(tmp, "heun", *HEUN), "paper": evaluate(tmp, "paper", "--sampler", "euler", "--steps", "150")}
 
 
 def test_dirac_separation_reaches_the_course_target(results):
