@@ -88,7 +88,8 @@ RECOMMENDED_STEPS = 24
 RECOMMENDED_SEPARATION = {"method": "dirac", "sampler": "heun", "steps": RECOMMENDED_STEPS, "churn": None,
                           "chunking": DEFAULT_CHUNKING, "overlap": None, "batch": CHUNK_BATCH, "seed": 0}
 
-SAMPLING = "sampling (defaults: the paper's settings; separation: the recommended one)"
+SAMPLING = "sampling (defaults: the paper's settings)"
+SAMPLING_SEPARATION = "sampling (defaults: the course's recommended setting)"
 ISDM_HELP = "ISDM instead: one single-stem checkpoint per stem"
 CONSTRAIN_HELP = "Dirac: the stem set to y − Σ others (default: the first, as the paper's code does)"
 
@@ -97,23 +98,24 @@ def sampling_options(task: str, paper_steps: str, paper_resamples: str = "R 1") 
     """``--steps --sampler --churn --resamples --seed --batch``: the task preset's sampler, overridden."""
     generate = task == "generate"
     separation = task in ("separate", "evaluate")
+    group = SAMPLING_SEPARATION if separation else SAMPLING
     sampler = RECOMMENDED_SEPARATION["sampler"] if separation else "euler"
     steps = RECOMMENDED_SEPARATION["steps"] if separation else None
     steps_help = (f"σ steps (default {steps}, the course's recommended setting; paper: {paper_steps})" if separation
                   else f"σ steps (paper: {paper_steps})")
     return [
         Option("--steps", steps_help + "; without --churn, S_churn scales with the steps (the paper's churn per step)",
-               range=COUNT, default=steps, group=SAMPLING),
+               range=COUNT, default=steps, group=group),
         Option("--sampler", "euler: the paper's sampler (with its R correction resamples for separation); "
                             f"heun: EDM's second-order sampler, 2N−1 NFE (default {sampler})",
-               choices=("euler", "heun"), default=sampler, group=SAMPLING),
-        Option("--churn", "S_churn, the stochasticity (paper preset by default)", range=CHURN, group=SAMPLING),
+               choices=("euler", "heun"), default=sampler, group=group),
+        Option("--churn", "S_churn, the stochasticity (paper preset by default)", range=CHURN, group=group),
         Option("--resamples", "euler: R, the correction loop: each step is taken R times, re-noised in between, "
-                              f"N·R NFE (paper: {paper_resamples})", range=COUNT, metavar="R", group=SAMPLING),
+                              f"N·R NFE (paper: {paper_resamples})", range=COUNT, metavar="R", group=group),
         Option("--seed", "random seed; the same seed gives the same files (default 0)", range=SEED, default=0,
-               group=SAMPLING),
+               group=group),
         Option("--batch", "songs to generate (default 1)" if generate else f"chunks per batch (default {CHUNK_BATCH})",
-               range=COUNT, default=1 if generate else CHUNK_BATCH, group=SAMPLING),
+               range=COUNT, default=1 if generate else CHUNK_BATCH, group=group),
     ]
 
 
