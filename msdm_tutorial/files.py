@@ -67,48 +67,37 @@ def write_text_atomic(path, text: str) -> Path:
 
 
 @contextmanager
-def atomic_dir(path):
+def atomic_dir(path, replace: bool = False):
     """Yield a temporary folder beside ``path``; on success rename it to ``path``.
 
-    ``path`` must not exist yet (a folder of results is never merged into or overwritten);
-    on failure the temporary folder and everything in it is removed."""
+    Without ``replace``, ``path`` must not exist yet (a folder of results is never merged into or
+    overwritten). With ``replace``, an existing folder ``path`` is first renamed to a backup sibling,
+    the new folder renamed in and the backup removed, so ``path`` is always either the complete old
+    folder or the complete new one (for ``--overwrite``). On failure the temporary folder and
+    everything in it is removed, and ``path`` is untouched."""
     path = Path(path)
-    if path.exists():
+    if path.exists() and not (replace and path.is_dir()):
         raise FileExistsError(f"{path}: already exists")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temporary_sibling(path)
     tmp.mkdir()
     try:
         yield tmp
-        os.rename(tmp, path)
+        if path.exists():
+            backup = temporary_sibling(path, "old")
+            os.replace(path, backup)
+            os.replace(tmp, path)
+            shutil.rmtree(backup)
+        else:
+            os.rename(tmp, path)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
 
 
-@contextmanager
 def atomic_replace_dir(path):
-    """Yield a temporary folder beside ``path``; on success it takes the place of ``path``.
-
-    An existing ``path`` is first renamed to a backup sibling, the new folder renamed in, and the
-    backup removed, so ``path`` is always either the complete old folder or the complete new one
-    (for ``--overwrite``). On failure the temporary folder goes and ``path`` is untouched."""
-    path = Path(path)
-    if not path.is_dir():
-        with atomic_dir(path) as tmp:
-            yield tmp
-        return
-    tmp = temporary_sibling(path)
-    tmp.mkdir()
-    try:
-        yield tmp
-        backup = temporary_sibling(path, "old")
-        os.replace(path, backup)
-        os.replace(tmp, path)
-        shutil.rmtree(backup)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
+    """:func:`atomic_dir` with ``replace=True``: the new folder takes the place of an existing one."""
+    return atomic_dir(path, replace=True)
 
 
 __all__ = ["atomic_path", "atomic_open", "atomic_dir", "atomic_replace_dir", "write_text_atomic",

@@ -36,6 +36,7 @@ from torch import Tensor
 
 from . import STEMS, course, metrics, models, options, outputs, presets, separation, tasks
 from .unet import round_up
+from .data.datasets import list_tracks, load_track
 
 #: Errors that come from the learner's input (shown as one line); anything else is "unexpected".
 INPUT_ERRORS = (ValueError, OSError)
@@ -213,8 +214,6 @@ def read_upload(content: bytes, name: str, sample_rate: int) -> tuple[Tensor, li
 
 def toy_tracks(data_root) -> list[str]:
     """Names of the toy test songs under ``data_root/test`` (empty when the folder is missing)."""
-    from .data.datasets import list_tracks
-
     try:
         return [p.name for p in list_tracks(data_root, "test")]
     except ValueError:
@@ -223,8 +222,6 @@ def toy_tracks(data_root) -> list[str]:
 
 def read_song(data_root, track: str, stems: Sequence[str], sample_rate: int) -> Tensor:
     """A toy test song's stems (K, T) at ``sample_rate``, as ``msdm evaluate`` reads a track."""
-    from .data.datasets import load_track
-
     folder = Path(data_root) / "test" / track
     if not folder.is_dir():
         raise LabError(f"{folder}: no such song")

@@ -23,6 +23,10 @@ import torch
 from torch import Tensor
 
 from . import SAMPLE_RATE, STEMS
+from .checkpoints import load
+from .chunking import PAPER_CHUNK_LENGTH
+from .data.audio import read_audio
+from .isdm import ISDMDenoiser
 from .task_inputs import parse_stems  # noqa: F401  (re-exported: the one stem-list parser lives in task_inputs)
 
 #: Default chunk length in units of the U-Net's total downsampling: 32 × 8192 = 262144 samples
@@ -45,8 +49,6 @@ def pick_device(name: str | None = None, option: str = "--device") -> torch.devi
 
 def load_checkpoint_file(path, device="cpu"):
     """:func:`msdm_tutorial.checkpoints.load`, with one-line errors for a missing file or a folder."""
-    from .checkpoints import load
-
     p = Path(path)
     if not p.exists():
         raise ValueError(f"{path}: no such checkpoint file")
@@ -100,8 +102,6 @@ def load_isdm(spec, device="cpu", stems: tuple[str, ...] | None = None):
 
     ``spec``: ``"bass=b.pt,drums=d.pt"`` or a mapping {stem: path}. Each checkpoint must hold exactly
     the stem it is assigned to (or be unnamed with one channel)."""
-    from .tasks import ISDMDenoiser
-
     pairs = parse_isdm(spec) if isinstance(spec, str) else parse_isdm(",".join(f"{s}={p}" for s, p in spec.items()))
     if stems is not None and tuple(s for s, _ in pairs) != stems:
         raise ValueError(f"--isdm names the stems {', '.join(s for s, _ in pairs)}, "
@@ -135,8 +135,6 @@ def model_rate(denoiser) -> int:
 
 def length_multiple(denoiser) -> int:
     """The U-Net's valid-length multiple (its total downsampling; the lcm over ISDM's models)."""
-    from .tasks import ISDMDenoiser
-
     if isinstance(denoiser, ISDMDenoiser):
         return math.lcm(*(length_multiple(d) for d in denoiser._list()))
     return int(getattr(getattr(denoiser, "net", None), "downsampling", 1) or 1)
@@ -146,8 +144,6 @@ def chunk_length(denoiser, seconds: float | None = None, option: str = "--chunk-
     """Samples per chunk: ``seconds`` rounded up to a valid length, else ``CHUNK_MULTIPLE`` × the downsampling."""
     m = length_multiple(denoiser)
     if seconds is None:
-        from .tasks import PAPER_CHUNK_LENGTH
-
         return CHUNK_MULTIPLE * m if m > 1 else PAPER_CHUNK_LENGTH
     if not seconds > 0:
         raise ValueError(f"{option} {seconds}: must be > 0")
@@ -165,8 +161,6 @@ def generation_length(samples: int, multiple: int, chunk: int) -> int:
 def read_model_input(source, sample_rate: int, name=None) -> tuple[Tensor, list[str]]:
     """An audio file (path, file object or bytes) as a model hears it: a mono (T,) float32 tensor at
     ``sample_rate``, and notes on what was changed (channels downmixed, resampled to the model's rate)."""
-    from .data.audio import read_audio
-
     if isinstance(source, (str, Path)) and Path(source).is_dir():
         raise ValueError(f"{source}: is a folder, not an audio file")
     read = read_audio(source, sample_rate=sample_rate, mono=True, name=name)
@@ -192,8 +186,6 @@ def synchronize(device) -> None:
 
 def compile_model(model):
     """``--compile``: wrap the network(s) of ``model`` in ``torch.compile`` (each new shape compiles once)."""
-    from .tasks import ISDMDenoiser
-
     for d in (model._list() if isinstance(model, ISDMDenoiser) else [model]):
         if isinstance(getattr(d, "net", None), torch.nn.Module):
             d.net = torch.compile(d.net)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
+from .configs import SeparationConfig
 from .options import RECOMMENDED_SEPARATION
 
 
@@ -36,14 +37,9 @@ def with_overrides(base, steps: int | None = None, sampler: str | None = None, c
 
 def separation_preset(method: str, isdm: bool):
     """Table 1's preset of a likelihood (``"dirac"``/``"gaussian"``) for MSDM or ISDM models."""
-    from .tasks import SeparationConfig
-
-    presets = {("dirac", False): SeparationConfig.paper_dirac, ("gaussian", False): SeparationConfig.paper_gaussian,
-               ("dirac", True): SeparationConfig.paper_isdm_dirac,
-               ("gaussian", True): SeparationConfig.paper_isdm_gaussian}
-    if (method, bool(isdm)) not in presets:
+    if method not in ("dirac", "gaussian"):
         raise ValueError(f"--method {method}: choose dirac or gaussian")
-    return presets[(method, bool(isdm))]()
+    return SeparationConfig.paper(method, isdm=bool(isdm))
 
 
 def separation_settings(method: str, isdm: bool, steps=None, sampler=None, churn=None, resamples=None):

@@ -11,12 +11,13 @@ from torch import Tensor
 
 from .models import seeded_generator, synchronize
 from .progress import StepProgress
+from .task_inputs import SILENT_PEAK, silent_items
+from . import tasks
+from .tasks import chunk_runs, default_overlap
 
 
 def check_not_silent(y: Tensor, name) -> None:
     """A ValueError naming ``name`` when the mixture is silent (``task_inputs.silent_items``: peak < SILENT_PEAK)."""
-    from .task_inputs import SILENT_PEAK, silent_items
-
     if silent_items(y):
         peak = float(y.abs().max())
         raise ValueError(f"{name}: the mixture is silent (peak {peak:.3g} below {SILENT_PEAK:g}); "
@@ -27,12 +28,10 @@ def separate_mixture(model, y: Tensor, cfg, chunk: int, batch: int, seed: int, d
                      desc: str = "separate", chunking: str = "seamless", overlap: int | None = None,
                      precision: str = "auto") -> Tensor:
     """(T,) mixture → (K, T) stems with :func:`~msdm_tutorial.tasks.separate_long` and a progress bar."""
-    from .tasks import chunk_runs, default_overlap, separate_long
-
     overlap = default_overlap(chunk) if overlap is None else overlap
     runs = chunk_runs(y.shape[-1], chunk, overlap, chunking, 1, batch)
     with StepProgress(runs * cfg.num_steps, desc, quiet) as bar:
-        x = separate_long(model, y.to(device)[None, None], cfg, chunk_length=chunk, batch_size=batch,
+        x = tasks.separate_long(model, y.to(device)[None, None], cfg, chunk_length=chunk, batch_size=batch,
                           generator=seeded_generator(device, seed), callback=bar, chunking=chunking,
                           overlap=overlap, precision=precision)
     synchronize(device)

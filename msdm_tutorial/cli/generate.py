@@ -18,6 +18,9 @@ from ..models import (chunk_length, compile_model, generation_length, length_mul
 from ..outputs import check_output_folder, stem_files, write_stem_folder
 from ..presets import config_record, settings_text, with_overrides
 from ..progress import StepProgress
+from ..data.datasets import LENGTH_TOLERANCE_S, stem_path
+from .. import tasks
+from ..tasks import GenerationConfig, ImputationConfig, chunk_runs
 from .common import CommandError, note, write_json
 from .task_commands import (add_task_parsers, check_result_file, crop_seconds, model_label, overlap_of, precision_of,
                           read_input_audio, run_record, sampling_overrides)
@@ -25,8 +28,6 @@ from .task_commands import (add_task_parsers, check_result_file, crop_seconds, m
 
 def run_generate(args) -> int:
     """Generate ``--batch`` songs of ``--seconds`` and write their stems and mix."""
-    from ..tasks import GenerationConfig, chunk_runs, generate
-
     out = check_output_folder(args.out)
     check_result_file(args.json)
     cfg = with_overrides(GenerationConfig.paper(), **sampling_overrides(args))
@@ -44,7 +45,7 @@ def run_generate(args) -> int:
         compile_model(model)
     t0 = time.perf_counter()
     with StepProgress(runs * cfg.num_steps, "generate", args.quiet) as bar:
-        x = generate(model, (args.batch, len(stems), length), config=cfg, generator=seeded_generator(device, args.seed),
+        x = tasks.generate(model, (args.batch, len(stems), length), config=cfg, generator=seeded_generator(device, args.seed),
                      callback=bar, device=device, precision=precision, chunk_length=chunk, overlap=overlap)
     synchronize(device)
     elapsed = time.perf_counter() - t0
@@ -67,8 +68,6 @@ def run_generate(args) -> int:
 
 def read_track_stems(track, stems, keep, sample_rate, command) -> Tensor:
     """(K, T): the kept stems read from the track folder (resampled), zeros elsewhere."""
-    from ..data.datasets import LENGTH_TOLERANCE_S, stem_path
-
     track = Path(track)
     if not track.is_dir():
         raise CommandError(f"{track}: no such track folder")
@@ -101,8 +100,6 @@ def check_kept_stems(keep, stems, args) -> None:
 
 def run_impute(args) -> int:
     """Keep the ``--keep`` stems of ``--track`` and generate the model's other stems to fit them."""
-    from ..tasks import ImputationConfig, chunk_runs, impute_long
-
     out = check_output_folder(args.out)
     check_result_file(args.json)
     cfg = with_overrides(ImputationConfig.paper(), **sampling_overrides(args))
@@ -121,7 +118,7 @@ def run_impute(args) -> int:
         compile_model(model)
     t0 = time.perf_counter()
     with StepProgress(runs * cfg.num_steps, "impute", args.quiet) as bar:
-        x = impute_long(model, known[None].to(device), keep, cfg, chunk_length=chunk, batch_size=args.batch,
+        x = tasks.impute_long(model, known[None].to(device), keep, cfg, chunk_length=chunk, batch_size=args.batch,
                         generator=gen, callback=bar, chunking=args.chunking, overlap=overlap, precision=precision)
     synchronize(device)
     elapsed = time.perf_counter() - t0

@@ -12,6 +12,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from .. import metrics
+from ..data.audio import audio_info
+from ..data.datasets import list_tracks, read_track, stem_path
 from ..models import chunk_length, compile_model, model_rate, model_stems, parse_stems, pick_device
 from ..outputs import check_output_folder, stem_files, write_stem_folder
 from ..presets import separation_settings, settings_text, with_constrained_stem
@@ -62,9 +65,6 @@ def run_separate(args) -> int:
 def evaluation_tracks(data: Path, split: str, stems, limit: int | None) -> list[Path]:
     """The tracks of DATA/SPLIT to score (the first ``limit``), their audio headers checked up front
     so that a broken file fails the run before hours of sampling."""
-    from ..data.audio import audio_info
-    from ..data.datasets import list_tracks, stem_path
-
     tracks = list_tracks(data, split, stems)
     if not tracks:
         raise CommandError(f"{data / split}: no tracks with any of the model's stems ({', '.join(stems)})")
@@ -84,8 +84,6 @@ def evaluation_tracks(data: Path, split: str, stems, limit: int | None) -> list[
 def read_reference(track: Path, stems, sr: int, args, chunk: int):
     """A track's (K, T) stems as scored (cropped to ``--seconds``, partial chunk dropped on request),
     or None with a note when there is nothing to score (shorter than a chunk, or silent)."""
-    from ..data.datasets import read_track
-
     ref, notes = read_track(track, stems, sample_rate=sr, resample=True)
     for message in notes:                                  # e.g. a stereo stem downmixed to mono
         note("evaluate", message)
@@ -119,8 +117,6 @@ def separate_tracks(tracks, model, stems, sr, cfg, chunk, device, precision, arg
 
 def report_scores(results: dict, kind: str, args, cfg, precision: str, elapsed: float) -> None:
     """Print the SI-SDRi table; write ``--csv`` and ``--json``."""
-    from .. import metrics
-
     summary = results["summary"]
     print(f"SI-SDRi (dB), {kind} {args.method}, {settings_text(cfg)}, {args.chunking} chunks, {precision}: "
           f"{summary['num_tracks']} track(s), {summary['num_windows']} window(s), {elapsed:.1f} s")
@@ -138,8 +134,6 @@ def report_scores(results: dict, kind: str, args, cfg, precision: str, elapsed: 
 
 def run_evaluate(args) -> int:
     """Separate every track of DATA/SPLIT from the sum of its stems and score it (SI-SDRi)."""
-    from .. import metrics
-
     if args.csv and Path(args.csv).exists() and not Path(args.csv).is_dir():
         raise CommandError(f"--csv {args.csv}: exists and is not a folder")
     check_result_file(args.json)

@@ -23,6 +23,9 @@ import argparse
 from pathlib import Path
 
 from .. import models
+from ..chunking import DEFAULT_OVERLAP, SEAMLESS
+from ..precision import resolve_precision
+from ..presets import config_record
 from .common import CommandError, note
 from .parsing import add_command_options
 
@@ -72,23 +75,17 @@ def read_input_audio(path, sample_rate: int, command: str):
 
 def precision_of(args, device) -> str:
     """The precision a run uses: ``--precision``, else bf16 where it is native (CUDA, bf16 CPUs)."""
-    from ..tasks import resolve_precision
-
     return resolve_precision(getattr(args, "precision", None) or "auto", device)
 
 
 def overlap_of(args, chunk: int) -> int:
     """``--overlap`` (a fraction of the chunk) in samples."""
-    from ..tasks import DEFAULT_OVERLAP
-
     fraction = DEFAULT_OVERLAP if getattr(args, "overlap", None) is None else args.overlap
     return int(round(fraction * chunk))
 
 
 def chunking_record(args, chunk: int) -> dict:
     """What JSON results record about chunking: the option, the design it runs, the overlap in samples."""
-    from ..tasks import SEAMLESS
-
     chunking = getattr(args, "chunking", "sequential")
     return {"chunking": chunking, "design": SEAMLESS if chunking == "seamless" else chunking,
             "overlap": overlap_of(args, chunk)}
@@ -116,8 +113,6 @@ def load_separation_model(args, device, stems=None):
 
 def run_record(args, device, cfg, chunk: int, precision: str) -> dict:
     """The fields every task's JSON results share (after the command's own)."""
-    from ..presets import config_record
-
     return {"chunk_length": chunk, **chunking_record(args, chunk), "precision": precision,
             "compile": args.compile, "batch": args.batch, "seed": args.seed, "device": str(device),
             "config": config_record(cfg)}
