@@ -4,7 +4,8 @@
 
 For every checkpoint: the relative denoising error e(σ) = E‖D(x0 + σn; σ) − x0‖² / E‖x0‖², averaged
 over the four stems (``msdm_tutorial.quality.denoising_error``), on 48 chunks of unseen toy songs
-(``ToySongStream`` with seed 424242, which no training run here uses), at σ from 0.03 to 10.
+(``ToySongStream`` with seed 424242, which no training run here uses, at each model's own sample
+rate: 32768 samples are 1.5 s at 22050 Hz and 3 s at 11025 Hz), at σ from 0.03 to 10.
 1 = no better than predicting silence. Generation starts at σ = 20, separation at σ = 1, so a model
 that generates music must be well below 1 at σ ≥ 1. Also the edge ratio (error within 256 samples of
 the chunk ends ÷ error elsewhere) and the edge bias: RMS of D's estimate in the first 64 samples ÷ in
@@ -29,7 +30,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import markdown_table, print_section  # noqa: E402
 
-from msdm_tutorial import STEMS, checkpoints, quality  # noqa: E402
+from msdm_tutorial import SAMPLE_RATE, STEMS, checkpoints, quality  # noqa: E402
+from msdm_tutorial.models import model_rate  # noqa: E402
 from msdm_tutorial.data.stream import ToySongStream  # noqa: E402
 
 SIGMAS = (0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
@@ -52,14 +54,19 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     labels = args.label + [p.name for p in args.checkpoints[len(args.label):]]
     rows = []
-    # calibration: the best linear denoiser, fitted on 256 other unseen songs (it knows only the spectra)
-    fit_stream = ToySongStream(32768, seed=EVAL_SEED + 1)
-    wiener = quality.WienerDenoiser.fit(torch.stack([fit_stream[i] for i in range(256)]))
-    x0 = torch.stack([ToySongStream(32768, seed=EVAL_SEED)[i] for i in range(CHUNKS)])   # all stems, made once
-    err = quality.denoising_error(wiener, x0, SIGMAS, generator=torch.Generator().manual_seed(0))
-    rows.append(("Wiener filter (linear; knows each stem's average spectrum only)", err, edge_bias(wiener, x0)))
-    for path, label in zip(args.checkpoints, labels):
-        denoiser = checkpoints.load(path).eval()
+    models = [(checkpoints.load(path).eval(), label) for path, label in zip(args.checkpoints, labels)]
+    clips = {}                                     # sample rate → unseen chunks, all stems, made once
+    for rate in sorted({model_rate(m) for m, _ in models} | {SAMPLE_RATE}):
+        clips[rate] = torch.stack([ToySongStream(32768, sample_rate=rate, seed=EVAL_SEED)[i] for i in range(CHUNKS)])
+        # calibration: the best linear denoiser, fitted on 256 other unseen songs (it knows only the spectra)
+        fit_stream = ToySongStream(32768, sample_rate=rate, seed=EVAL_SEED + 1)
+        wiener = quality.WienerDenoiser.fit(torch.stack([fit_stream[i] for i in range(256)]))
+        err = quality.denoising_error(wiener, clips[rate], SIGMAS, generator=torch.Generator().manual_seed(0))
+        at = "" if rate == SAMPLE_RATE else f", {rate} Hz"
+        rows.append((f"Wiener filter (linear; knows each stem's average spectrum only{at})", err,
+                     edge_bias(wiener, clips[rate])))
+    for denoiser, label in models:
+        x0 = clips[model_rate(denoiser)]
         mine = x0[:, [STEMS.index(s) for s in denoiser.stems]]     # an ISDM model sees its own stem
         err = quality.denoising_error(denoiser, mine, SIGMAS, generator=torch.Generator().manual_seed(0))
         rows.append((label, err, edge_bias(denoiser, mine)))

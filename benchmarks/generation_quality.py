@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/generation_quality.py --checkpoint runs/new/export.pt
 
 All real songs are unseen: synthesised with the toy composer from a seed base (``--seed-base``)
-disjoint from data_small's (2302 and 2257). One clip per song, of the model's chunk length, cropped
+disjoint from data_small's (2302 and 2257), at the model's own sample rate. One clip per song, of the model's chunk length, cropped
 at a seeded offset. Sets of N = 16 clips; the reference is 32 further songs; the real baseline is the
 mean over 4 disjoint real sets (msdm_tutorial.quality.distance_ratio).
 
@@ -43,11 +43,11 @@ from msdm_tutorial.data import analysis as A  # noqa: E402
 from msdm_tutorial.data.audio import read_audio, save_audio  # noqa: E402
 from msdm_tutorial.data.toy import synthesize_song  # noqa: E402
 from msdm_tutorial.data.toyset import song_seed  # noqa: E402
-from msdm_tutorial.models import chunk_length  # noqa: E402
+from msdm_tutorial.models import chunk_length, model_rate  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CHECKPOINT = ROOT / "data_small" / "checkpoints" / "msdm-tiny.pt"
-SR = 22050
+SR = 22050                 # set to the model's own rate in main(): every clip is compared at that rate
 N = 16                     # clips per compared set
 N_REF = 32                 # clips in the reference set
 N_BASELINES = 4            # disjoint real sets for the baseline
@@ -114,8 +114,11 @@ def main(argv=None) -> int:
     parser.add_argument("--song-seconds", type=float, default=6.0)
     parser.add_argument("--write", action="store_true", help="write the section of docs/benchmarks.md")
     args = parser.parse_args(argv)
+    global SR
     torch.manual_seed(0)
-    length = chunk_length(checkpoints.load(args.checkpoint))      # the model's own chunk (32768 for tiny)
+    model = checkpoints.load(args.checkpoint)
+    SR = model_rate(model)                                        # real songs are synthesised at this rate
+    length = chunk_length(model)                                  # the model's own chunk (32768 for tiny)
     seconds = length / SR
     label = args.label or args.checkpoint.name
 

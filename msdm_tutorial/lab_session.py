@@ -120,14 +120,13 @@ class LabRequest:
         return presets.separation_preset(self.likelihood, METHODS[self.method][1])
 
     def config(self) -> tasks.SamplingConfig:
-        """The sampling configuration: the command line's (preset + ``--steps``, ``--sampler``,
-        ``--churn``, ``--resamples``), then σ_max, the lab's own knob, when it differs from the preset.
-        The config classes check the values; a bad one raises :class:`LabError`."""
+        """The sampling configuration, as the command line makes it: the preset + ``--steps``,
+        ``--sampler``, ``--churn``, ``--resamples``, ``--sigma-max``. The config classes check the values;
+        a bad one raises :class:`LabError`."""
         self.check()
         try:
-            cfg = presets.with_overrides(self.preset(), self.steps, self.sampler, self.s_churn, self.resamples)
-            if not math.isclose(self.sigma_max, cfg.sigma_max, rel_tol=1e-6):
-                cfg = cfg.replace(sigma_max=float(self.sigma_max))
+            cfg = presets.with_overrides(self.preset(), self.steps, self.sampler, self.s_churn, self.resamples,
+                                         float(self.sigma_max))
         except INPUT_ERRORS as err:
             raise LabError(first_line(err)) from None
         return cfg
@@ -510,7 +509,7 @@ def command_settings(request: LabRequest, checkpoint: str = "CHECKPOINT", isdm: 
     if request.task != "separate":          # msdm separate reads the whole file: the lab crops it first
         settings["seconds"] = float(request.seconds)
     settings.update(steps=request.steps, sampler=request.sampler, churn=float(request.s_churn),
-                    resamples=request.resamples, seed=request.seed)
+                    sigma_max=float(request.sigma_max), resamples=request.resamples, seed=request.seed)
     if batch is not None and request.task != "generate" and batch != options.CHUNK_BATCH:
         settings["batch"] = batch
     settings["device"] = device
@@ -518,19 +517,13 @@ def command_settings(request: LabRequest, checkpoint: str = "CHECKPOINT", isdm: 
 
 
 def command_notes(request: LabRequest, data_root=None) -> list[str]:
-    """What the command line alone cannot say: where ``mix.wav`` comes from, and the lab-only σ_max."""
+    """What the command line alone cannot say: where ``mix.wav`` comes from."""
     notes = []
     if request.task == "separate" and request.source == "toy":
         track = track_path(request, data_root)
         notes.append(f"mix.wav = the first {request.seconds:g} s of the sum of {track}'s stems")
     elif request.task == "separate":
         notes.append(f"on the first {request.seconds:g} s of the file")
-    try:
-        cfg, preset = request.config(), request.preset()
-    except LabError:
-        return notes
-    if not math.isclose(cfg.sigma_max, preset.sigma_max, rel_tol=1e-6):
-        notes.append(f"σ_max {cfg.sigma_max:g} (preset {preset.sigma_max:g}) is a lab-only knob")
     return notes
 
 

@@ -5,11 +5,9 @@ and the sampling lab shows the command that equals its controls with :func:`comm
 renders from the same definitions — so a flag, a choice or a default is written down once.
 
 :data:`RECOMMENDED_SEPARATION` is the course's recommended separation setting and the default of
-``msdm separate`` / ``msdm evaluate``: MSDM Dirac with the paper's sampler (Euler, 150 steps × R 2
-corrections = 300 NFE, S_churn 20, Table 1), seamless chunks overlapping by a quarter chunk.
-Notebook 09 measures why: at equal network evaluations Heun and Euler with R = 2 trade places on
-the toy songs ("the model, not the sampler, sets the quality here"), and on the exact denoiser of
-Gaussian stems the paper's grid is the most accurate, so the paper's setting stays the default.
+``msdm separate`` / ``msdm evaluate``: MSDM Dirac, EDM's Heun sampler on 24 steps of the paper's
+σ grid started at σ_max 0.5 (47 NFE), seamless chunks overlapping by a quarter chunk. The paper's
+Table 1 setting is ``--sampler euler --steps 150 --sigma-max 1`` (300 NFE).
 """
 
 from __future__ import annotations
@@ -47,6 +45,7 @@ SEED = Range(int, 0, 2 ** 32 - 1)          # numpy's and torch's seeds alike
 SECONDS = Range(float, 0, low_open=True)   # a length of audio: > 0
 SAMPLE_RATE = Range(int, 8000, 192000)     # Hz
 CHURN = Range(float, 0)                    # S_churn >= 0
+SIGMA = Range(float, 0, low_open=True)     # a noise level: > 0
 OVERLAP = Range(float, 0, 0.5, high_open=True)
 
 
@@ -77,16 +76,20 @@ class Option:
 
 #: The course's recommended separation setting (the defaults of ``msdm separate`` and ``msdm
 #: evaluate``, the lab's start, the notebooks' headline numbers), as {option name: value}: Dirac, the
-#: paper's σ grid on 24 steps with EDM's Heun sampler (47 NFE, a sixth of the paper's 300), at the
-#: paper's churn *per step* (S_churn 20·24/150 = 3.2; 6.4 for ISDM). Why: on the 6 toy test songs it
-#: scores 7.24 dB against 5.06 dB for the paper's 300-NFE sampler and 6.50 dB for Euler 24 × R 2 at the
-#: same cost (docs/benchmarks.md, "Shipped tiny models: separation quality"; notebook 09, section 5).
-#: ``churn``/``overlap`` None mean the preset's (scaled to the steps) and a quarter-chunk overlap
-#: (``tasks.DEFAULT_OVERLAP``). ``presets.recommended_separation()`` gives its sampling config;
-#: ``--steps 150`` is the paper's Table 1 setting exactly.
+#: paper's σ grid (ρ 7, σ_min 1e-4) on 24 steps with EDM's Heun sampler (47 NFE, a sixth of the
+#: paper's 300), at the paper's churn *per step* (S_churn 20·24/150 = 3.2; 6.4 for ISDM), started at
+#: σ_max 0.5 instead of the paper's 1. Why (docs/benchmarks.md, "Shipped tiny models: separation
+#: quality"; notebook 09, sections 5 and 6): Heun 24 beats the paper's 300-NFE sampler and Euler 24 × R 2
+#: at the same cost, and σ_max 0.5 was chosen on 16 songs outside data_small (σ_max 0.3–1) — the toy
+#: stems are 1.3–4× quieter than σ_data = 0.2, so σ = 1 starts far above where the model knows more
+#: than each stem's spectrum. ``churn``/``overlap`` None mean the preset's (scaled to the steps) and a
+#: quarter-chunk overlap (``tasks.DEFAULT_OVERLAP``). ``presets.recommended_separation()`` gives its
+#: sampling config; ``--sampler euler --steps 150 --sigma-max 1`` is the paper's Table 1 setting exactly.
 RECOMMENDED_STEPS = 24
+RECOMMENDED_SIGMA_MAX = 0.5
 RECOMMENDED_SEPARATION = {"method": "dirac", "sampler": "heun", "steps": RECOMMENDED_STEPS, "churn": None,
-                          "chunking": DEFAULT_CHUNKING, "overlap": None, "batch": CHUNK_BATCH, "seed": 0}
+                          "sigma_max": RECOMMENDED_SIGMA_MAX, "chunking": DEFAULT_CHUNKING, "overlap": None,
+                          "batch": CHUNK_BATCH, "seed": 0}
 
 SAMPLING = "sampling (defaults: the paper's settings)"
 SAMPLING_SEPARATION = "sampling (defaults: the course's recommended setting)"
@@ -94,13 +97,17 @@ ISDM_HELP = "ISDM instead: one single-stem checkpoint per stem"
 CONSTRAIN_HELP = "Dirac: the stem set to y − Σ others (default: the first, as the paper's code does)"
 
 
-def sampling_options(task: str, paper_steps: str, paper_resamples: str = "R 1") -> list[Option]:
-    """``--steps --sampler --churn --resamples --seed --batch``: the task preset's sampler, overridden."""
+def sampling_options(task: str, paper_steps: str, paper_resamples: str = "R 1",
+                     paper_sigma_max: str = "20") -> list[Option]:
+    """``--steps --sampler --churn --sigma-max --resamples --seed --batch``: the task preset's sampler, overridden."""
     generate = task == "generate"
     separation = task in ("separate", "evaluate")
     group = SAMPLING_SEPARATION if separation else SAMPLING
     sampler = RECOMMENDED_SEPARATION["sampler"] if separation else "euler"
     steps = RECOMMENDED_SEPARATION["steps"] if separation else None
+    sigma_max = RECOMMENDED_SEPARATION["sigma_max"] if separation else None
+    sigma_max_help = (f"default {sigma_max:g}, the course's recommended setting; paper: {paper_sigma_max}" if separation
+                      else f"paper: {paper_sigma_max}")
     steps_help = (f"σ steps (default {steps}, the course's recommended setting; paper: {paper_steps})" if separation
                   else f"σ steps (paper: {paper_steps})")
     return [
@@ -110,6 +117,8 @@ def sampling_options(task: str, paper_steps: str, paper_resamples: str = "R 1") 
                             f"heun: EDM's second-order sampler, 2N−1 NFE (default {sampler})",
                choices=("euler", "heun"), default=sampler, group=group),
         Option("--churn", "S_churn, the stochasticity (paper preset by default)", range=CHURN, group=group),
+        Option("--sigma-max", f"σ_max, the noise level the σ grid starts from ({sigma_max_help})", range=SIGMA,
+               default=sigma_max, metavar="SIGMA", group=group),
         Option("--resamples", "euler: R, the correction loop: each step is taken R times, re-noised in between, "
                               f"N·R NFE (paper: {paper_resamples})", range=COUNT, metavar="R", group=group),
         Option("--seed", "random seed; the same seed gives the same files (default 0)", range=SEED, default=0,
@@ -182,7 +191,7 @@ COMMAND_OPTIONS: dict[str, list[Option]] = {
         Option("--checkpoint", "MSDM checkpoint (one model for all stems)"),
         Option("--isdm", ISDM_HELP, metavar="STEM=C,…"),
         Option("--out", "output folder", required=True),
-        *separation_choices(), *chunk_options(), *sampling_options("separate", "150 Euler steps × R 2", "R 2"),
+        *separation_choices(), *chunk_options(), *sampling_options("separate", "150 Euler steps × R 2", "R 2", "1"),
         *PRECISION_OPTIONS, *run_options()],
     "evaluate": [
         Option("--checkpoint", "MSDM checkpoint"),
@@ -195,7 +204,7 @@ COMMAND_OPTIONS: dict[str, list[Option]] = {
         Option("--drop-partial-chunk", "drop each track's incomplete last chunk (the authors' evaluation)",
                switch=True),
         Option("--csv", "write DIR/windows.csv (per window) and DIR/summary.csv", metavar="DIR"),
-        *chunk_options(), *sampling_options("evaluate", "150 Euler steps × R 2", "R 2"), *PRECISION_OPTIONS,
+        *chunk_options(), *sampling_options("evaluate", "150 Euler steps × R 2", "R 2", "1"), *PRECISION_OPTIONS,
         *run_options("write the results as JSON: protocol, summary (per-stem and mean SI-SDRi), windows, run")],
 }
 
@@ -250,4 +259,4 @@ def command_line(task: str, settings: dict) -> str:
 
 
 __all__ = ["Range", "Option", "COMMAND_OPTIONS", "RECOMMENDED_SEPARATION", "CHUNKINGS", "command_line",
-           "find_option", "COUNT", "NON_NEGATIVE", "SEED", "SECONDS", "SAMPLE_RATE"]
+           "find_option", "COUNT", "NON_NEGATIVE", "SEED", "SECONDS", "SAMPLE_RATE", "SIGMA", "RECOMMENDED_SIGMA_MAX"]

@@ -50,6 +50,8 @@ from .chunking import (CHUNKINGS, DEFAULT_OVERLAP, PAPER_CHUNK_LENGTH, SEAMLESS,
                        chunk_runs, default_overlap, join_chunks, map_chunks, run_chunked, split_chunks)
 from .configs import GenerationConfig, ImputationConfig, SamplingConfig, SeparationConfig
 from .isdm import ISDMDenoiser
+from .models import length_multiple
+from .unet import round_up
 from .precision import PRECISIONS, cpu_has_native_bf16, resolve_precision, with_precision
 from .samplers import STEPPERS, initial_noise, run, score_derivative
 from .task_inputs import (SILENT_PEAK, as_mixture, check_stems_shape, resolve_stems, silent_items, stem_index,
@@ -83,7 +85,7 @@ def _sample(deriv: Derivative, shape: Sequence[int], config: SamplingConfig, pro
 def generate(denoiser: Denoiser, shape: Sequence[int], config: SamplingConfig | None = None,
              generator: torch.Generator | None = None, callback=None, device=None, precision: str = "auto",
              chunk_length: int | None = None, overlap: int | None = None,
-             progress: Callable[[int, int], None] | None = None) -> Tensor:
+             progress: Callable[[int, int], None] | None = None, margin: int | None = None) -> Tensor:
     """Total generation: sample all K stems jointly from the prior.
 
         x(σ_0) = σ_0·n,   dx/dσ = (x − D(x; σ)) / σ,   mix = Σ_k x_k  (``stems.sum(1)``)
@@ -96,6 +98,11 @@ def generate(denoiser: Denoiser, shape: Sequence[int], config: SamplingConfig | 
     far and generates the rest with those samples held as known, all stems, by the imputation
     projection  x ← m·(known + σε) + (1 − m)·x  with m = 1 on the overlap (:func:`outpaint`).
     ``progress(done, total)`` counts chunks.
+
+    The network's estimate is worst near the ends of its input, where it sees zeros beyond them, and
+    generated stems used to spike there (up to the ±1 clamp; docs/training_recipe.md, section 2). So
+    ``margin`` samples are generated beyond each end of the song and dropped (default
+    :func:`generation_margin`: an eighth of a chunk; 0 turns it off).
     """
     shape = tuple(int(n) for n in shape)
     if len(shape) != 3 or min(shape) < 1:
@@ -104,12 +111,26 @@ def generate(denoiser: Denoiser, shape: Sequence[int], config: SamplingConfig | 
     if stems is not None and len(stems) != shape[1]:
         raise ValueError(f"the model has {len(stems)} stems {tuple(stems)} but shape asks for {shape[1]}")
     config = config or GenerationConfig.paper()
-    if chunk_length is not None and shape[-1] > chunk_length:
-        known = torch.zeros(shape, device=device)
-        return outpaint(denoiser, known, torch.zeros(shape[1]), config, generator, callback, chunk_length, overlap,
-                        precision, progress)
-    denoiser = with_precision(denoiser, precision, device)
-    return _sample(score_derivative(denoiser), shape, config, generator=generator, callback=callback, device=device)
+    b, k, t = shape
+    margin = generation_margin(denoiser, chunk_length or t) if margin is None else int(margin)
+    if margin < 0:
+        raise ValueError(f"margin must be >= 0, got {margin}")
+    padded = (b, k, t + 2 * margin)
+    if chunk_length is not None and t > chunk_length:
+        known = torch.zeros(padded, device=device)
+        x = outpaint(denoiser, known, torch.zeros(k), config, generator, callback, chunk_length, overlap,
+                     precision, progress)
+    else:
+        denoiser = with_precision(denoiser, precision, device)
+        x = _sample(score_derivative(denoiser), padded, config, generator=generator, callback=callback, device=device)
+    return x[..., margin:margin + t]
+
+
+def generation_margin(denoiser: Denoiser, chunk_length: int) -> int:
+    """Samples generated beyond each end of a song and dropped (:func:`generate`): an eighth of a chunk,
+    rounded up to the U-Net's valid-length multiple (4096 samples for the tiny model's 32768-sample
+    chunks). ``benchmarks/generation_edges.py`` measures what it removes; notebook 07 checks it."""
+    return round_up(chunk_length // 8, length_multiple(denoiser))
 
 
 def outpaint(denoiser: Denoiser, known: Tensor, keep_mask: Tensor, config: SamplingConfig, generator=None,
@@ -379,8 +400,8 @@ def impute_long(denoiser: Denoiser, known: Tensor, keep: Iterable[str] | Tensor,
 
 __all__ = [
     # the tasks (this module)
-    "generate", "outpaint", "imputation_project", "imputation_mask", "impute", "dirac_derivative",
-    "gaussian_derivative", "separate", "separate_long", "impute_long",
+    "generate", "generation_margin", "outpaint", "imputation_project", "imputation_mask", "impute",
+    "dirac_derivative", "gaussian_derivative", "separate", "separate_long", "impute_long",
     # their settings (configs), inputs (task_inputs), chunks (chunking), precision and ISDM
     "SamplingConfig", "GenerationConfig", "ImputationConfig", "SeparationConfig",
     "SILENT_PEAK", "silent_items", "as_mixture", "resolve_stems", "stem_index", "stem_mask", "check_stems_shape",

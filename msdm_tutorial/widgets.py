@@ -8,8 +8,8 @@ the mix, a trajectory slider over the σ steps, SI-SDRi against the reference wh
 a Save-as-WAV button. Under **Sample** the lab shows the equivalent ``msdm`` command
 (``lab_session.command_line``, rendered from the command line's own option definitions).
 
-The controls start at the course's recommended separation setting (MSDM Dirac, Euler 150 steps ×
-R 2, S_churn 20). Switching the task or the method moves S_churn, σ_max and R to that task's paper
+The controls start at the course's recommended separation setting (MSDM Dirac, Heun 24 steps,
+S_churn 3.2, σ_max 0.5). Switching the task or the method moves S_churn, σ_max and R to that task's paper
 preset; on a GPU the step count and the sampler follow too, on a CPU they stay as you set them.
 Errors never show a traceback: they become a readable line in the lab's message area.
 """
@@ -65,7 +65,7 @@ class SamplingLab:
     tiny model). ``isdm``: ``{stem: checkpoint}`` for the ISDM methods (default: ``isdm-tiny-{stem}.pt``
     next to the checkpoint, when all exist). ``data_root``: the toy songs (``…/toy``, its ``test`` split).
     ``steps`` / ``seconds``: the starting values of those controls (default: the paper preset's steps
-    of ``task``, for separation the recommended setting's 150; 3 s). The controls stay the source of
+    of ``task``, for separation the recommended setting's 24; 3 s). The controls stay the source of
     truth: ``request()`` reads them.
     """
 

@@ -72,11 +72,12 @@ print(f"GenerationConfig.paper(): Karras grid σ = {paper.sigma_max:g} … {pape
       f"{paper.num_steps} {paper.sampler} steps, S_churn {paper.s_churn:g} (γ = S_churn/N = {paper.s_churn / paper.num_steps:.3f})")
 
 
-def generate(config, batch, seed=0):
+def generate(config, batch, seed=0, margin=None):
     """``batch`` samples (batch, K, LENGTH) with a progress bar over the sampler's steps."""
     g = torch.Generator(device=device).manual_seed(seed)
     with StepProgress(config.num_steps, f"{config.sampler} {config.num_steps} steps") as bar:
-        x = tasks.generate(D, (batch, len(STEMS), LENGTH), config=config, generator=g, device=device, callback=bar)
+        x = tasks.generate(D, (batch, len(STEMS), LENGTH), config=config, generator=g, device=device, callback=bar,
+                           margin=margin)
     return x.cpu()
 
 # %% [markdown]
@@ -206,6 +207,32 @@ assert coh_gen[0] - coh_gen[1] > MIN_COHERENCE_GAIN, (
     f"{coh_gen[1]:.2f} across samples (needs a gap > {MIN_COHERENCE_GAIN})")
 print(f"levels in the data's range ✓ | drums and the other stems share their onsets ✓ "
       f"(gain {coh_gen[0] - coh_gen[1]:.2f} > {MIN_COHERENCE_GAIN})")
+
+# %% [markdown]
+# **The ends of a sample.** The network sees zeros beyond the ends of its input, and its estimate is
+# worst there (`docs/training_recipe.md`, section 2). Sampled naively, stems grow spikes at their first
+# and last samples, sometimes up to the ±1 clamp. `tasks.generate` therefore generates a margin beyond
+# each end (`tasks.generation_margin`: an eighth of a chunk) and drops it; the samples above have it.
+# The check: few stems may have their loudest sample within 64 samples of an end (a peak lands there by
+# chance in 128 of 32768 samples, 0.4 %). Calibration: the same seed with `margin=0` must fail it.
+
+# %%
+MAX_END_PEAK_SHARE = 0.15   # of the stems: loudest sample within 64 samples of an end
+
+
+def end_peak_share(x, edge=64):
+    peak = x.abs().argmax(-1)
+    return float(((peak < edge) | (peak >= x.shape[-1] - edge)).float().mean())
+
+
+no_margin = generate(config, N_SAMPLES, margin=0)
+shares = {"margin 0": end_peak_share(no_margin),
+          f"margin {tasks.generation_margin(D, LENGTH)} (default)": end_peak_share(samples)}
+print("stems whose loudest sample is within 64 samples of an end:",
+      ", ".join(f"{k}: {v:.0%}" for k, v in shares.items()))
+assert shares["margin 0"] > MAX_END_PEAK_SHARE, "calibration: without the margin the ends should spike"
+assert end_peak_share(samples) <= MAX_END_PEAK_SHARE, f"generated stems peak at their ends: {shares}"
+print(f"no spikes at the ends with the margin ✓ (≤ {MAX_END_PEAK_SHARE:.0%} of the stems)")
 
 # %% [markdown]
 # ## 4. The effect of steps and churn

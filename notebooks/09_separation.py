@@ -352,6 +352,26 @@ if not course.QUICK:
     print("Heun at a third of the cost matches the paper's sampler ✓")
 
 # %% [markdown]
+# **Where to start: σ_max.** The paper starts separation at σ_max = 1, tuned for Slakh stems at about
+# σ_data = 0.2. The toy stems are quieter (the cell prints their RMS), so σ = 1 buries them under
+# noise many times their level — the range where `docs/training_recipe.md` shows the tiny model
+# knowing no more than each stem's average spectrum. Steps spent there do not help, and the churn
+# they add must be undone later. The recommended setting therefore starts at σ_max = 0.5, a value
+# chosen on 16 toy songs outside data_small (`benchmarks/separation_sigma_max.py`, in
+# `docs/benchmarks.md`, "Separation: choosing σ_max"), and checked on the test songs by
+# `tests/test_shipped_quality.py`. The cell compares both starts on the first song, with the same
+# Heun 24-step grid shape. One song is a small sample, so read it as an illustration, not a ranking.
+
+# %%
+print("stem RMS of these songs:", {k: round(float(X[:, i].pow(2).mean().sqrt()), 3) for i, k in enumerate(STEMS)},
+      f"(σ_data = {D.sigma_data:g})")
+start_cfgs = {"σ_max 1 (paper)": recommended_separation().replace(sigma_max=1.0).with_steps(STEPS),
+              f"σ_max {recommended_separation().sigma_max:g} (recommended)": dirac_cfg}
+for label, cfg in start_cfgs.items():
+    db = score(separate(D, cfg, songs=NFE_SONGS), songs=NFE_SONGS)["average"]
+    print(f"  {label}: {settings_text(cfg)} → {db:.2f} dB on {names[NFE_SONGS[0]]}")
+
+# %% [markdown]
 # **Why not fewer steps?** The Dirac constraint makes the ODE *stiff* at large σ. There the denoiser
 # barely moves the stems, $s \approx x/\sigma$, and since $x_k = y - \sum_{j\neq k} x_j$ each free stem's
 # derivative $s_n - s_k$ contains the sum of all of them: the Jacobian is $(I + \mathbf{1}\mathbf{1}^\top)/\sigma$,

@@ -21,11 +21,21 @@ def test_cli_defaults_are_the_recommended_separation(command):
         assert getattr(args, name) == value, name
 
 
-def test_recommended_separation_is_dirac_with_heun_at_24_steps_and_the_papers_churn_per_step():
-    assert presets.recommended_separation() == tasks.SeparationConfig.paper_dirac().with_steps(24).with_heun()
+def test_recommended_separation_is_dirac_with_heun_at_24_steps_the_papers_churn_per_step_and_sigma_max_half():
+    assert presets.recommended_separation() == \
+        tasks.SeparationConfig.paper_dirac().with_steps(24).with_heun().replace(sigma_max=0.5)
     assert presets.recommended_separation(isdm=True) == \
-        tasks.SeparationConfig.paper_isdm_dirac().with_steps(24).with_heun()
-    assert presets.settings_text(presets.recommended_separation()) == "heun 24 steps, S_churn 3.2 (47 NFE)"
+        tasks.SeparationConfig.paper_isdm_dirac().with_steps(24).with_heun().replace(sigma_max=0.5)
+    assert presets.settings_text(presets.recommended_separation()) == "heun 24 steps, S_churn 3.2, σ_max 0.5 (47 NFE)"
+
+
+def test_the_papers_table_1_command_gives_the_papers_preset():
+    args = _parse(["separate", "--checkpoint", "c.pt", "m.wav", "--out", "o", "--sampler", "euler", "--steps", "150",
+                   "--sigma-max", "1"])
+    assert presets.separation_settings(args.method, False, args.steps, args.sampler, args.churn, args.resamples,
+                                       args.sigma_max) == tasks.SeparationConfig.paper_dirac()
+    with pytest.raises(SystemExit):
+        _parse(["separate", "--checkpoint", "c.pt", "m.wav", "--out", "o", "--sigma-max", "0"])
 
 
 def test_steps_without_churn_keep_the_churn_per_step_and_150_steps_are_the_paper():

@@ -123,14 +123,17 @@ def test_task_and_method_switch_to_their_presets(lab):
     assert lab.request().config() == tasks.SeparationConfig.paper_gaussian()
 
 
-def test_sigma_max_is_the_only_lab_only_knob():
+def test_every_sampler_knob_of_the_lab_is_a_command_line_option():
     req = lab_session.LabRequest(task="separate", method="dirac", sampler="euler", steps=10, s_churn=5, sigma_max=2.0,
                                  num_resamples=3, track=SONG)
     assert req.config() == tasks.SeparationConfig.paper_dirac().replace(num_steps=10, s_churn=5, sigma_max=2.0,
                                                                         num_resamples=3)
     command = lab_session.command_line(req)
-    assert "--resamples 3" in command and "σ_max 2 (preset 1) is a lab-only knob" in command
-    assert "lab-only" not in lab_session.command_line(replace(req, sigma_max=1.0))
+    assert "--churn 5 --sigma-max 2 --resamples 3" in command and "lab-only" not in command
+    argv = shlex.split(command.split("   #")[0])[1:]
+    args = cli.build_parser().parse_args(argv)
+    assert presets.separation_settings(args.method, False, args.steps, args.sampler, args.churn, args.resamples,
+                                       args.sigma_max) == req.config()
 
 
 def test_the_lab_starts_at_the_recommended_separation_setting(checkpoint):
@@ -138,7 +141,7 @@ def test_the_lab_starts_at_the_recommended_separation_setting(checkpoint):
     assert (lab.task.value, lab.method.value) == ("separate", options.RECOMMENDED_SEPARATION["method"])
     assert lab.request().config() == presets.recommended_separation()
     assert lab_session.LabRequest(track=SONG).config() == presets.recommended_separation()
-    assert f"--steps {presets.recommended_separation().num_steps} --sampler heun --churn 3.2 --seed" \
+    assert f"--steps {presets.recommended_separation().num_steps} --sampler heun --churn 3.2 --sigma-max 0.5 --seed" \
         in lab.command_line()
 
 
@@ -179,7 +182,8 @@ def test_separate_makes_the_same_call_as_msdm_separate(lab, checkpoint, tmp_path
     rec = Recorder("separate")
     monkeypatch.setattr(tasks, "separate_long", rec)
     argv = ["separate", "--checkpoint", str(checkpoint), str(tmp_path / "mix.wav"), "--out", str(tmp_path / "cli"),
-            "--method", "gaussian", "--sampler", "euler", "--steps", "3", "--churn", "5", "--seed", "7", "--quiet"]
+            "--method", "gaussian", "--sampler", "euler", "--steps", "3", "--churn", "5", "--sigma-max", "1",
+            "--seed", "7", "--quiet"]
     assert cli.main(argv) == 0
     lab.task.value, lab.method.value = "separate", "gaussian"
     upload(lab, content, "mix.wav")
@@ -329,7 +333,7 @@ def test_isdm_separation_makes_the_same_call_as_msdm_separate_isdm(checkpoint, t
     monkeypatch.setattr(tasks, "separate_long", rec)
     spec = ",".join(f"{s}={folder / f'isdm-tiny-{s}.pt'}" for s in STEMS)
     assert cli.main(["separate", "--isdm", spec, str(tmp_path / "mix.wav"), "--out", str(tmp_path / "cli"),
-                     "--sampler", "euler", "--steps", "2", "--seed", "5", "--quiet"]) == 0
+                     "--sampler", "euler", "--steps", "2", "--sigma-max", "1", "--seed", "5", "--quiet"]) == 0
     lab.method.value = "isdm-dirac"
     upload(lab, content, "mix.wav")
     lab.steps.value, lab.seed.value = 2, 5
@@ -389,7 +393,7 @@ def test_real_separation_fills_every_result(lab, tmp_path):
     assert "at the last run's speed" in lab.info.value, "after a run the lab estimates the next run's time"
     final = lab.figure.value
     lab.trajectory.value = 0
-    assert lab.figure.value != final and "σ = 1" in lab.trajectory_label.value
+    assert lab.figure.value != final and f"σ = {result.config.sigma_max:g}" in lab.trajectory_label.value
     lab.trajectory.value = 2
     assert lab.figure.value == final
     paths = lab.save(tmp_path / "saved")

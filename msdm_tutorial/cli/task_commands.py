@@ -40,8 +40,9 @@ def add_task_parsers(sub, commands: dict) -> None:
 
 
 def sampling_overrides(args) -> dict:
-    """``--steps --sampler --churn --resamples`` as keyword arguments of ``presets.with_overrides``."""
-    return {"steps": args.steps, "sampler": args.sampler, "churn": args.churn, "resamples": args.resamples}
+    """``--steps --sampler --churn --resamples --sigma-max`` as keyword arguments of ``presets.with_overrides``."""
+    return {"steps": args.steps, "sampler": args.sampler, "churn": args.churn, "resamples": args.resamples,
+            "sigma_max": args.sigma_max}
 
 
 def check_result_file(path, option: str = "--json") -> None:

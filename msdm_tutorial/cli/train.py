@@ -21,7 +21,7 @@ from .parsing import COUNT, NON_NEGATIVE, SEED, real
 #: Options copied onto the preset when given (attribute names of TrainConfig and of the parsed args).
 OVERRIDES = ("steps", "batch_size", "lr", "chunk_length", "num_workers", "seed", "save_every", "val_every",
              "warmup_steps", "sample_steps", "log_every", "sigma_mean", "sigma_std", "ema_decay", "init_from",
-             "train_data")
+             "train_data", "sample_rate")
 
 
 def config_from_args(args) -> TrainConfig:
@@ -70,6 +70,9 @@ def add_arguments(p) -> None:
     p.add_argument("--batch-size", dest="batch_size", type=COUNT)
     p.add_argument("--lr", type=real(0, low_open=True))
     p.add_argument("--chunk-length", dest="chunk_length", type=COUNT)
+    p.add_argument("--sample-rate", dest="sample_rate", type=COUNT,
+                   help="audio rate of the model in Hz (default: the preset's, 22050); --train-data toy-stream "
+                        "synthesises at this rate")
     p.add_argument("--num-workers", dest="num_workers", type=NON_NEGATIVE)
     p.add_argument("--warmup-steps", dest="warmup_steps", type=NON_NEGATIVE)
     p.add_argument("--save-every", dest="save_every", type=COUNT)
