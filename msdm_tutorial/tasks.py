@@ -100,9 +100,10 @@ def generate(denoiser: Denoiser, shape: Sequence[int], config: SamplingConfig | 
     ``progress(done, total)`` counts chunks.
 
     The network's estimate is worst near the ends of its input, where it sees zeros beyond them, and
-    generated stems used to spike there (up to the ±1 clamp; docs/training_recipe.md, section 2). So
-    ``margin`` samples are generated beyond each end of the song and dropped (default
-    :func:`generation_margin`: an eighth of a chunk; 0 turns it off).
+    generated stems used to spike there (up to the ±1 clamp; docs/training_recipe.md, section 2). So a
+    song of one chunk is generated ``margin`` samples longer at each end, which are dropped (default
+    :func:`generation_margin`: an eighth of a chunk; 0 turns it off). Outpainted songs keep their chunk
+    grid (joins at ``chunking.chunk_joins``), so the margin does not apply to them.
     """
     shape = tuple(int(n) for n in shape)
     if len(shape) != 3 or min(shape) < 1:
@@ -112,17 +113,16 @@ def generate(denoiser: Denoiser, shape: Sequence[int], config: SamplingConfig | 
         raise ValueError(f"the model has {len(stems)} stems {tuple(stems)} but shape asks for {shape[1]}")
     config = config or GenerationConfig.paper()
     b, k, t = shape
-    margin = generation_margin(denoiser, chunk_length or t) if margin is None else int(margin)
+    if chunk_length is not None and t > chunk_length:
+        known = torch.zeros(shape, device=device)
+        return outpaint(denoiser, known, torch.zeros(k), config, generator, callback, chunk_length, overlap,
+                        precision, progress)
+    margin = generation_margin(denoiser, t) if margin is None else int(margin)
     if margin < 0:
         raise ValueError(f"margin must be >= 0, got {margin}")
-    padded = (b, k, t + 2 * margin)
-    if chunk_length is not None and t > chunk_length:
-        known = torch.zeros(padded, device=device)
-        x = outpaint(denoiser, known, torch.zeros(k), config, generator, callback, chunk_length, overlap,
-                     precision, progress)
-    else:
-        denoiser = with_precision(denoiser, precision, device)
-        x = _sample(score_derivative(denoiser), padded, config, generator=generator, callback=callback, device=device)
+    denoiser = with_precision(denoiser, precision, device)
+    x = _sample(score_derivative(denoiser), (b, k, t + 2 * margin), config, generator=generator, callback=callback,
+                device=device)
     return x[..., margin:margin + t]
 
 
