@@ -18,6 +18,8 @@ that is noise-like has the flatness of noise.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 from torch import Tensor
@@ -93,6 +95,22 @@ def spectral_flatness(audio, loud_db: float = -30.0) -> float:
     loud = energy >= energy.max() * 10 ** (loud_db / 10)
     flat = torch.exp(torch.log(spec).mean(1)) / spec.mean(1)
     return float(flat[loud].mean())
+
+
+def flatness_db(audio) -> float:
+    """:func:`spectral_flatness` in dB (10·log10): white noise ≈ −2.5 dB, pure tones far below."""
+    return 10 * math.log10(spectral_flatness(audio))
+
+
+def tonality(candidate, real, generator: torch.Generator) -> dict:
+    """Where ``candidate`` clips sit between white noise and ``real`` clips, by :func:`flatness_db`:
+    ``{"real": dB, "candidate": dB, "white noise": dB, "share": (noise − candidate) / (noise − real)}``
+    (share 1 = as tonal as the real clips, 0 = as noise-like as white noise at their RMS)."""
+    real, candidate = (torch.as_tensor(a).reshape(-1, a.shape[-1]) for a in (real, candidate))   # (…, T) clips
+    noise = white_noise(real.shape[0], real.shape[-1], float(real.pow(2).mean().sqrt()), generator)
+    out = {"real": flatness_db(real), "candidate": flatness_db(candidate), "white noise": flatness_db(noise)}
+    out["share"] = (out["white noise"] - out["candidate"]) / (out["white noise"] - out["real"])
+    return out
 
 
 def white_noise(n: int, length: int, rms: float, generator: torch.Generator) -> Tensor:

@@ -450,15 +450,12 @@ if SHIPPED:
 # frames (quality.spectral_flatness, dB): the training chunks against white noise at their level
 # calibrate the scale (the check below); the generated stems are placed on it and reported.
 pitched = [STEMS.index(s) for s in ("bass", "guitar", "piano")]
-flat_db = lambda a: 10 * np.log10(quality.spectral_flatness(a.reshape(-1, a.shape[-1])))   # noqa: E731
-real_pitched = x0[:, pitched].float().cpu()
-noise = real_pitched.pow(2).mean(-1, keepdim=True).sqrt() * torch.randn(real_pitched.shape, generator=torch.Generator().manual_seed(5))
-tonal = {"training chunks": flat_db(real_pitched), "generated": flat_db(y[:, pitched]), "white noise": flat_db(noise)}
-print("flatness of bass, guitar, piano (dB):", ", ".join(f"{k} {v:.1f}" for k, v in tonal.items()))
-assert tonal["white noise"] - tonal["training chunks"] > 6, "the measure must tell the toy stems from noise"
-way = (tonal["white noise"] - tonal["generated"]) / (tonal["white noise"] - tonal["training chunks"])
-print(f"the generated stems are {way:.0%} of the way from white noise to the training stems' tonality"
-      + (" (noise-like: the notes are not there yet; docs/training_recipe.md)" if way < 2 / 3 else ""))
+tonal = quality.tonality(y[:, pitched], x0[:, pitched].float().cpu(), torch.Generator().manual_seed(5))
+print(f"flatness of bass, guitar, piano (dB): training chunks {tonal['real']:.1f}, generated {tonal['candidate']:.1f}, "
+      f"white noise {tonal['white noise']:.1f}")
+assert tonal["white noise"] - tonal["real"] > 6, "the measure must tell the toy stems from noise"
+print(f"the generated stems are {tonal['share']:.0%} of the way from white noise to the training stems' tonality"
+      + (" (noise-like: the notes are not there yet; docs/training_recipe.md)" if tonal["share"] < 2 / 3 else ""))
 for b in range(len(y)):
     display(plotting.players({**dict(zip(STEMS, y[b])), "mix": y[b].sum(0)}, SR, columns=5))
 fig = plotting.stems_figure(dict(zip(STEMS, y[0])), SR, mix=y[0].sum(0), max_freq=8000,

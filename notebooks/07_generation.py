@@ -173,7 +173,7 @@ print("per-stem RMS, generated mean:", {s: round(float(v), 3) for s, v in zip(ST
 coh_data, coh_gen = coherence(real), coherence(samples)
 print(f"drums ↔ others onset coherence: data {coh_data[0]:.2f} (other song {coh_data[1]:.2f}); "
       f"generated {coh_gen[0]:.2f} (other sample {coh_gen[1]:.2f})")
-flat = lambda x: 10 * np.log10(quality.spectral_flatness(x))   # noqa: E731
+flat = quality.flatness_db
 white = flat(torch.randn(4, LENGTH, generator=torch.Generator().manual_seed(2)))
 print(f"tonality, spectral flatness of the loud frames in dB (white noise {white:.1f} dB; a pure tone far lower):")
 for k, s in enumerate(STEMS):

@@ -213,21 +213,15 @@ print("the imputed stems lean to the song's key and start on its beat, more than
 # `docs/training_recipe.md` measures why, and what training changes it.
 
 # %%
-def flatness_db(x):
-    return 10 * np.log10(quality.spectral_flatness(x))
-
-
 present = [(i, k) for i, m in enumerate(meta) for k in missing if m["stems"][STEMS[k]]["present"]]
-true_x = torch.stack([X[i, k] for i, k in present])
-imp_x = torch.stack([imputed[i, k] for i, k in present])
-noise_x = true_x.pow(2).mean(-1, keepdim=True).sqrt() * torch.randn(true_x.shape, generator=torch.Generator().manual_seed(3))
-tonality = {"true stems": flatness_db(true_x), "imputed": flatness_db(imp_x), "white noise": flatness_db(noise_x)}
-print("spectral flatness of guitar & piano (dB):", ", ".join(f"{k} {v:.1f}" for k, v in tonality.items()))
+tonal = quality.tonality(torch.stack([imputed[i, k] for i, k in present]), torch.stack([X[i, k] for i, k in present]),
+                         torch.Generator().manual_seed(3))
+print(f"spectral flatness of guitar & piano (dB): true stems {tonal['real']:.1f}, imputed {tonal['candidate']:.1f}, "
+      f"white noise {tonal['white noise']:.1f}")
 MIN_TONAL_GAP_DB = 6.0     # calibration: true stems at least this far below white noise
-assert tonality["white noise"] - tonality["true stems"] > MIN_TONAL_GAP_DB, "the measure must tell notes from noise"
-share = (tonality["white noise"] - tonality["imputed"]) / (tonality["white noise"] - tonality["true stems"])
-print(f"the imputed stems are {share:.0%} of the way from white noise to the true stems' tonality "
-      f"({'tonal like the real stems' if share > 2 / 3 else 'still noise-like: not yet music'})")
+assert tonal["white noise"] - tonal["real"] > MIN_TONAL_GAP_DB, "the measure must tell notes from noise"
+print(f"the imputed stems are {tonal['share']:.0%} of the way from white noise to the true stems' tonality "
+      f"({'tonal like the real stems' if tonal['share'] > 2 / 3 else 'still noise-like: not yet music'})")
 
 # %% [markdown]
 # The beat is the easier half: onsets on the kept drums and bass are plain to hear at any noise level,

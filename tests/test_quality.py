@@ -109,3 +109,13 @@ def test_wiener_denoiser_reaches_its_closed_form_error_on_gaussian_stems():
         swapped = quality.WienerDenoiser(wiener.power.flip(0))                 # each stem gets the other's spectrum
         worse = quality.denoising_error(swapped, clips[192:], [sigma], generator=g)[sigma]["relative"]
         assert all(w > e * 1.2 for w, e in zip(worse, err)), (worse, err)
+
+
+def test_tonality_places_real_clips_at_one_and_white_noise_near_zero():
+    t = torch.arange(16384) / 22050
+    real = torch.stack([0.1 * torch.sin(2 * torch.pi * f * t) for f in (220.0, 330.0, 440.0, 550.0)])
+    g = torch.Generator().manual_seed(0)
+    assert quality.tonality(real, real, g)["share"] == pytest.approx(1.0)
+    noisy = quality.white_noise(4, 16384, 0.07, torch.Generator().manual_seed(1))
+    result = quality.tonality(noisy, real, torch.Generator().manual_seed(0))
+    assert result["white noise"] - result["real"] > 20 and abs(result["share"]) < 0.1, result
