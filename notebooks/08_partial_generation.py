@@ -377,8 +377,9 @@ print(f"outpainted {LONG_SECONDS} s ({T_LONG / CHUNK:.1f} × the training length
       f"{gen_config.nfe} NFE each: {time.time() - t0:.0f} s")
 g_alone = torch.Generator(device=device).manual_seed(1)
 with StepProgress(GEN_STEPS, "independent chunks") as bar:
+    # the paper's way: each chunk alone, edge to edge, with no margin beyond its ends (margin=0)
     alone = tasks.map_chunks(lambda c: tasks.generate(D, c.shape, config=gen_config, generator=g_alone, device=device,
-                                                      callback=bar),
+                                                      callback=bar, margin=0),
                              torch.zeros(1, len(STEMS), T_LONG, device=device), CHUNK, batch_size=64)[0].cpu()
 joins_out = tasks.chunk_joins(T_LONG, CHUNK, OVERLAP, "sequential")      # where one chunk's samples give way
 joins_alone = tasks.chunk_joins(T_LONG, CHUNK, 0, "independent")         # to the next one's
