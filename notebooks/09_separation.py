@@ -114,17 +114,17 @@ Y = X.sum(1, keepdim=True)                                                      
 print(f"{len(names)} songs × {X.shape[-1] / SR:.2f} s: {', '.join(names)}")
 
 
-def separate(denoiser, config, songs=None, seed=0):
+def separate(denoiser, config, songs=None, seed=0, chunking="seamless"):
     """Separate the mixtures of ``songs`` (default: all) in chunks of CHUNK, a progress bar.
 
     ``separate_long`` overlaps the chunks by a quarter and separates them in two batches, the second
     holding its overlap with the first as known (seamless; ``chunking="independent"`` is the paper's)."""
     y = Y if songs is None else Y[songs]
     g = torch.Generator(device=device).manual_seed(seed)
-    runs = tasks.chunk_runs(y.shape[-1], CHUNK, tasks.default_overlap(CHUNK), "seamless", y.shape[0],
+    runs = tasks.chunk_runs(y.shape[-1], CHUNK, tasks.default_overlap(CHUNK), chunking, y.shape[0],
                             y.shape[0] * y.shape[-1] // CHUNK)
     with StepProgress(runs * config.num_steps, f"{config.method} {config.sampler} {config.nfe} NFE") as bar:
-        est = tasks.separate_long(denoiser, y.to(device), config, chunk_length=CHUNK,
+        est = tasks.separate_long(denoiser, y.to(device), config, chunk_length=CHUNK, chunking=chunking,
                                   batch_size=y.shape[0] * y.shape[-1] // CHUNK, generator=g, callback=bar)
     return est.cpu()
 
@@ -285,25 +285,27 @@ print(f"Dirac beats the equal split on every stem; average {ours['average']:.2f}
 # Each network call costs the same, so the cost of a separation is its NFE. The paper's Euler
 # sampler with R = 2 spends 2 calls per step; EDM's Heun sampler (Karras et al. 2022) also spends
 # 2 per step (one fewer in total) but is second order. Same Dirac likelihood and churn per step, a few
-# grid sizes, on the first song. The curves vary with the seed: read the trend, not the decimals.
+# grid sizes, on the first song, whose chunks are separated independently as in the paper (this
+# section compares samplers, not chunkings, and independent chunks cost 4 runs instead of 5).
+# The curves vary with the seed: read the trend, not the decimals.
 # Why not fewer steps than these? The end of this section shows that below some step count the
 # Dirac ODE blows up, whatever the model.
 
 # %%
 NFE_SONGS = [0]
-GRID = course.size((16, 24, 32), (16, 32))
+GRID = course.size((16, 24), (16, 32))
 curves = {"euler": ([], []), "heun": ([], [])}
 for n in GRID:
     for sampler in curves:
         cfg = tasks.SeparationConfig.paper_dirac().with_steps(n)
         cfg = cfg.with_heun() if sampler == "heun" else cfg
         curves[sampler][0].append(cfg.nfe)
-        curves[sampler][1].append(score(separate(D, cfg, songs=NFE_SONGS), songs=NFE_SONGS)["average"])
+        curves[sampler][1].append(score(separate(D, cfg, songs=NFE_SONGS, chunking="independent"), songs=NFE_SONGS)["average"])
 for sampler, (nfe, sdri) in curves.items():
     print(f"{sampler:>5}: " + ", ".join(f"{n} NFE → {v:.2f} dB" for n, v in zip(nfe, sdri)))
 
 paper_cfg = tasks.SeparationConfig.paper_dirac()                   # Table 1: 150 Euler steps × R 2
-paper_db = score(separate(D, paper_cfg, songs=NFE_SONGS), songs=NFE_SONGS)["average"]
+paper_db = score(separate(D, paper_cfg, songs=NFE_SONGS, chunking="independent"), songs=NFE_SONGS)["average"]
 print(f"paper: {paper_cfg.nfe} NFE → {paper_db:.2f} dB")
 
 fig, ax = plt.subplots(figsize=(6, 3.5))
@@ -360,16 +362,20 @@ if not course.QUICK:
 # chosen on 16 toy songs outside data_small (`benchmarks/separation_sigma_max.py`, in
 # `docs/benchmarks.md`, "Separation: choosing σ_max"), and checked on the test songs by
 # `tests/test_shipped_quality.py`. The cell compares both starts on the first song, with the same
-# Heun 24-step grid shape. One song is a small sample, so read it as an illustration, not a ranking.
+# Heun 24-step grid shape and the independent chunks of the curves above (σ_max 1 is the Heun point of
+# those curves at this step count, so it is not run again). One song is a small sample, so read it as
+# an illustration, not a ranking.
 
 # %%
 print("stem RMS of these songs:", {k: round(float(X[:, i].pow(2).mean().sqrt()), 3) for i, k in enumerate(STEMS)},
       f"(σ_data = {D.sigma_data:g})")
-start_cfgs = {"σ_max 1 (paper)": recommended_separation().replace(sigma_max=1.0).with_steps(STEPS),
-              f"σ_max {recommended_separation().sigma_max:g} (recommended)": dirac_cfg}
-for label, cfg in start_cfgs.items():
-    db = score(separate(D, cfg, songs=NFE_SONGS), songs=NFE_SONGS)["average"]
-    print(f"  {label}: {settings_text(cfg)} → {db:.2f} dB on {names[NFE_SONGS[0]]}")
+paper_start = tasks.SeparationConfig.paper_dirac().with_steps(STEPS).with_heun()   # a point of the Heun curve above
+assert settings_text(paper_start.replace(sigma_max=dirac_cfg.sigma_max)) == settings_text(dirac_cfg)  # only σ_max differs
+start_db = {"σ_max 1 (paper)": (paper_start, curves["heun"][1][GRID.index(STEPS)]),
+            f"σ_max {dirac_cfg.sigma_max:g} (recommended)":
+                (dirac_cfg, score(separate(D, dirac_cfg, songs=NFE_SONGS, chunking="independent"), songs=NFE_SONGS)["average"])}
+for label, (cfg, db) in start_db.items():
+    print(f"  {label}: {settings_text(cfg)} → {db:.2f} dB on {names[NFE_SONGS[0]]} (independent chunks)")
 
 # %% [markdown]
 # **Why not fewer steps?** The Dirac constraint makes the ODE *stiff* at large σ. There the denoiser
