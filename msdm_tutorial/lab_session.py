@@ -255,10 +255,11 @@ class LabPlan:
     def total_steps(self) -> int:
         """Sampler steps the callback will see (one pass per batch of chunks; seamless chunks and
         outpainting take several, see ``tasks.chunk_passes``)."""
-        if self.request.task == "generate" and self.length <= self.chunk:
+        if self.chunk is None or self.length <= self.chunk:
             return self.config.num_steps
-        batch = 1 if self.request.task == "generate" else self.batch
-        return tasks.chunk_runs(self.length, self.chunk, self.overlap, self.chunking, 1, batch) * self.config.num_steps
+        if self.request.task == "generate":
+            return tasks.outpainting_chunks(self.model, self.length, self.chunk, self.overlap) * self.config.num_steps
+        return tasks.chunk_runs(self.length, self.chunk, self.overlap, self.chunking, 1, self.batch) * self.config.num_steps
 
     @property
     def overlap(self) -> int:

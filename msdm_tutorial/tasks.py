@@ -100,10 +100,10 @@ def generate(denoiser: Denoiser, shape: Sequence[int], config: SamplingConfig | 
     ``progress(done, total)`` counts chunks.
 
     The network's estimate is worst near the ends of its input, where it sees zeros beyond them, and
-    generated stems used to spike there (up to the ±1 clamp; docs/training_recipe.md, section 2). So a
-    song of one chunk is generated ``margin`` samples longer at each end, which are dropped (default
-    :func:`generation_margin`: an eighth of a chunk; 0 turns it off). Outpainted songs keep their chunk
-    grid (joins at ``chunking.chunk_joins``), so the margin does not apply to them.
+    generated stems used to spike there (up to the ±1 clamp; docs/training_recipe.md, section 2). So
+    every song is generated ``margin`` samples longer at each end, which are dropped (default
+    :func:`generation_margin`: an eighth of a chunk; 0 turns it off). An outpainted song is the
+    middle of a longer outpainted one, so its joins lie at :func:`outpainting_joins`.
     """
     shape = tuple(int(n) for n in shape)
     if len(shape) != 3 or min(shape) < 1:
@@ -113,13 +113,15 @@ def generate(denoiser: Denoiser, shape: Sequence[int], config: SamplingConfig | 
         raise ValueError(f"the model has {len(stems)} stems {tuple(stems)} but shape asks for {shape[1]}")
     config = config or GenerationConfig.paper()
     b, k, t = shape
-    if chunk_length is not None and t > chunk_length:
-        known = torch.zeros(shape, device=device)
-        return outpaint(denoiser, known, torch.zeros(k), config, generator, callback, chunk_length, overlap,
-                        precision, progress)
-    margin = generation_margin(denoiser, t) if margin is None else int(margin)
+    long = chunk_length is not None and t > chunk_length
+    margin = generation_margin(denoiser, chunk_length if long else t) if margin is None else int(margin)
     if margin < 0:
         raise ValueError(f"margin must be >= 0, got {margin}")
+    if long:
+        known = torch.zeros((b, k, t + 2 * margin), device=device)
+        x = outpaint(denoiser, known, torch.zeros(k), config, generator, callback, chunk_length, overlap,
+                     precision, progress)
+        return x[..., margin:margin + t]
     denoiser = with_precision(denoiser, precision, device)
     x = _sample(score_derivative(denoiser), (b, k, t + 2 * margin), config, generator=generator, callback=callback,
                 device=device)
@@ -131,6 +133,27 @@ def generation_margin(denoiser: Denoiser, chunk_length: int) -> int:
     rounded up to the U-Net's valid-length multiple (4096 samples for the tiny model's 32768-sample
     chunks). ``benchmarks/generation_edges.py`` measures what it removes; notebook 07 checks it."""
     return round_up(chunk_length // 8, length_multiple(denoiser))
+
+
+def outpainting_joins(denoiser: Denoiser, length: int, chunk_length: int, overlap: int | None = None,
+                      margin: int | None = None) -> list[int]:
+    """Where a song that :func:`generate` outpainted passes from one chunk's samples to the next's:
+    the joins (``chunk_joins``, sequential) of the song with its ``margin`` at each end, shifted back."""
+    overlap = default_overlap(chunk_length) if overlap is None else overlap
+    margin = generation_margin(denoiser, chunk_length) if margin is None else int(margin)
+    joins = chunk_joins(length + 2 * margin, chunk_length, overlap, "sequential")
+    return [j - margin for j in joins if 0 < j - margin < length]
+
+
+def outpainting_chunks(denoiser: Denoiser, length: int, chunk_length: int, overlap: int | None = None,
+                       margin: int | None = None) -> int:
+    """How many chunks (sampler runs, a batch of songs at a time) :func:`generate` makes for a song of
+    ``length`` samples: 1 up to a chunk, else the sequential chunks of the song with its margins."""
+    if length <= chunk_length:
+        return 1
+    overlap = default_overlap(chunk_length) if overlap is None else overlap
+    margin = generation_margin(denoiser, chunk_length) if margin is None else int(margin)
+    return chunk_runs(length + 2 * margin, chunk_length, overlap, "sequential", 1, 1)
 
 
 def outpaint(denoiser: Denoiser, known: Tensor, keep_mask: Tensor, config: SamplingConfig, generator=None,
@@ -400,7 +423,8 @@ def impute_long(denoiser: Denoiser, known: Tensor, keep: Iterable[str] | Tensor,
 
 __all__ = [
     # the tasks (this module)
-    "generate", "generation_margin", "outpaint", "imputation_project", "imputation_mask", "impute",
+    "generate", "generation_margin", "outpainting_joins", "outpainting_chunks", "outpaint", "imputation_project", "imputation_mask",
+    "impute",
     "dirac_derivative", "gaussian_derivative", "separate", "separate_long", "impute_long",
     # their settings (configs), inputs (task_inputs), chunks (chunking), precision and ISDM
     "SamplingConfig", "GenerationConfig", "ImputationConfig", "SeparationConfig",

@@ -366,7 +366,7 @@ GEN_STEPS = course.size(12, 4)
 gen_config = tasks.GenerationConfig.paper().with_steps(GEN_STEPS)
 OVERLAP = tasks.default_overlap(CHUNK)
 T_LONG = LONG_SECONDS * SR
-runs = tasks.chunk_runs(T_LONG, CHUNK, OVERLAP, "sequential", 1, 1)
+runs = tasks.outpainting_chunks(D, T_LONG, CHUNK, OVERLAP)
 
 t0 = time.time()
 with StepProgress(runs * GEN_STEPS, f"outpaint {runs} chunks") as bar:
@@ -381,7 +381,7 @@ with StepProgress(GEN_STEPS, "independent chunks") as bar:
     alone = tasks.map_chunks(lambda c: tasks.generate(D, c.shape, config=gen_config, generator=g_alone, device=device,
                                                       callback=bar, margin=0),
                              torch.zeros(1, len(STEMS), T_LONG, device=device), CHUNK, batch_size=64)[0].cpu()
-joins_out = tasks.chunk_joins(T_LONG, CHUNK, OVERLAP, "sequential")      # where one chunk's samples give way
+joins_out = tasks.outpainting_joins(D, T_LONG, CHUNK, OVERLAP)           # where one chunk's samples give way
 joins_alone = tasks.chunk_joins(T_LONG, CHUNK, 0, "independent")         # to the next one's
 
 # %% [markdown]

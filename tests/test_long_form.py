@@ -177,13 +177,34 @@ def test_outpainting_continues_without_jumps():
     x = tasks.generate(prior, (8, 4, T), config=cfg, chunk_length=L, overlap=L // 4,
                        generator=torch.Generator().manual_seed(0))
     assert x.shape == (8, 4, T)
-    joins = tasks.chunk_joins(T, L, L // 4, "sequential")
+    joins = tasks.outpainting_joins(prior, T, L, L // 4)
+    assert joins != tasks.chunk_joins(T, L, L // 4, "sequential"), "the margin moves the chunk grid"
     assert jump_ratio(x, joins, W) < 2.2
     # the same chunks generated alone and put side by side jump
     alone = tasks.map_chunks(lambda c: tasks.generate(prior, c.shape, config=cfg,
                                                       generator=torch.Generator().manual_seed(1)),
                              torch.zeros(8, 4, T), L, batch_size=64)
     assert jump_ratio(alone, tasks.chunk_joins(T, L, 0, "independent"), W) > 2.5
+
+
+def test_outpainting_generates_a_margin_beyond_each_end():
+    """A long song is the middle of an outpainted song ``margin`` samples longer at each end."""
+    prior = SmoothPrior()
+    cfg = GenerationConfig.paper().with_steps(8).replace(sigma_max=2.0)
+    margin = tasks.generation_margin(prior, L)
+    assert margin == L // 8
+    x = tasks.generate(prior, (2, 4, T), config=cfg, chunk_length=L, overlap=L // 4,
+                       generator=torch.Generator().manual_seed(3))
+    padded = tasks.outpaint(prior, torch.zeros(2, 4, T + 2 * margin), torch.zeros(4), cfg, chunk_length=L,
+                            overlap=L // 4, generator=torch.Generator().manual_seed(3))
+    torch.testing.assert_close(x, padded[..., margin:margin + T])
+    none = tasks.generate(prior, (2, 4, T), config=cfg, chunk_length=L, overlap=L // 4, margin=0,
+                          generator=torch.Generator().manual_seed(3))
+    torch.testing.assert_close(none, tasks.outpaint(prior, torch.zeros(2, 4, T), torch.zeros(4), cfg, chunk_length=L,
+                                                    overlap=L // 4, generator=torch.Generator().manual_seed(3)))
+    assert tasks.outpainting_joins(prior, T, L, L // 4, margin=0) == tasks.chunk_joins(T, L, L // 4, "sequential")
+    assert [j + margin for j in tasks.outpainting_joins(prior, T, L, L // 4)] == \
+        [j for j in tasks.chunk_joins(T + 2 * margin, L, L // 4, "sequential") if margin < j < T + margin]
 
 
 def test_long_imputation_keeps_stems_and_has_no_jumps():

@@ -40,7 +40,7 @@ def run_generate(args) -> int:
     seconds = args.seconds if args.seconds is not None else chunk / sr
     n = max(1, round(seconds * sr))
     length = generation_length(n, m, chunk)
-    runs = chunk_runs(length, chunk, overlap, "sequential", args.batch, args.batch) if n > chunk else 1
+    runs = tasks.outpainting_chunks(model, length, chunk, overlap)
     if args.compile:
         compile_model(model)
     t0 = time.perf_counter()
