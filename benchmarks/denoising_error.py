@@ -9,7 +9,10 @@ rate: 32768 samples are 1.5 s at 22050 Hz and 3 s at 11025 Hz), at σ from 0.03 
 1 = no better than predicting silence. Generation starts at σ = 20, separation at σ = 1, so a model
 that generates music must be well below 1 at σ ≥ 1. Also the edge ratio (error within 256 samples of
 the chunk ends ÷ error elsewhere) and the edge bias: RMS of D's estimate in the first 64 samples ÷ in
-the middle, at σ = 10 (a model that learnt "every chunk starts with an onset" scores ≫ 1).
+the middle, at σ = 10 (a model that learnt "every chunk starts with an onset" scores ≫ 1). And the
+leak on silence (``quality.silence_leak``, mean over stems, dB re σ) at the small σ where sampling
+ends: what a model lets through there stays in its samples as a noise floor where the stems rest
+(``benchmarks/regeneration.py``).
 
 Calibration row: the Wiener filter (``quality.WienerDenoiser``), the best *linear* denoiser, which
 knows each stem's average spectrum and nothing else. Sampling from it gives coloured noise, so a model
@@ -35,8 +38,15 @@ from msdm_tutorial.models import model_rate  # noqa: E402
 from msdm_tutorial.data.stream import ToySongStream  # noqa: E402
 
 SIGMAS = (0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
+LEAK_SIGMAS = (0.003, 0.01, 0.03)        # quality.silence_leak: noise let through on silent stems
 EVAL_SEED = 424242
 CHUNKS = 48
+
+
+def leak(denoiser, x0: torch.Tensor) -> dict[float, float]:
+    """Mean over stems of quality.silence_leak (dB re σ) on silent chunks shaped like 8 of ``x0``'s."""
+    per = quality.silence_leak(denoiser, (8, *x0.shape[1:]), LEAK_SIGMAS, generator=torch.Generator().manual_seed(2))
+    return {s: sum(v) / len(v) for s, v in per.items()}
 
 
 @torch.no_grad()
@@ -64,22 +74,25 @@ def main(argv=None) -> int:
         err = quality.denoising_error(wiener, clips[rate], SIGMAS, generator=torch.Generator().manual_seed(0))
         at = "" if rate == SAMPLE_RATE else f", {rate} Hz"
         rows.append((f"Wiener filter (linear; knows each stem's average spectrum only{at})", err,
-                     edge_bias(wiener, clips[rate])))
+                     edge_bias(wiener, clips[rate]), leak(wiener, clips[rate])))
     for denoiser, label in models:
         x0 = clips[model_rate(denoiser)]
         mine = x0[:, [STEMS.index(s) for s in denoiser.stems]]     # an ISDM model sees its own stem
         err = quality.denoising_error(denoiser, mine, SIGMAS, generator=torch.Generator().manual_seed(0))
-        rows.append((label, err, edge_bias(denoiser, mine)))
+        rows.append((label, err, edge_bias(denoiser, mine), leak(denoiser, mine)))
         print(label, {s: round(sum(v["relative"]) / len(v["relative"]), 3) for s, v in err.items()}, flush=True)
 
     lines = ["## Denoising error by noise level (training ablations)", "",
              f"Measured by `.venv/bin/python benchmarks/denoising_error.py --write …` on {date.today()}: "
              f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}. {CHUNKS} chunks of "
              f"32768 samples from unseen toy songs (stream seed {EVAL_SEED}). Relative error e(σ), mean over "
-             "stems (1 = no better than silence); edge ratio at σ = 0.1; edge bias at σ = 10 (1 = none).", "",
-             markdown_table(["model", *(f"e({s:g})" for s in SIGMAS), "edge ratio", "edge bias"],
+             "stems (1 = no better than silence); edge ratio at σ = 0.1; edge bias at σ = 10 (1 = none); leak on "
+             "silent stems (dB re σ, mean over stems; lower = quieter rests).", "",
+             markdown_table(["model", *(f"e({s:g})" for s in SIGMAS), "edge ratio", "edge bias",
+                             *(f"leak({s:g}) dB" for s in LEAK_SIGMAS)],
                             ([label, *(f"{sum(v['relative']) / len(v['relative']):.3f}" for v in err.values()),
-                              f"{err[0.1]['edge_ratio']:.2f}", f"{bias:.2f}"] for label, err, bias in rows))]
+                              f"{err[0.1]['edge_ratio']:.2f}", f"{bias:.2f}", *(f"{v:.1f}" for v in lk.values())]
+                             for label, err, bias, lk in rows))]
     print_section(lines[0], "\n".join(lines) + "\n", args.write)
     return 0
 

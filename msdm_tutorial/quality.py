@@ -151,6 +151,27 @@ def denoising_error(denoiser, x0: Tensor, sigmas, generator: torch.Generator | N
     return out
 
 
+@torch.no_grad()
+def silence_leak(denoiser, shape, sigmas, generator: torch.Generator | None = None) -> dict[float, list[float]]:
+    """How much noise ``denoiser`` lets through where every stem is silent: for every σ, per stem k,
+
+        leak_k(σ) = 20·log10( RMS(D(σn; σ)_k) / σ )   dB re σ        (x0 = 0, n ~ N(0, I) of ``shape``)
+
+    Toy stems rest in digital silence. A denoiser that can tell a rest from a note keeps rests silent,
+    and its leak falls without bound as σ → 0, where the two are easy to tell apart. One that only
+    shrinks by the stems' average power P, x·P/(P + σ²) (the Wiener filter, the ideal denoiser of
+    Gaussian stems), leaks *more* as σ → 0. Returning the input scores 0 dB; halving it, −6 dB.
+    What leaks at the small σ where sampling ends stays in the result as a noise floor at about
+    σ·10^(leak/20) (``benchmarks/regeneration.py`` measures the floor itself).
+    """
+    noise = torch.randn(tuple(shape), generator=generator)
+    out = {}
+    for sigma in sigmas:
+        rms = denoiser(float(sigma) * noise, float(sigma)).float().pow(2).mean((0, 2)).sqrt()
+        out[float(sigma)] = (20 * torch.log10(rms.clamp_min(1e-30) / float(sigma))).tolist()
+    return out
+
+
 class WienerDenoiser(torch.nn.Module):
     """The best *linear* denoiser for stationary stems: per stem k and frequency f,
 

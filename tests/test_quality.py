@@ -1,5 +1,7 @@
 """Quality measures for generated stems: the Fréchet distance, its ratio to real sets, tonality."""
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -119,3 +121,21 @@ def test_tonality_places_real_clips_at_one_and_white_noise_near_zero():
     noisy = quality.white_noise(4, 16384, 0.07, torch.Generator().manual_seed(1))
     result = quality.tonality(noisy, real, torch.Generator().manual_seed(0))
     assert result["white noise"] - result["real"] > 20 and abs(result["share"]) < 0.1, result
+
+
+def test_silence_leak_of_identity_halving_silent_and_shrinking_denoisers():
+    def g():
+        return torch.Generator().manual_seed(0)
+
+    identity = quality.silence_leak(lambda x, sigma: x, (2, 4, 4096), [0.01, 0.1], generator=g())
+    assert all(abs(v) < 0.3 for per in identity.values() for v in per)       # the draw's RMS is σ within 0.8 %
+    half = quality.silence_leak(lambda x, sigma: x / 2, (2, 4, 4096), [0.01], generator=g())[0.01]
+    assert all(abs(h - i + 6.02) < 0.01 for h, i in zip(half, identity[0.01]))
+    # the Wiener filter fitted on stems with no energy at all removes everything it sees
+    silent = quality.WienerDenoiser(torch.zeros(4, 4096 // 2 + 1))
+    assert max(quality.silence_leak(silent, (2, 4, 4096), [0.01], generator=g())[0.01]) < -200
+    # the ideal denoiser of Gaussian stems of power P shrinks by P / (P + σ²): it leaks *more* as σ → 0
+    shrink = lambda x, sigma: x * 0.01 / (0.01 + sigma ** 2)            # noqa: E731
+    leak = quality.silence_leak(shrink, (2, 4, 4096), [0.3, 0.1], generator=g())
+    for sigma, per in leak.items():
+        assert all(abs(v - 20 * math.log10(0.01 / (0.01 + sigma ** 2))) < 0.3 for v in per)
