@@ -249,7 +249,10 @@ print(f"no spikes at the ends with the margin ✓ (≤ {MAX_END_PEAK_SHARE:.0%} 
 # stem's level (far above). The issue's target for a model that makes music is a ratio ≤ 5 on every
 # stem; the cell asserts that the scale separates real stems from noise at that line, and reports
 # where the model lands. Quick mode compares sets of 3 clips, too few to judge a model by; the default
-# mode's 8 are still few (`docs/benchmarks.md`, "Generation quality", uses 16 against 32).
+# mode's 8 are still few (`docs/benchmarks.md`, "Generation quality", uses 16 against 32). Log-mel
+# frames weigh a rest filled with faint noise as far from a silent one as a note is from a rest, so
+# this distance punishes a noise floor hard; `docs/training_recipe.md` (section 4, "Where the distance
+# comes from") shows that most of the shipped model's distance is such a floor.
 
 # %%
 MAX_MUSIC_RATIO = 5.0                            # distance ratio of a set that sounds like real stems
