@@ -15,7 +15,7 @@ Per start level and stem: the Fréchet distance ratio (``quality.distance_ratio`
 against 32 real ones, over the mean of 3 disjoint real sets of 16; 1 = as real songs) and the tonality
 of the pitched stems (``quality.flatness_db``; real stems about −20 to −45 dB, white noise −2.5 dB).
 A second table shows where the distance comes from: each stem's mean power per octave band (dB) in
-the real clips, regenerated from σ_s = 0.03 and from σ_s = 20 (generation), and its *floor*: the RMS
+the real clips, regenerated from the lowest and the highest σ_s (0.03, and 20: generation), and its *floor*: the RMS
 (dBFS) of its quietest frames (10th percentile of 1024-sample frames; "silent" below −120 dBFS). Real
 toy stems rest in digital silence, and log-mel frames weigh a rest at −40 dBFS as far from one at −80
 dBFS as a note is from a rest, so a noise floor alone moves the distance ratio (white noise added to
@@ -69,7 +69,8 @@ def band_powers(x: torch.Tensor, rate: int) -> list[float]:
                       return_complex=True).abs().pow(2).mean((0, 2))
     freqs = torch.linspace(0, rate / 2, spec.shape[0])
     edges = [b if b is not None else rate / 2 + 1 for b in BANDS]
-    return [10 * float(torch.log10(spec[(freqs >= lo) & (freqs < hi)].mean() + 1e-20)) for lo, hi in zip(edges, edges[1:])]
+    return [10 * float(torch.log10(spec[(freqs >= lo) & (freqs < hi)].mean() + 1e-20))
+            for lo, hi in zip(edges, edges[1:])]
 
 
 @torch.no_grad()
@@ -115,8 +116,10 @@ def main(argv=None) -> int:
     parser.add_argument("checkpoints", nargs="*", type=Path, default=[CHECKPOINT])
     parser.add_argument("--label", action="append", default=[], help="a name per checkpoint, in order")
     parser.add_argument("--write", action="store_true", help="write the section of docs/benchmarks.md")
+    parser.add_argument("--start-sigmas", type=float, nargs="+", default=list(START_SIGMAS), metavar="σ",
+                        help=f"start levels σ_s (default: {' '.join(f'{v:g}' for v in START_SIGMAS)})")
     parser.add_argument("--floor-check", action="store_true",
-                        help="only print the distance ratio of the real clips with white noise added at −80 … −30 dBFS")
+                        help="only print the distance ratio of real clips with white noise added at −80 … −30 dBFS")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     if args.floor_check:
@@ -125,7 +128,8 @@ def main(argv=None) -> int:
     models = [(checkpoints.load(p).eval(), label) for p, label in zip(args.checkpoints, labels)]
     rates = {model_rate(m) for m, _ in models}
     if len(rates) != 1:
-        raise SystemExit(f"regeneration.py: the checkpoints have different sample rates {sorted(rates)}; run them apart")
+        raise SystemExit(f"regeneration.py: the checkpoints have different sample rates {sorted(rates)}; "
+                         "run them apart")
     rate = rates.pop()
     x0, reference, real_sets = real_clips(rate)
     fit = ToySongStream(LENGTH, sample_rate=rate, seed=SEED + 1)
@@ -135,11 +139,11 @@ def main(argv=None) -> int:
     table, bands = [], [["real clips", stem, floor_dbfs(x0[:, k]), *(f"{v:.0f}" for v in band_powers(x0[:, k], rate))]
                         for k, stem in enumerate(STEMS)]
     for denoiser, label in [(wiener, "Wiener filter (calibration)"), *models]:
-        for sigma in START_SIGMAS:
+        for sigma in args.start_sigmas:
             t0 = time.perf_counter()
             x = regenerate(denoiser, x0, sigma)
             s = scores(x, reference, real_sets, rate)
-            if sigma in (START_SIGMAS[0], START_SIGMAS[-1]):
+            if sigma in (min(args.start_sigmas), max(args.start_sigmas)):
                 bands += [[f"{label}, σ_s {sigma:g}", stem, floor_dbfs(x[:, k]),
                            *(f"{v:.0f}" for v in band_powers(x[:, k], rate))]
                           for k, stem in enumerate(STEMS)]
@@ -149,7 +153,9 @@ def main(argv=None) -> int:
                           *(f"{s[k]['flatness']:.1f}" for k in PITCHED)])
     table.insert(0, ["the real clips (σ_s = 0)", "0", *(f"{real[k]['ratio']:.1f}" for k in STEMS),
                      *(f"{real[k]['flatness']:.1f}" for k in PITCHED)])
-    command = ".venv/bin/python benchmarks/regeneration.py --write " + " ".join(
+    sigmas = "" if args.start_sigmas == list(START_SIGMAS) else \
+        "--start-sigmas " + " ".join(f"{v:g}" for v in args.start_sigmas) + " "
+    command = ".venv/bin/python benchmarks/regeneration.py --write " + sigmas + " ".join(
         f"{p} --label '{label}'" for p, (_, label) in zip(args.checkpoints, models))
     text = "\n".join([
         SECTION, "",
