@@ -119,7 +119,7 @@ def main(argv=None) -> int:
     parser.add_argument("--start-sigmas", type=float, nargs="+", default=list(START_SIGMAS), metavar="σ",
                         help=f"start levels σ_s (default: {' '.join(f'{v:g}' for v in START_SIGMAS)})")
     parser.add_argument("--floor-check", action="store_true",
-                        help="only print the distance ratio of real clips with white noise added at −80 … −30 dBFS")
+                        help="print the distance ratio of real clips + white noise at −80 … −30 dBFS")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     if args.floor_check:
