@@ -424,8 +424,7 @@ def impute_long(denoiser: Denoiser, known: Tensor, keep: Iterable[str] | Tensor,
 __all__ = [
     # the tasks (this module)
     "generate", "generation_margin", "outpainting_joins", "outpainting_chunks", "outpaint", "imputation_project",
-    "imputation_mask",
-    "impute",
+    "imputation_mask", "impute",
     "dirac_derivative", "gaussian_derivative", "separate", "separate_long", "impute_long",
     # their settings (configs), inputs (task_inputs), chunks (chunking), precision and ISDM
     "SamplingConfig", "GenerationConfig", "ImputationConfig", "SeparationConfig",
