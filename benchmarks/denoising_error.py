@@ -83,7 +83,9 @@ def main(argv=None) -> int:
         print(label, {s: round(sum(v["relative"]) / len(v["relative"]), 3) for s, v in err.items()}, flush=True)
 
     lines = ["## Denoising error by noise level (training ablations)", "",
-             f"Measured by `.venv/bin/python benchmarks/denoising_error.py --write …` on {date.today()}: "
+             "Measured by", "", "```", ".venv/bin/python benchmarks/denoising_error.py --write "
+             + " ".join(map(str, args.checkpoints)) + "".join(f" --label '{label}'" for label in labels), "```", "",
+             f"on {date.today()}: "
              f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}. {CHUNKS} chunks of "
              f"32768 samples from unseen toy songs (stream seed {EVAL_SEED}). Relative error e(σ), mean over "
              "stems (1 = no better than silence); edge ratio at σ = 0.1; edge bias at σ = 10 (1 = none); leak on "

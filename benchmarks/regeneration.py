@@ -155,8 +155,8 @@ def main(argv=None) -> int:
                      *(f"{real[k]['flatness']:.1f}" for k in PITCHED)])
     sigmas = "" if args.start_sigmas == list(START_SIGMAS) else \
         "--start-sigmas " + " ".join(f"{v:g}" for v in args.start_sigmas) + " "
-    command = ".venv/bin/python benchmarks/regeneration.py --write " + sigmas + " ".join(
-        f"{p} --label '{label}'" for p, (_, label) in zip(args.checkpoints, models))
+    command = (".venv/bin/python benchmarks/regeneration.py --write " + sigmas + " ".join(map(str, args.checkpoints))
+               + "".join(f" --label '{label}'" for _, label in models))
     text = "\n".join([
         SECTION, "",
         f"Measured on {date.today()} ({platform.machine()}, {os.cpu_count()} cores, one thread):", "",
