@@ -154,9 +154,9 @@ def main(argv=None) -> int:
     table.insert(0, ["the real clips (σ_s = 0)", "0", *(f"{real[k]['ratio']:.1f}" for k in STEMS),
                      *(f"{real[k]['flatness']:.1f}" for k in PITCHED)])
     sigmas = "" if args.start_sigmas == list(START_SIGMAS) else \
-        "--start-sigmas " + " ".join(f"{v:g}" for v in args.start_sigmas) + " "
-    command = (".venv/bin/python benchmarks/regeneration.py --write " + sigmas + " ".join(map(str, args.checkpoints))
-               + "".join(f" --label '{label}'" for _, label in models))
+        " --start-sigmas " + " ".join(f"{v:g}" for v in args.start_sigmas)
+    command = (".venv/bin/python benchmarks/regeneration.py --write " + " ".join(map(str, args.checkpoints))
+               + "".join(f" --label '{label}'" for _, label in models) + sigmas)
     text = "\n".join([
         SECTION, "",
         f"Measured on {date.today()} ({platform.machine()}, {os.cpu_count()} cores, one thread):", "",
