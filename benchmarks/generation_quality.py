@@ -136,7 +136,7 @@ def main(argv=None) -> int:
 
     rows = {}
     for stem in STEMS:
-        ref, base = clips(reference, stem), [clips(b, stem) for b in baselines]
+        scale = quality.DistanceScale(clips(reference, stem), [clips(b, stem) for b in baselines], SR)
         real = clips(held_out, stem)
         rms = float(real.pow(2).mean().sqrt())
         candidates = {"real held-out": real,
@@ -150,7 +150,7 @@ def main(argv=None) -> int:
             # clip i of every set but the generated one belongs to held-out song i, whose key is known
             key = [key_fit(x[i], held_out[i]["meta"]) for i in range(N)] if not name.startswith("generated") else []
             rows.setdefault(name.split(" (")[0] if name.startswith("another") else name, {})[stem] = {
-                "ratio": quality.distance_ratio(x, ref, base, SR),
+                "ratio": scale(x),
                 "flatness": quality.spectral_flatness(x),
                 "rms": float(x.pow(2).mean().sqrt()),
                 "key": float(np.nanmean(key)) if key and not np.all(np.isnan(key)) else float("nan")}

@@ -46,11 +46,11 @@ def main() -> int:
     baselines = [songs[N_REF + i * N:N_REF + (i + 1) * N] for i in range(N_BASELINES)]
     print(f"{args.checkpoint}: {N} generated chunks of {length} samples per setting; distance ratio per stem "
           "(1 = as real songs), then RMS per stem")
+    scales = [quality.DistanceScale(clips(reference, s), [clips(b, s) for b in baselines], SR) for s in STEMS]
     for name, config in SETTINGS.items():
         start = time.perf_counter()
         x = tasks.generate(model, (N, len(STEMS), length), config, generator=torch.Generator().manual_seed(0))
-        ratios = [quality.distance_ratio(x[:, k], clips(reference, s), [clips(b, s) for b in baselines], SR)
-                  for k, s in enumerate(STEMS)]
+        ratios = [scale(x[:, k]) for k, scale in enumerate(scales)]
         rms = x.pow(2).mean(dim=(0, 2)).sqrt().tolist()
         print(f"| {name} | " + " | ".join(f"{r:.1f}" for r in ratios) + " | "
               + " / ".join(f"{v:.3f}" for v in rms) + f" | {time.perf_counter() - start:.0f} s |", flush=True)

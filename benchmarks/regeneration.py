@@ -83,11 +83,16 @@ def regenerate(denoiser, x0: torch.Tensor, sigma_start: float, seed: int = 0) ->
                           **config.sampler_kwargs())
 
 
-def scores(x: torch.Tensor, reference: torch.Tensor, real_sets: list[torch.Tensor], rate: int) -> dict:
+def distance_scales(reference: torch.Tensor, real_sets: list[torch.Tensor], rate: int) -> list:
+    """One ``quality.DistanceScale`` per stem, built once for every set that is scored against it."""
+    return [quality.DistanceScale(reference[:, k], [r[:, k] for r in real_sets], rate) for k in range(len(STEMS))]
+
+
+def scores(x: torch.Tensor, scales: list) -> dict:
     """Per stem: distance ratio, and flatness in dB for the pitched stems."""
     out = {}
     for k, stem in enumerate(STEMS):
-        out[stem] = {"ratio": quality.distance_ratio(x[:, k], reference[:, k], [r[:, k] for r in real_sets], rate)}
+        out[stem] = {"ratio": scales[k](x[:, k])}
         if stem in PITCHED:
             out[stem]["flatness"] = quality.flatness_db(x[:, k])
     return out
@@ -103,10 +108,10 @@ def real_clips(rate: int):
 def floor_check() -> int:
     """How far a noise floor alone moves the distance ratio: real clips + white noise at a level."""
     x0, reference, real_sets = real_clips(22050)
+    scales = distance_scales(reference, real_sets, 22050)
     for dbfs in (-80, -70, -60, -50, -40, -30):
         x = x0 + 10 ** (dbfs / 20) * torch.randn(x0.shape, generator=torch.Generator().manual_seed(0))
-        ratios = [quality.distance_ratio(x[:, k], reference[:, k], [r[:, k] for r in real_sets], 22050)
-                  for k in range(len(STEMS))]
+        ratios = [scale(x[:, k]) for k, scale in enumerate(scales)]
         print(f"white noise at {dbfs} dBFS added: " + ", ".join(f"{k} {v:.1f}" for k, v in zip(STEMS, ratios)))
     return 0
 
@@ -134,7 +139,8 @@ def main(argv=None) -> int:
     x0, reference, real_sets = real_clips(rate)
     fit = ToySongStream(LENGTH, sample_rate=rate, seed=SEED + 1)
     wiener = quality.WienerDenoiser.fit(torch.stack([fit[i] for i in range(256)]))
-    real = scores(x0, reference, real_sets, rate)
+    scales = distance_scales(reference, real_sets, rate)
+    real = scores(x0, scales)
     print("real clips themselves:", real, flush=True)
     table, bands = [], [["real clips", stem, floor_dbfs(x0[:, k]), *(f"{v:.0f}" for v in band_powers(x0[:, k], rate))]
                         for k, stem in enumerate(STEMS)]
@@ -142,7 +148,7 @@ def main(argv=None) -> int:
         for sigma in args.start_sigmas:
             t0 = time.perf_counter()
             x = regenerate(denoiser, x0, sigma)
-            s = scores(x, reference, real_sets, rate)
+            s = scores(x, scales)
             if sigma in (min(args.start_sigmas), max(args.start_sigmas)):
                 bands += [[f"{label}, σ_s {sigma:g}", stem, floor_dbfs(x[:, k]),
                            *(f"{v:.0f}" for v in band_powers(x[:, k], rate))]

@@ -67,18 +67,36 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a) + np.trace(cov_b) - 2 * cross)
 
 
-def distance_ratio(candidate, reference, real_sets, sample_rate: int) -> float:
-    """FD(candidate, reference) / mean_i FD(real_i, reference), on log-mel frames of one stem.
+class DistanceScale:
+    """The distance ratio against one reference, as a callable: ``scale(candidate)`` is
 
-    ``candidate`` and every ``real_sets[i]`` are clip sets ``(N, T)`` of the same size N (FD depends
-    on N); the real sets must be disjoint from each other and from ``reference``."""
-    candidate = _clips(candidate)
-    sizes = {len(candidate), *(len(_clips(r)) for r in real_sets)}
-    if len(sizes) != 1:
-        raise ValueError(f"compare sets of equal size: got sizes {sorted(sizes)}")
-    ref = log_mel_frames(reference, sample_rate)
-    baseline = np.mean([frechet_distance(log_mel_frames(r, sample_rate), ref) for r in real_sets])
-    return frechet_distance(log_mel_frames(candidate, sample_rate), ref) / float(baseline)
+        FD(candidate, reference) / mean_i FD(real_i, reference)        (log-mel frames of one stem)
+
+    The reference's frames and the real-set baseline are computed once, so many candidates (noise
+    calibrations, models) can be placed on the same scale. Every ``real_sets[i]`` and every candidate
+    must hold the same number of clips (FD depends on it); the real sets must be disjoint from each
+    other and from ``reference``."""
+
+    def __init__(self, reference, real_sets, sample_rate: int):
+        sizes = sorted({len(_clips(r)) for r in real_sets})
+        if len(sizes) != 1:
+            raise ValueError(f"compare sets of equal size: got sizes {sizes}")
+        self.size, self.sample_rate = sizes[0], sample_rate
+        self.reference = log_mel_frames(reference, sample_rate)
+        self.baseline = float(np.mean([frechet_distance(log_mel_frames(r, sample_rate), self.reference)
+                                       for r in real_sets]))
+
+    def __call__(self, candidate) -> float:
+        candidate = _clips(candidate)
+        if len(candidate) != self.size:
+            raise ValueError(f"compare sets of equal size: got sizes {sorted({len(candidate), self.size})}")
+        return frechet_distance(log_mel_frames(candidate, self.sample_rate), self.reference) / self.baseline
+
+
+def distance_ratio(candidate, reference, real_sets, sample_rate: int) -> float:
+    """FD(candidate, reference) / mean_i FD(real_i, reference), on log-mel frames of one stem
+    (:class:`DistanceScale` for one candidate)."""
+    return DistanceScale(reference, real_sets, sample_rate)(candidate)
 
 
 def spectral_flatness(audio, loud_db: float = -30.0) -> float:

@@ -114,9 +114,7 @@ def generate(denoiser: Denoiser, shape: Sequence[int], config: SamplingConfig | 
     config = config or GenerationConfig.paper()
     b, k, t = shape
     long = chunk_length is not None and t > chunk_length
-    margin = generation_margin(denoiser, chunk_length if long else t) if margin is None else int(margin)
-    if margin < 0:
-        raise ValueError(f"margin must be >= 0, got {margin}")
+    margin = generation_margin(denoiser, chunk_length if long else t, margin)
     if long:
         known = torch.zeros((b, k, t + 2 * margin), device=device)
         x = outpaint(denoiser, known, torch.zeros(k), config, generator, callback, chunk_length, overlap,
@@ -128,11 +126,16 @@ def generate(denoiser: Denoiser, shape: Sequence[int], config: SamplingConfig | 
     return x[..., margin:margin + t]
 
 
-def generation_margin(denoiser: Denoiser, chunk_length: int) -> int:
-    """Samples generated beyond each end of a song and dropped (:func:`generate`): an eighth of a chunk,
-    rounded up to the U-Net's valid-length multiple (4096 samples for the tiny model's 32768-sample
-    chunks). ``benchmarks/generation_edges.py`` measures what it removes; notebook 07 checks it."""
-    return round_up(chunk_length // 8, length_multiple(denoiser))
+def generation_margin(denoiser: Denoiser, chunk_length: int, margin: int | None = None) -> int:
+    """Samples generated beyond each end of a song and dropped (:func:`generate`): ``margin`` when
+    given (≥ 0), else an eighth of a chunk rounded up to the U-Net's valid-length multiple (4096
+    samples for the tiny model's 32768-sample chunks). ``benchmarks/generation_edges.py`` measures what
+    it removes; notebook 07 checks it."""
+    if margin is None:
+        return round_up(chunk_length // 8, length_multiple(denoiser))
+    if int(margin) < 0:
+        raise ValueError(f"margin must be >= 0, got {margin}")
+    return int(margin)
 
 
 def outpainting_joins(denoiser: Denoiser, length: int, chunk_length: int, overlap: int | None = None,
@@ -140,7 +143,7 @@ def outpainting_joins(denoiser: Denoiser, length: int, chunk_length: int, overla
     """Where a song that :func:`generate` outpainted passes from one chunk's samples to the next's:
     the joins (``chunk_joins``, sequential) of the song with its ``margin`` at each end, shifted back."""
     overlap = default_overlap(chunk_length) if overlap is None else overlap
-    margin = generation_margin(denoiser, chunk_length) if margin is None else int(margin)
+    margin = generation_margin(denoiser, chunk_length, margin)
     joins = chunk_joins(length + 2 * margin, chunk_length, overlap, "sequential")
     return [j - margin for j in joins if 0 < j - margin < length]
 
@@ -152,7 +155,7 @@ def outpainting_chunks(denoiser: Denoiser, length: int, chunk_length: int, overl
     if length <= chunk_length:
         return 1
     overlap = default_overlap(chunk_length) if overlap is None else overlap
-    margin = generation_margin(denoiser, chunk_length) if margin is None else int(margin)
+    margin = generation_margin(denoiser, chunk_length, margin)
     return chunk_runs(length + 2 * margin, chunk_length, overlap, "sequential", 1, 1)
 
 

@@ -240,7 +240,7 @@ print(f"no spikes at the ends with the margin ✓ (≤ {MAX_END_PEAK_SHARE:.0%} 
 # **How far from real stems?** The checks above ask for the right level, shared onsets and clean ends;
 # noise with transients on the beat could pass them all. A distance between *sets* asks more: fit a
 # Gaussian to the log-mel frames of each stem in a set, and take the Fréchet distance between the
-# generated set's Gaussian and a reference set's (`quality.distance_ratio`, as FID/FAD do; the
+# generated set's Gaussian and a reference set's (`quality.DistanceScale`, as FID/FAD do; the
 # equation is in the module's docstring). From a handful of clips the distance is noisy and grows as
 # the sets shrink, so it is divided by the mean distance of three other real sets *of the same size*:
 # 1 means "as close to the reference as real songs are". All real clips here are fresh toy songs that
@@ -269,8 +269,8 @@ for k, stem in enumerate(STEMS):
                   "pink noise": quality.pink_noise(N_SAMPLES, LENGTH, level, g_noise),
                   "white noise": quality.white_noise(N_SAMPLES, LENGTH, level, g_noise),
                   "generated": samples[:, k]}
-    fd_rows[stem] = {name: quality.distance_ratio(c, reference[:, k], [r[:, k] for r in real_sets[:3]], SR)
-                     for name, c in candidates.items()}
+    scale = quality.DistanceScale(reference[:, k], [r[:, k] for r in real_sets[:3]], SR)
+    fd_rows[stem] = {name: scale(c) for name, c in candidates.items()}
 names = list(fd_rows[STEMS[0]])
 display(Markdown(plotting.markdown_table(["stem", *names], ([s, *(f"{fd_rows[s][n]:.1f}" for n in names)]
                                                           for s in STEMS), align="l" + "r" * len(names))
