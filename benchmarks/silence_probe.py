@@ -3,6 +3,8 @@
 
     .venv/bin/python benchmarks/silence_probe.py [CKPT]                 # the leak inside the rests of songs
     .venv/bin/python benchmarks/silence_probe.py [CKPT] --learn 300     # can the network learn silence?
+    .venv/bin/python benchmarks/silence_probe.py [CKPT] --loudness      # does a rest leak more beside louder notes?
+    .venv/bin/python benchmarks/silence_probe.py [CKPT] --groupnorm     # … and is GroupNorm what carries it?
 
 1. **Rests of songs.** 8 unseen toy songs (``ToySongStream`` seed 515151) are noised at σ and denoised
    once. Where a true stem is digitally silent (|x0| < 1e-6), the RMS of the estimate's error, per
@@ -13,6 +15,16 @@
    4 × 8192 samples, ln σ uniform on [ln 0.001, ln 0.03], Adam 1e-3), once in bf16 autocast and once
    in fp32, and prints ``quality.silence_leak`` at σ = 0.001 … 0.03 every 100 steps: whether the
    architecture can represent "pass no noise" at all, and whether bf16 training gets in the way.
+3. **``--loudness``.** The rests of probe 1 again, with every stem of the songs scaled by a (rests stay
+   digitally silent), at σ = 0.01. The right answer inside a rest does not depend on a: it is silence.
+   A network whose GroupNorm divides each chunk by statistics that the notes dominate sees the noise
+   of a rest shrink as 1/a, and must undo that with a gain it can only guess; its leak then grows with a.
+4. **``--groupnorm``.** An intervention that tells GroupNorm apart from everything else that reaches
+   across the chunk (attention, the coarse levels' convolutions): 65536-sample chunks whose first 49152
+   samples are silent on every stem and whose last 16384 hold a song scaled by a; the error in
+   samples 2048–30000 at σ = 0.01, once as the model is, once with every GroupNorm taking its
+   statistics from the first half of its input only (silence and noise at every level). If the
+   leak's growth with a disappears in the second case, global GroupNorm statistics carry it.
 
 One torch thread; results are printed (the numbers quoted in docs/training_recipe.md come from here).
 """
@@ -49,6 +61,48 @@ def leak_in_rests(denoiser, x0: torch.Tensor, sigma: float) -> list[float]:
     return out
 
 
+LOUDNESS = (0.25, 0.5, 1.0, 2.0)
+
+
+def leak_against_loudness(denoiser, x0: torch.Tensor, sigma: float = 0.01) -> None:
+    """Print the rests' error (dB re σ) per stem with the songs scaled by each a in ``LOUDNESS``."""
+    print(f"  rests at σ {sigma:g}, songs scaled by a (a = 1: as in the data)")
+    for a in LOUDNESS:
+        print(f"  a {a:g}: " + ", ".join(f"{v:.1f}" for v in leak_in_rests(denoiser, a * x0, sigma)), flush=True)
+
+
+@torch.no_grad()
+def leak_beside_songs(denoiser, songs: torch.Tensor, groupnorm_from_silence: bool, sigma: float = 0.01) -> None:
+    """Probe 4: the error in a silent stretch beside songs scaled by a, optionally with every GroupNorm's
+    statistics taken from the (silent) first half of its input."""
+    import torch.nn.functional as F
+
+    x0 = torch.zeros(songs.shape[0], songs.shape[1], 65536)
+    x0[..., -songs.shape[-1]:] = songs
+    noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(0))
+    torch_group_norm = F.group_norm
+
+    def group_norm_from_first_half(h, groups, weight=None, bias=None, eps=1e-5):
+        b, c, length = h.shape
+        hg = h.float().view(b, groups, c // groups, length)
+        ref = hg[..., : length // 2]
+        mean, var = ref.mean((2, 3), keepdim=True), ref.var((2, 3), unbiased=False, keepdim=True)
+        out = ((hg - mean) * torch.rsqrt(var + eps)).view(b, c, length)
+        return out if weight is None else out * weight[None, :, None] + bias[None, :, None]
+
+    label = "GroupNorm statistics from the silent half" if groupnorm_from_silence else "GroupNorm as trained"
+    print(f"  silent stretch beside songs scaled by a, σ {sigma:g}, {label}")
+    F.group_norm = group_norm_from_first_half if groupnorm_from_silence else torch_group_norm
+    try:
+        for a in (0.0, *LOUDNESS, 4.0):
+            err = denoiser(a * x0 + sigma * noise, sigma).float() - a * x0
+            e = err[..., 2048:30000]
+            print(f"  a {a:g}: " + ", ".join(f"{20 * math.log10(float(e[:, k].pow(2).mean().sqrt()) / sigma):.1f}"
+                                            for k in range(e.shape[1])), flush=True)
+    finally:
+        F.group_norm = torch_group_norm
+
+
 def learn_silence(model, steps: int, autocast: bool) -> None:
     """Fine-tune a copy of ``model`` on silent chunks and print its silence leak every 100 steps."""
     net = copy.deepcopy(model).train()
@@ -80,6 +134,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("checkpoint", nargs="?", type=Path, default=CHECKPOINT)
     parser.add_argument("--learn", type=int, default=0, metavar="N", help="also fine-tune on silence for N steps")
+    parser.add_argument("--loudness", action="store_true", help="also the rests' error with the songs scaled")
+    parser.add_argument("--groupnorm", action="store_true",
+                        help="also a silent stretch beside scaled songs, with GroupNorm as trained and from silence")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     model = checkpoints.load(args.checkpoint).eval()
@@ -89,6 +146,12 @@ def main(argv=None) -> int:
     print(f"{args.checkpoint.name}: error inside the rests of 8 songs, dB re σ ({', '.join(stems)})")
     for sigma in SIGMAS:
         print(f"  σ {sigma:g}: " + ", ".join(f"{s} {v:.1f}" for s, v in zip(stems, leak_in_rests(model, x0, sigma))))
+    if args.loudness:
+        leak_against_loudness(model, x0)
+    if args.groupnorm:
+        songs = torch.stack([ToySongStream(16384, stems=stems, seed=515151)[i] for i in range(8)])
+        for from_silence in (False, True):
+            leak_beside_songs(model, songs, from_silence)
     if args.learn:
         for autocast in (True, False):
             learn_silence(model, args.learn, autocast)

@@ -42,6 +42,7 @@ from .runs import Logger, prepare_run_dir, restore_latest, save_training_checkpo
 from .schedules import LogNormalSigma
 from .train_config import PRESETS, TRAIN_DATA, TrainConfig, get_preset, unet_config_for  # noqa: F401
 from .unet import build as build_unet
+from .unet import get_config
 
 # Re-exported on purpose: the run's configuration (``train.PRESETS``, ``train.TrainConfig``,
 # ``train.get_preset`` … keep working). The command line is msdm_tutorial.cli.train.
@@ -189,7 +190,10 @@ def init_weights(cfg: TrainConfig, net: nn.Module, ema: nn.Module) -> None:
     path = Path(cfg.init_from)
     if not path.is_file():
         raise ValueError(f"{path}: --init-from checkpoint not found")
-    payload = read(path, config=unet_config_for(cfg))
+    want = unet_config_for(cfg)
+    have = get_config(read(path)["config"])
+    # norm_window changes no weight: `tiny` weights fine-tune into `tiny-localnorm` (and back)
+    payload = read(path, config=want.replace(norm_window=have.norm_window))
     if payload.get("stems") is not None and tuple(payload["stems"]) != tuple(cfg.stems):
         raise ValueError(f"{path}: the checkpoint's stems {tuple(payload['stems'])} differ from the run's "
                          f"{tuple(cfg.stems)}; pass --stems to match")

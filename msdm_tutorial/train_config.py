@@ -71,6 +71,8 @@ PRESETS: dict[str, TrainConfig] = {
 # ISDM ("weakly supervised"): one single-stem model per stem; pick the stem with --stems.
 PRESETS["tiny-isdm"] = replace(PRESETS["tiny"], model="tiny-isdm", stems=("bass",))
 PRESETS["paper-isdm"] = replace(PRESETS["paper"], model="paper-isdm", stems=("bass",))
+# `tiny` with local GroupNorm statistics (unet.PRESETS["tiny-localnorm"]); `tiny` weights fine-tune into it.
+PRESETS["tiny-localnorm"] = replace(PRESETS["tiny"], model="tiny-localnorm")
 
 
 def get_preset(name: str) -> TrainConfig:

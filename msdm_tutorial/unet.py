@@ -50,6 +50,11 @@ def round_up(n: int, multiple: int) -> int:
     return -(-int(n) // multiple) * multiple
 
 
+def level_rate(cfg: UNetConfig, i: int) -> int:
+    """How many input samples one frame of down level i's output (= up level i's input) spans."""
+    return cfg.patch_factor ** cfg.patch_blocks * math.prod(cfg.factors[:i + 1])
+
+
 def _patch_channels(cfg: UNetConfig) -> list[tuple[int, int]]:
     """(in, out) channels of each patch block's ResnetBlock, before folding; out·p feeds the next."""
     p, blocks = cfg.patch_factor, cfg.patch_blocks
@@ -82,6 +87,7 @@ class UNetConfig:
     kernel_multiplier_downsample: int = 2
     use_skip_scale: bool = True
     use_attention_bottleneck: bool = True
+    norm_window: int = 0            # GroupNorm statistics over this many input samples around each frame (0: whole input)
 
     def __post_init__(self):
         for name in ("multipliers", "factors", "num_blocks", "attentions"):  # lists → tuples (hashable, frozen)
@@ -103,6 +109,8 @@ class UNetConfig:
             if b % min(self.patch_factor, a):
                 raise ValueError(f"UNetConfig: a patch block has {b} channels, not divisible into "
                                  f"min(patch_factor, {a}) = {min(self.patch_factor, a)} GroupNorm groups")
+        if self.norm_window < 0:
+            raise ValueError(f"UNetConfig: norm_window must be >= 0 (0 = the whole input), got {self.norm_window}")
         for m in self.multipliers:
             if (self.channels * m) % self.resnet_groups:
                 raise ValueError(f"UNetConfig: {self.channels * m} channels are not divisible into "
@@ -114,8 +122,12 @@ class UNetConfig:
         return self.patch_factor ** self.patch_blocks * math.prod(self.factors)
 
     def to_dict(self) -> dict:
-        """Plain dict (lists, ints, bools): what checkpoints store."""
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        """Plain dict (lists, ints, bools): what checkpoints store. ``norm_window`` only when set, so
+        that the paper's architecture keeps the original's hyper-parameters (and older readers)."""
+        d = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        if not d["norm_window"]:
+            del d["norm_window"]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> UNetConfig:
@@ -146,6 +158,11 @@ PRESETS: dict[str, UNetConfig] = {
     "tiny-isdm": UNetConfig(in_channels=1, channels=16, patch_factor=8, multipliers=(1, 2, 4, 4, 4),
                             factors=(4, 4, 4, 2), num_blocks=(1, 1, 2, 2), attentions=(False, False, True, True),
                             attention_heads=4, attention_features=16),
+    # `tiny` with GroupNorm statistics over 2048 samples (93 ms) around each frame instead of the whole
+    # chunk: the same weights, so `tiny` checkpoints fine-tune into it (an ablation of issue 12's noise floor).
+    "tiny-localnorm": UNetConfig(channels=32, patch_factor=8, multipliers=(1, 2, 4, 4, 4), factors=(4, 4, 4, 2),
+                                 num_blocks=(1, 1, 2, 2), attentions=(False, False, True, True),
+                                 attention_heads=4, attention_features=32, norm_window=2048),
 }
 
 
@@ -187,11 +204,68 @@ class TimeEmbedding(nn.Module):
         return self.mlp(F.gelu(self.proj(self.fourier(t))))
 
 
-class ResnetBlock(nn.Module):
-    """h = Conv3(SiLU(GN(x)));  h = Conv3(SiLU(GN(h)·(1+scale) + shift));  return h + skip(x)."""
+def box_mean(x: Tensor, window: int) -> Tensor:
+    """Mean of ``x`` (…, L) over a centred window of ``window`` frames (odd), shrunk at the ends
+    (only frames inside count): a difference of cumulative sums, O(L) for any window, in float64."""
+    half = window // 2
+    length = x.shape[-1]
+    c = F.pad(F.pad(x.double(), (half, half)).cumsum(-1), (1, 0))
+    sums = c[..., window:window + length] - c[..., :length]
+    i = torch.arange(length, device=x.device)
+    counts = (torch.clamp(i + half, max=length - 1) - torch.clamp(i - half, min=0) + 1).double()
+    return sums / counts
 
-    def __init__(self, in_channels: int, out_channels: int, groups: int, mapping_features: int):
+
+def norm_block(window: int, length: int) -> int:
+    """Frames per block of a local GroupNorm: the largest power of 2 ≤ window/16 that divides ``length``."""
+    s = 1
+    while s * 2 <= window // 16 and length % (s * 2) == 0:
+        s *= 2
+    return s
+
+
+def group_norm(h: Tensor, groups: int, window: int = 0, eps: float = 1e-5) -> Tensor:
+    """GroupNorm without its affine: (h − μ)/√(σ² + ε), μ and σ² over the channels of each group and
+
+    * ``window = 0`` (the paper) or ≥ L: the whole input, as ``F.group_norm``;
+    * ``window = w``: about w frames around each frame. A rest then keeps its own scale instead of
+      being divided by statistics that the notes elsewhere in the chunk dominate.
+
+    Local statistics are pooled over blocks of s ≈ w/16 frames (``norm_block``): each block's mean μ_b
+    and variance v_b, then a centred ``box_mean`` over k = ⌊w/s⌋ | 1 blocks, μ = box(μ_b) and
+    σ² = box(v_b + μ_b²) − μ², in float64 so that a rest 10⁶× quieter than a neighbouring note keeps
+    its variance. All frames of a block share its statistics.
+    """
+    b, c, length = h.shape
+    if window <= 0 or window >= length:
+        return F.group_norm(h, groups, eps=eps)
+    s = norm_block(window, length)
+    hg = h.float().view(b, groups, c // groups, length)
+    mean_t = hg.mean(2)                                                        # (b, groups, L): per frame
+    var_t = (hg - mean_t[:, :, None]).pow(2).mean(2)
+    mean_b = mean_t.view(b, groups, -1, s).mean(-1)                            # (b, groups, L/s): per block
+    var_b = (var_t.view(b, groups, -1, s) + (mean_t.view(b, groups, -1, s) - mean_b[..., None]).pow(2)).mean(-1)
+    k = max(window // s, 1) | 1
+    mean = box_mean(mean_b, k)
+    var = (box_mean(var_b.double() + mean_b.double() ** 2, k) - mean ** 2).clamp_min(0)
+    mean = mean.float().repeat_interleave(s, -1)[:, :, None]
+    inv = torch.rsqrt(var + eps).float().repeat_interleave(s, -1)[:, :, None]
+    return ((hg - mean) * inv).view(b, c, length)
+
+
+def norm_frames(norm_window: int, rate: int) -> int:
+    """A ``norm_window`` of input samples in frames at a level that runs ``rate`` times slower (odd; 0 = whole input)."""
+    return max(norm_window // rate, 1) | 1 if norm_window > 0 else 0
+
+
+class ResnetBlock(nn.Module):
+    """h = Conv3(SiLU(GN(x)));  h = Conv3(SiLU(GN(h)·(1+scale) + shift));  return h + skip(x).
+
+    ``window`` (frames): GN statistics over a sliding window instead of the whole input (``group_norm``)."""
+
+    def __init__(self, in_channels: int, out_channels: int, groups: int, mapping_features: int, window: int = 0):
         super().__init__()
+        self.window = window
         self.norm1 = nn.GroupNorm(groups, in_channels)
         self.conv1 = nn.Conv1d(in_channels, out_channels, 3, padding=1)
         self.film = nn.Linear(mapping_features, 2 * out_channels)
@@ -200,19 +274,22 @@ class ResnetBlock(nn.Module):
         self.skip = nn.Conv1d(in_channels, out_channels, 1) if in_channels != out_channels else nn.Identity()
 
     def forward(self, x: Tensor, mapping: Tensor) -> Tensor:
-        h = self.conv1(F.silu(self.norm1(x)))
+        n1 = self.norm1
+        h1 = self.norm1(x) if not self.window else \
+            group_norm(x, n1.num_groups, self.window, n1.eps) * n1.weight[None, :, None] + n1.bias[None, :, None]
+        h = self.conv1(F.silu(h1))
         scale, shift = self.film(F.silu(mapping))[:, :, None].chunk(2, dim=1)
-        h = self.conv2(F.silu(modulated_group_norm(h, self.norm2, scale, shift)))
+        h = self.conv2(F.silu(modulated_group_norm(h, self.norm2, scale, shift, self.window)))
         return h + self.skip(x)
 
 
-def modulated_group_norm(h: Tensor, norm: nn.GroupNorm, scale: Tensor, shift: Tensor) -> Tensor:
+def modulated_group_norm(h: Tensor, norm: nn.GroupNorm, scale: Tensor, shift: Tensor, window: int = 0) -> Tensor:
     """GN(h)·(1 + scale) + shift, with GN's own affine (γ, β) folded into the modulation:
     (ĥ·γ + β)(1 + s) + t = ĥ·[γ(1 + s)] + [β(1 + s) + t], where the brackets are small (B, C, 1)
     tensors, so the full-size h is normalised, multiplied and shifted once each."""
     a = norm.weight[None, :, None] * (1 + scale)  # (B, C, 1)
     b = norm.bias[None, :, None] * (1 + scale) + shift
-    return F.group_norm(h, norm.num_groups, eps=norm.eps) * a + b
+    return group_norm(h, norm.num_groups, window, norm.eps) * a + b
 
 
 class Attention(nn.Module):
@@ -292,7 +369,8 @@ class DownLevel(nn.Module):
         c_in, c_out, f, km = cfg.channels * cfg.multipliers[i], cfg.channels * cfg.multipliers[i + 1], \
             cfg.factors[i], cfg.kernel_multiplier_downsample
         self.down = nn.Conv1d(c_in, c_out, f * km + 1, stride=f, padding=f * km // 2)
-        self.resnets = nn.ModuleList(ResnetBlock(c_out, c_out, cfg.resnet_groups, mapping_features)
+        window = norm_frames(cfg.norm_window, level_rate(cfg, i))
+        self.resnets = nn.ModuleList(ResnetBlock(c_out, c_out, cfg.resnet_groups, mapping_features, window)
                                      for _ in range(cfg.num_blocks[i]))
         self.transformer = Transformer(c_out, cfg.attention_heads, cfg.attention_features,
                                        cfg.attention_multiplier) if cfg.attentions[i] else None
@@ -317,7 +395,8 @@ class UpLevel(nn.Module):
         c_in, c_out, f = cfg.channels * cfg.multipliers[i + 1], cfg.channels * cfg.multipliers[i], cfg.factors[i]
         n = cfg.num_blocks[i] + (1 if cfg.attentions[i] else 0)
         self.skip_scale = 2 ** -0.5 if cfg.use_skip_scale else 1.0
-        self.resnets = nn.ModuleList(ResnetBlock(2 * c_in, c_in, cfg.resnet_groups, mapping_features)
+        window = norm_frames(cfg.norm_window, level_rate(cfg, i))
+        self.resnets = nn.ModuleList(ResnetBlock(2 * c_in, c_in, cfg.resnet_groups, mapping_features, window)
                                      for _ in range(n))
         self.transformer = Transformer(c_in, cfg.attention_heads, cfg.attention_features,
                                        cfg.attention_multiplier) if cfg.attentions[i] else None
@@ -341,10 +420,11 @@ class Bottleneck(nn.Module):
     def __init__(self, cfg: UNetConfig, mapping_features: int):
         super().__init__()
         c = cfg.channels * cfg.multipliers[-1]
-        self.resnet1 = ResnetBlock(c, c, cfg.resnet_groups, mapping_features)
+        window = norm_frames(cfg.norm_window, cfg.downsampling)
+        self.resnet1 = ResnetBlock(c, c, cfg.resnet_groups, mapping_features, window)
         self.attention = Attention(c, cfg.attention_heads, cfg.attention_features) \
             if cfg.use_attention_bottleneck else None
-        self.resnet2 = ResnetBlock(c, c, cfg.resnet_groups, mapping_features)
+        self.resnet2 = ResnetBlock(c, c, cfg.resnet_groups, mapping_features, window)
 
     def forward(self, x: Tensor, mapping: Tensor) -> Tensor:
         x = self.resnet1(x, mapping)
@@ -367,13 +447,15 @@ class UNet(nn.Module):
         mapping_features = 4 * cfg.channels
         self.time = TimeEmbedding(cfg.channels, mapping_features)
         p = cfg.patch_factor
-        self.patch = nn.ModuleList(ResnetBlock(a, b, min(p, a), mapping_features) for a, b in _patch_channels(cfg))
+        windows = [norm_frames(cfg.norm_window, p ** j) for j in range(cfg.patch_blocks)]
+        self.patch = nn.ModuleList(ResnetBlock(a, b, min(p, a), mapping_features, w)
+                                   for (a, b), w in zip(_patch_channels(cfg), windows))
         self.downs = nn.ModuleList(DownLevel(cfg, i, mapping_features) for i in range(len(cfg.factors)))
         self.mid = Bottleneck(cfg, mapping_features)
         self.ups = nn.ModuleList(UpLevel(cfg, i, mapping_features) for i in reversed(range(len(cfg.factors))))
         # Mirror of the patch blocks: unfold, then a ResnetBlock (b·p → a channels at the finer rate).
-        self.unpatch = nn.ModuleList(ResnetBlock(b, a, min(p, a), mapping_features)
-                                     for a, b in reversed(_patch_channels(cfg)))
+        self.unpatch = nn.ModuleList(ResnetBlock(b, a, min(p, a), mapping_features, w)
+                                     for (a, b), w in reversed(list(zip(_patch_channels(cfg), windows))))
 
     @property
     def downsampling(self) -> int:

@@ -219,3 +219,55 @@ def test_live_parity_small(name, unet_reference_script):
     for case in mk.reference_cases(model, kw):
         with torch.no_grad():
             assert rel_err(d(case["x"], case["sigma"]), case["denoised"]) < 1e-5
+
+
+# ---------------------------------------------------------------------------------------------
+# Local GroupNorm statistics (norm_window): the noise-floor ablation of issue 12
+
+
+def test_group_norm_whole_input_is_torch_group_norm():
+    h = torch.randn(2, 16, 512)
+    for window in (0, 512, 10_000):
+        torch.testing.assert_close(unet.group_norm(h, 4, window), nn.functional.group_norm(h, 4), rtol=0, atol=0)
+
+
+def test_local_group_norm_matches_block_statistics():
+    torch.manual_seed(0)
+    h = torch.randn(2, 16, 1024) * torch.linspace(0.01, 3, 1024)   # loudness changes along time
+    window = 255
+    s = unet.norm_block(window, 1024)
+    k = (window // s) | 1
+    assert (s, k) == (8, 31)
+    out = unet.group_norm(h, 4, window).view(2, 4, 4, 1024)
+    hg = h.view(2, 4, 4, 1024)
+    for t in (0, 10, 500, 1023):   # the k blocks centred on t's block, cut at the ends
+        lo, hi = max(t // s - k // 2, 0) * s, min(t // s + k // 2 + 1, 1024 // s) * s
+        seg = hg[..., lo:hi]
+        want = (hg[..., t] - seg.mean((2, 3))[..., None]) / torch.sqrt(seg.var((2, 3), unbiased=False)[..., None] + 1e-5)
+        torch.testing.assert_close(out[..., t], want, rtol=1e-5, atol=1e-5)
+
+
+def test_local_group_norm_keeps_a_rest_at_its_own_scale():
+    """Global statistics divide a quiet stretch by the loud one's; local ones give it unit variance."""
+    torch.manual_seed(0)
+    h = torch.randn(1, 4, 8192)
+    h[..., :4096] *= 1e-2                                  # a 'rest' beside 'notes' 100× louder
+    rest = slice(256, 3840)
+    assert unet.group_norm(h, 2, 0)[..., rest].std() < 0.05
+    assert 0.9 < unet.group_norm(h, 2, 511)[..., rest].std() < 1.1
+    # float64 pooling: a rest 10⁴× quieter than a constant offset keeps its variance
+    quiet = 0.5 + 1e-2 * torch.randn(1, 4, 8192)
+    assert 0.9 < unet.group_norm(quiet, 2, 511).std() < 1.1
+
+
+def test_localnorm_preset_shares_tiny_weights_and_its_output_depends_on_the_window():
+    tiny, local = unet.build("tiny"), unet.build("tiny-localnorm")
+    assert unet.PRESETS["tiny-localnorm"].replace(norm_window=0) == unet.PRESETS["tiny"]
+    local.load_state_dict(tiny.state_dict())               # same weights, strict
+    x = torch.randn(1, 4, 8192)
+    x[..., :4096] *= 1e-3
+    with torch.no_grad():
+        a, b = tiny(x, 0.0), local(x, 0.0)
+    assert a.shape == b.shape and not torch.allclose(a, b)
+    with pytest.raises(ValueError, match="norm_window must be >= 0"):
+        unet.UNetConfig(norm_window=-1)

@@ -1,0 +1,111 @@
+#!/usr/bin/env python
+"""Equal compute for ISDM: how many steps each single-stem model gets for the MSDM model's budget.
+
+    .venv/bin/python benchmarks/isdm_compute.py            # print the results
+    .venv/bin/python benchmarks/isdm_compute.py --write    # also update docs/benchmarks.md
+
+MSDM trains one ``tiny`` network on the four stems; ISDM ("weakly supervised") trains four
+``tiny-isdm`` networks, one per stem. A fair comparison gives the four together the compute of the
+one. Two measures of compute, both reported:
+
+* **CPU time.** The real training step (``msdm_tutorial.train.train``: data, forward and backward
+  under bf16 autocast, Adam, EMA) timed for both presets with one torch thread, alternating
+  ``--rounds`` times in fresh processes so that drifts in the machine's speed hit both alike.
+  Equal CPU time: each ISDM model gets  N_MSDM · t_MSDM / (4 · t_ISDM)  steps.
+* **FLOPs.** One training step (forward + backward, batch 8 × 32768 samples) counted on the meta
+  device with ``torch.utils.flop_counter``. Equal FLOPs: each gets  N_MSDM · F_MSDM / (4 · F_ISDM).
+
+N_MSDM is the shipped MSDM model's step count, read from its training log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+from _report import markdown_table, print_section  # noqa: E402
+from train_speed import run_isolated  # noqa: E402
+
+SECTION = "## ISDM against MSDM at equal compute: the budget"
+COMMAND = ".venv/bin/python benchmarks/isdm_compute.py --write"
+
+
+def flops_per_step(preset: str, batch: int = 8, length: int = 32768) -> tuple[int, float]:
+    """(parameters, FLOPs of one forward + backward) of a preset's network, on the meta device."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from msdm_tutorial import train
+    from msdm_tutorial.unet import build, num_parameters
+
+    net = build(train.unet_config_for(train.get_preset(preset)), device="meta")
+    x = torch.randn(batch, net.config.in_channels, length, device="meta")
+    with FlopCounterMode(display=False) as flops:
+        (net(x, torch.zeros(batch, device="meta")) - x).pow(2).mean().backward()
+    return num_parameters(net), float(flops.get_total_flops())
+
+
+def logged_steps(log: Path) -> int:
+    """The last step of a training log (``*.log.jsonl``, base and fine-tune phases counted on)."""
+    steps = [json.loads(line).get("step", 0) for line in log.read_text().splitlines() if line.strip()]
+    return max(steps)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=30, help="timed optimisation steps per measurement")
+    parser.add_argument("--warmup", type=int, default=5, help="untimed steps before them")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating measurements of each preset")
+    parser.add_argument("--write", action="store_true", help="update the section of docs/benchmarks.md")
+    args = parser.parse_args(argv)
+
+    from msdm_tutorial.course import data_small
+
+    checkpoints = data_small() / "checkpoints"
+    msdm_steps = logged_steps(checkpoints / "msdm-tiny.log.jsonl")
+    isdm_steps = {stem: logged_steps(checkpoints / f"isdm-tiny-{stem}.log.jsonl")
+                  for stem in ("bass", "drums", "guitar", "piano")}
+    base = {"steps": args.steps, "warmup": args.warmup, "data": str(data_small() / "toy"), "device": "cpu",
+            "autocast": "bf16", "threads": 1}
+    seconds = {"tiny": [], "tiny-isdm": []}
+    load_start = os.getloadavg()[0]
+    for i in range(args.rounds):
+        for preset in ("tiny", "tiny-isdm"):
+            r = run_isolated({**base, "preset": preset})
+            seconds[preset].append(r["s_per_step"])
+            print(f"round {i + 1}: {preset}: {r['s_per_step'] * 1000:.1f} ms/step", flush=True)
+    load_end = os.getloadavg()[0]
+    t_msdm, t_isdm = (statistics.median(seconds[p]) for p in ("tiny", "tiny-isdm"))
+    (p_msdm, f_msdm), (p_isdm, f_isdm) = flops_per_step("tiny"), flops_per_step("tiny-isdm")
+
+    equal_time = round(msdm_steps * t_msdm / (4 * t_isdm))
+    equal_flops = round(msdm_steps * f_msdm / (4 * f_isdm))
+    rows = [["MSDM `tiny` (one network, 4 stems)", f"{p_msdm / 1e6:.2f} M", f"{f_msdm / 1e9:.1f}",
+             f"{t_msdm * 1000:.0f}", f"{msdm_steps}", "—", "—"],
+            ["ISDM `tiny-isdm` (one network per stem)", f"{p_isdm / 1e6:.2f} M", f"{f_isdm / 1e9:.1f}",
+             f"{t_isdm * 1000:.0f}", f"{min(isdm_steps.values())} each", f"{equal_time} each", f"{equal_flops} each"]]
+    shipped_share_time = 4 * min(isdm_steps.values()) * t_isdm / (msdm_steps * t_msdm)
+    text = "\n".join([
+        SECTION, "",
+        f"Measured by `{COMMAND}`: one torch thread, bf16 autocast, batch 8 × 32768 samples, "
+        f"median of {args.rounds} alternating runs of {args.steps} steps each (after {args.warmup}); "
+        f"1-minute load average {load_start:.1f} before, {load_end:.1f} after. GFLOP per training step "
+        "(forward + backward) counted on the meta device.", "",
+        markdown_table(["model", "parameters", "GFLOP/step", "ms/step", "shipped steps",
+                        "steps for equal CPU time", "steps for equal FLOPs"], rows), "",
+        f"- One ISDM step costs {t_isdm / t_msdm:.2f}× an MSDM step in CPU time and {f_isdm / f_msdm:.2f}× in FLOPs.",
+        f"- The shipped ISDM models got {shipped_share_time:.2f}× MSDM's CPU time in all "
+        f"({4 * min(isdm_steps.values())} ISDM steps against {msdm_steps} MSDM steps).",
+        "- Equal CPU time is the budget the comparison uses: it is what a learner pays on this machine.",
+    ])
+    print_section(SECTION, text, args.write)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
