@@ -5,6 +5,7 @@
     .venv/bin/python benchmarks/silence_probe.py [CKPT] --learn 300     # can the network learn silence?
     .venv/bin/python benchmarks/silence_probe.py [CKPT] --loudness      # does a rest leak more beside louder notes?
     .venv/bin/python benchmarks/silence_probe.py [CKPT] --groupnorm     # … and is GroupNorm what carries it?
+    .venv/bin/python benchmarks/silence_probe.py [CKPT] --learn-rests 300   # learn rests beside notes: global GN vs local
 
 1. **Rests of songs.** 8 unseen toy songs (``ToySongStream`` seed 515151) are noised at σ and denoised
    once. Where a true stem is digitally silent (|x0| < 1e-6), the RMS of the estimate's error, per
@@ -25,6 +26,12 @@
    samples 2048–30000 at σ = 0.01, once as the model is, once with every GroupNorm taking its
    statistics from the first half of its input only (silence and noise at every level). If the
    leak's growth with a disappears in the second case, global GroupNorm statistics carry it.
+5. **``--learn-rests N``.** Probe 2 on songs: fine-tunes a copy of the model for N steps on fresh
+   stream songs (2 × 32768 samples, ln σ uniform on [ln 0.001, ln 0.03], Adam 1e-3, bf16 autocast),
+   once as it is (GroupNorm over the whole chunk) and once with the same weights in the
+   ``tiny-localnorm`` architecture (GroupNorm over 2048 samples), and prints every 100 steps the rests'
+   error of probe 1 and the error on the notes (where x0 is not silent, dB re σ), at σ = 0.003 … 0.03.
+   Whether the network can learn to keep rests silent *beside notes*, and which normalisation lets it.
 
 One torch thread; results are printed (the numbers quoted in docs/training_recipe.md come from here).
 """
@@ -103,6 +110,59 @@ def leak_beside_songs(denoiser, songs: torch.Tensor, groupnorm_from_silence: boo
         F.group_norm = torch_group_norm
 
 
+@torch.no_grad()
+def error_in_rests_and_notes(denoiser, x0: torch.Tensor, sigma: float) -> tuple[float, float]:
+    """Mean over stems of the rests' error (probe 1), and the error where x0 sounds, both dB re σ."""
+    noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(0))
+    err = (denoiser(x0 + sigma * noise, sigma).float() - x0).pow(2)
+    rests = x0.abs() < 1e-6
+    db = lambda e: 10 * math.log10(float(e.mean()) / sigma ** 2)   # noqa: E731
+    per_stem = [db(err[:, k][rests[:, k]]) for k in range(x0.shape[1]) if rests[:, k].any()]
+    return sum(per_stem) / len(per_stem), db(err[~rests])
+
+
+def learn_rests(model, steps: int, probe: torch.Tensor, local: bool) -> None:
+    """Probe 5: fine-tune a copy on songs at small σ; print the rests' and notes' error every 100 steps."""
+    from msdm_tutorial import unet
+
+    net = copy.deepcopy(model)
+    if local:
+        cfg = unet.get_config("tiny-localnorm").replace(in_channels=len(model.stems))
+        if net.net.config.replace(norm_window=cfg.norm_window) != cfg:
+            raise SystemExit("--learn-rests compares against tiny-localnorm: the checkpoint must be a tiny model")
+        local_net = unet.build(cfg)
+        local_net.load_state_dict(net.net.state_dict())
+        net.net = local_net
+    net.train()
+    net.clamp = False
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    g = torch.Generator().manual_seed(0)
+    stream = ToySongStream(32768, stems=list(model.stems), seed=616161)
+    name = "local GroupNorm (2048 samples)" if local else "GroupNorm over the chunk (as trained)"
+
+    def report(step: int, loss: float | None = None) -> None:
+        net.eval()
+        cells = []
+        for sigma in SIGMAS:
+            rests, notes = error_in_rests_and_notes(net, probe, sigma)
+            cells.append(f"σ {sigma:g}: rests {rests:.1f}, notes {notes:.1f}")
+        net.train()
+        head = f"{name}, step {step}" + (f" (loss {loss:.4f})" if loss is not None else "")
+        print(f"  {head}: " + "; ".join(cells) + " dB re σ", flush=True)
+
+    report(0)
+    for step in range(1, steps + 1):
+        x0 = torch.stack([stream[2 * step], stream[2 * step + 1]])
+        sigma = torch.exp(torch.empty(2).uniform_(math.log(1e-3), math.log(3e-2), generator=g))
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            loss = edm_loss(net, x0, sigma, torch.randn(x0.shape, generator=g), net.sigma_data)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if step % 100 == 0:
+            report(step, loss.item())
+
+
 def learn_silence(model, steps: int, autocast: bool) -> None:
     """Fine-tune a copy of ``model`` on silent chunks and print its silence leak every 100 steps."""
     net = copy.deepcopy(model).train()
@@ -135,6 +195,8 @@ def main(argv=None) -> int:
     parser.add_argument("checkpoint", nargs="?", type=Path, default=CHECKPOINT)
     parser.add_argument("--learn", type=int, default=0, metavar="N", help="also fine-tune on silence for N steps")
     parser.add_argument("--loudness", action="store_true", help="also the rests' error with the songs scaled")
+    parser.add_argument("--learn-rests", type=int, default=0, metavar="N",
+                        help="also fine-tune on songs at small σ for N steps, global against local GroupNorm")
     parser.add_argument("--groupnorm", action="store_true",
                         help="also a silent stretch beside scaled songs, with GroupNorm as trained and from silence")
     args = parser.parse_args(argv)
@@ -152,6 +214,10 @@ def main(argv=None) -> int:
         songs = torch.stack([ToySongStream(16384, stems=stems, seed=515151)[i] for i in range(8)])
         for from_silence in (False, True):
             leak_beside_songs(model, songs, from_silence)
+    if args.learn_rests:
+        print("rests beside notes: error inside the rests and on the notes of probe 1's songs")
+        for local in (False, True):
+            learn_rests(model, args.learn_rests, x0, local)
     if args.learn:
         for autocast in (True, False):
             learn_silence(model, args.learn, autocast)

@@ -71,6 +71,8 @@ PRESETS: dict[str, TrainConfig] = {
 # ISDM ("weakly supervised"): one single-stem model per stem; pick the stem with --stems.
 PRESETS["tiny-isdm"] = replace(PRESETS["tiny"], model="tiny-isdm", stems=("bass",))
 PRESETS["paper-isdm"] = replace(PRESETS["paper"], model="paper-isdm", stems=("bass",))
+# `tiny` with wider finest levels (unet.PRESETS["tiny-wide"]); trains from scratch (other shapes).
+PRESETS["tiny-wide"] = replace(PRESETS["tiny"], model="tiny-wide")
 # `tiny` with local GroupNorm statistics (unet.PRESETS["tiny-localnorm"]); `tiny` weights fine-tune into it.
 PRESETS["tiny-localnorm"] = replace(PRESETS["tiny"], model="tiny-localnorm")
 

@@ -158,6 +158,13 @@ PRESETS: dict[str, UNetConfig] = {
     "tiny-isdm": UNetConfig(in_channels=1, channels=16, patch_factor=8, multipliers=(1, 2, 4, 4, 4),
                             factors=(4, 4, 4, 2), num_blocks=(1, 1, 2, 2), attentions=(False, False, True, True),
                             attention_heads=4, attention_features=16),
+    # `tiny` with twice the channels per packed value at the finest levels: 64 channels at the patch
+    # level (T/8) and a first level at T/16 instead of T/32; the coarse levels as tiny's (4.5M parameters).
+    # Per-sample detail (the noise to remove inside a rest) then has room beside the ungated skip
+    # (benchmarks/rest_capacity.py; issue 12's noise floor).
+    "tiny-wide": UNetConfig(channels=64, patch_factor=8, multipliers=(1, 1, 2, 2, 2), factors=(2, 4, 4, 4),
+                            num_blocks=(1, 1, 2, 2), attentions=(False, False, True, True),
+                            attention_heads=4, attention_features=32),
     # `tiny` with GroupNorm statistics over 2048 samples (93 ms) around each frame instead of the whole
     # chunk: the same weights, so `tiny` checkpoints fine-tune into it (an ablation of issue 12's noise floor).
     "tiny-localnorm": UNetConfig(channels=32, patch_factor=8, multipliers=(1, 2, 4, 4, 4), factors=(4, 4, 4, 2),
