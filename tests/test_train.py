@@ -141,3 +141,15 @@ def test_fine_tuning_refuses_another_architecture_or_stems(tmp_path):
     with pytest.raises(ValueError, match="not found"):
         train.train(replace(FAST, init_from=str(tmp_path / "missing.pt")), DATA, tmp_path / "b",
                     progress=False, device="cpu")
+    with pytest.raises(ValueError, match="different U-Net"):      # other shapes: tiny-wide trains from scratch
+        train.train(replace(FAST, model="tiny-wide", init_from=base), DATA, tmp_path / "c", progress=False, device="cpu")
+
+
+def test_tiny_weights_fine_tune_into_local_groupnorm(tmp_path):
+    """norm_window changes no weight: a tiny checkpoint initialises a tiny-localnorm run."""
+    train.train(replace(FAST, steps=1), DATA, tmp_path / "base", progress=False, device="cpu")
+    base = runs.checkpoint_paths(tmp_path / "base")[0]
+    ft = replace(FAST, model="tiny-localnorm", steps=1, lr=0.0, warmup_steps=0, ema_decay=1.0, init_from=str(base))
+    train.train(ft, DATA, tmp_path / "ft", progress=False, device="cpu")
+    assert_same_weights(run_dir_state(tmp_path / "base"), run_dir_state(tmp_path / "ft"))
+    assert checkpoints.load(runs.checkpoint_paths(tmp_path / "ft")[0]).net.config.norm_window == 2048
