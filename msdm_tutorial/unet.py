@@ -213,14 +213,19 @@ class TimeEmbedding(nn.Module):
 
 def box_mean(x: Tensor, window: int) -> Tensor:
     """Mean of ``x`` (…, L) over a centred window of ``window`` frames (odd), shrunk at the ends
-    (only frames inside count): a difference of cumulative sums, O(L) for any window, in float64."""
+    (only frames inside count): a difference of cumulative sums, O(L) for any window, in float64
+    (float32 on Apple's MPS, which has no float64)."""
     half = window // 2
     length = x.shape[-1]
-    c = F.pad(F.pad(x.double(), (half, half)).cumsum(-1), (1, 0))
+    c = F.pad(F.pad(x.to(_wide(x)), (half, half)).cumsum(-1), (1, 0))
     sums = c[..., window:window + length] - c[..., :length]
     i = torch.arange(length, device=x.device)
-    counts = (torch.clamp(i + half, max=length - 1) - torch.clamp(i - half, min=0) + 1).double()
+    counts = (torch.clamp(i + half, max=length - 1) - torch.clamp(i - half, min=0) + 1).to(c.dtype)
     return sums / counts
+
+
+def _wide(x: Tensor) -> torch.dtype:
+    return torch.float32 if x.device.type == "mps" else torch.float64
 
 
 def norm_block(window: int, length: int) -> int:
@@ -254,7 +259,7 @@ def group_norm(h: Tensor, groups: int, window: int = 0, eps: float = 1e-5) -> Te
     var_b = (var_t.view(b, groups, -1, s) + (mean_t.view(b, groups, -1, s) - mean_b[..., None]).pow(2)).mean(-1)
     k = max(window // s, 1) | 1
     mean = box_mean(mean_b, k)
-    var = (box_mean(var_b.double() + mean_b.double() ** 2, k) - mean ** 2).clamp_min(0)
+    var = (box_mean(var_b.to(mean.dtype) + mean_b.to(mean.dtype) ** 2, k) - mean ** 2).clamp_min(0)
     mean = mean.float().repeat_interleave(s, -1)[:, :, None]
     inv = torch.rsqrt(var + eps).float().repeat_interleave(s, -1)[:, :, None]
     return ((hg - mean) * inv).view(b, c, length)

@@ -1,0 +1,81 @@
+#!/usr/bin/env python
+"""MSDM against ISDM at equal compute: Dirac separation per stem, side by side in one run.
+
+    .venv/bin/python benchmarks/isdm_vs_msdm.py --isdm "LABEL=PATTERN" [--isdm …] [--jobs 2] [--write]
+
+PATTERN names the four single-stem checkpoints with ``{stem}`` in place of the stem, e.g.
+``--isdm "13577 steps each=data_small/checkpoints/isdm-tiny-{stem}.pt"``. The MSDM row is the shipped
+``data_small/checkpoints/msdm-tiny.pt``. ``benchmarks/isdm_compute.py`` gives the step counts at which
+the four ISDM models together cost MSDM's CPU time.
+
+Every cell is one ``msdm evaluate`` run (``separation_quality.py``'s protocol: the 6 toy test songs of
+``data_small/toy``, independent chunks, fp32, seed 0, one thread per run) at two settings: Euler 24
+steps × R 2 with S_churn 3.2 from σ_max 1 (the same sampler for both methods), and Heun 24 from σ_max 0.5
+at each method's own churn (MSDM 3.2, ISDM 6.4: the course's recommended setting). Only the section
+"## ISDM against MSDM at equal compute: separation" of docs/benchmarks.md is rewritten.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import markdown_table, print_section, score_cells  # noqa: E402
+from separation_quality import MSDM, PROTOCOL, SIGMA_MAX_1, STEMS, heun, run_row, shown  # noqa: E402
+
+SECTION = "## ISDM against MSDM at equal compute: separation"
+EULER = ["--sampler", "euler", "--steps", "24", "--churn", "3.2", *SIGMA_MAX_1]
+SETTINGS = {"Euler 24 × R 2, S_churn 3.2, σ_max 1": (EULER, EULER),
+            "Heun 24, σ_max 0.5 (recommended)": (heun(24, 0.5), heun(24, 0.5, isdm=True))}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--isdm", action="append", required=True, metavar="LABEL=PATTERN",
+                        help="a set of ISDM checkpoints; PATTERN contains {stem}")
+    parser.add_argument("--jobs", type=int, default=1, help="evaluations at a time (one thread each)")
+    parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
+    args = parser.parse_args(argv)
+    models = [("MSDM, shipped `msdm-tiny.pt`", MSDM, 0)]
+    for spec in args.isdm:
+        label, _, pattern = spec.partition("=")
+        if "{stem}" not in pattern:
+            raise SystemExit(f"--isdm {spec!r}: the pattern must contain {{stem}}")
+        missing = [pattern.format(stem=s) for s in STEMS if not Path(pattern.format(stem=s)).is_file()]
+        if missing:
+            raise SystemExit(f"--isdm {spec!r}: {missing[0]}: checkpoint not found")
+        models.append((f"ISDM ×4, {label}", ["--isdm", ",".join(f"{s}={pattern.format(stem=s)}" for s in STEMS),
+                                               *PROTOCOL], 1))
+    rows = [(f"{m} | {s}", m, s, opts + SETTINGS[s][isdm]) for s in SETTINGS for m, opts, isdm in models]
+    with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(max(1, args.jobs)) as pool:
+        results = list(pool.map(lambda r: run_row(r, Path(tmp)), rows))
+    table = markdown_table(["setting", "model", "NFE", *STEMS, "average"],
+                           ([r["sampler"], r["model"], r["nfe"], *score_cells(r["summary"], STEMS)] for r in results),
+                           align="llr" + "r" * (len(STEMS) + 1))
+    by = {(r["sampler"], r["model"]): r["summary"] for r in results}
+    msdm = models[0][0]
+    diffs = []
+    for s in SETTINGS:
+        for m, _, isdm in models[1:]:
+            d = {k: by[(s, m)]["si_sdri"][k] - by[(s, msdm)]["si_sdri"][k] for k in STEMS}
+            avg = by[(s, m)]["average"] - by[(s, msdm)]["average"]
+            diffs.append(f"- {s}, {m} − MSDM: " + ", ".join(f"{k} {v:+.2f}" for k, v in d.items())
+                         + f"; average {avg:+.2f} dB")
+    command = ".venv/bin/python benchmarks/isdm_vs_msdm.py " + " ".join(f'--isdm "{s}"' for s in args.isdm) \
+        + f" --jobs {args.jobs} --write"
+    text = "\n".join([
+        SECTION, "",
+        f"Measured by `{command}`: the 6 toy test songs of `data_small/toy` ({results[0]['summary']['num_windows']} "
+        "windows; paper protocol, independent chunks, fp32, seed 0, one thread per run). SI-SDRi in dB.", "",
+        table, "", *diffs, "", "- Commands:", "", *[f"      {shown(r['options'])}" for r in results], "",
+    ])
+    print_section(SECTION, text, args.write)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
