@@ -29,25 +29,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 from _report import markdown_table, print_section  # noqa: E402
-from train_speed import run_isolated  # noqa: E402
+from train_speed import paper_estimate, run_isolated  # noqa: E402
 
 SECTION = "## ISDM against MSDM at equal compute: the budget"
 COMMAND = ".venv/bin/python benchmarks/isdm_compute.py --write"
-
-
-def flops_per_step(preset: str, batch: int = 8, length: int = 32768) -> tuple[int, float]:
-    """(parameters, FLOPs of one forward + backward) of a preset's network, on the meta device."""
-    import torch
-    from torch.utils.flop_counter import FlopCounterMode
-
-    from msdm_tutorial import train
-    from msdm_tutorial.unet import build, num_parameters
-
-    net = build(train.unet_config_for(train.get_preset(preset)), device="meta")
-    x = torch.randn(batch, net.config.in_channels, length, device="meta")
-    with FlopCounterMode(display=False) as flops:
-        (net(x, torch.zeros(batch, device="meta")) - x).pow(2).mean().backward()
-    return num_parameters(net), float(flops.get_total_flops())
 
 
 def logged_steps(log: Path) -> int:
@@ -81,7 +66,9 @@ def main(argv=None) -> int:
             print(f"round {i + 1}: {preset}: {r['s_per_step'] * 1000:.1f} ms/step", flush=True)
     load_end = os.getloadavg()[0]
     t_msdm, t_isdm = (statistics.median(seconds[p]) for p in ("tiny", "tiny-isdm"))
-    (p_msdm, f_msdm), (p_isdm, f_isdm) = flops_per_step("tiny"), flops_per_step("tiny-isdm")
+    counts = {p: paper_estimate(batch=8, length=32768, preset=p) for p in ("tiny", "tiny-isdm")}
+    (p_msdm, f_msdm), (p_isdm, f_isdm) = ((counts[p]["parameters"], counts[p]["tflop_per_step"] * 1e12)
+                                          for p in ("tiny", "tiny-isdm"))
 
     equal_time = round(msdm_steps * t_msdm / (4 * t_isdm))
     equal_flops = round(msdm_steps * f_msdm / (4 * f_isdm))

@@ -27,7 +27,6 @@ and its seconds per step, so that candidates compare at equal steps and at equal
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 import time
 
@@ -35,9 +34,9 @@ import torch
 
 from msdm_tutorial import STEMS, unet
 from msdm_tutorial.data.stream import ToySongStream
-from msdm_tutorial.denoiser import EDMDenoiser, edm_loss
+from msdm_tutorial.denoiser import EDMDenoiser
 
-from silence_probe import SIGMAS, error_in_rests_and_notes  # noqa: E402  (benchmarks/ is on sys.path)
+from silence_probe import SIGMAS, error_in_rests_and_notes, train_at_small_sigma  # noqa: E402  (benchmarks/ is on sys.path)
 
 TINY = unet.PRESETS["tiny"]
 CANDIDATES = {
@@ -47,29 +46,22 @@ CANDIDATES = {
 }
 
 
-def train_at_small_sigma(name: str, steps: int, probe: torch.Tensor) -> None:
+def train_from_scratch(name: str, steps: int, probe: torch.Tensor) -> None:
     torch.manual_seed(0)
     net = EDMDenoiser(unet.build(CANDIDATES[name]), sigma_data=0.2, clamp=False)
     print(f"{name}: {unet.num_parameters(net.net) / 1e6:.2f} M parameters", flush=True)
-    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
-    g = torch.Generator().manual_seed(0)
     stream = ToySongStream(32768, stems=list(STEMS), seed=616161)
     start = time.perf_counter()
-    for step in range(1, steps + 1):
-        x0 = torch.stack([stream[2 * step], stream[2 * step + 1]])
-        sigma = torch.exp(torch.empty(2).uniform_(math.log(1e-3), math.log(1e-1), generator=g))
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            loss = edm_loss(net, x0, sigma, torch.randn(x0.shape, generator=g), 0.2)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        if step % 200 == 0:
-            per_step = (time.perf_counter() - start) / step
-            net.eval()
-            cells = [f"σ {s:g}: rests {r:.1f}, notes {n:.1f}"
-                     for s in SIGMAS for r, n in [error_in_rests_and_notes(net, probe, s)]]
-            net.train()
-            print(f"  {name} step {step} ({per_step:.2f} s/step): " + "; ".join(cells) + " dB re σ", flush=True)
+
+    def report(step: int, loss: float) -> None:
+        per_step = (time.perf_counter() - start) / step
+        net.eval()
+        cells = [f"σ {s:g}: rests {r:.1f}, notes {n:.1f}" for s in SIGMAS for r, n in [error_in_rests_and_notes(net, probe, s)]]
+        net.train()
+        print(f"  {name} step {step} ({per_step:.2f} s/step): " + "; ".join(cells) + " dB re σ", flush=True)
+
+    train_at_small_sigma(net, lambda step: torch.stack([stream[2 * step], stream[2 * step + 1]]), steps, report,
+                         sigma_max=1e-1, every=200)
 
 
 def main(argv=None) -> int:
@@ -80,7 +72,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)
     probe = torch.stack([ToySongStream(32768, stems=list(STEMS), seed=515151)[i] for i in range(8)])
     for name in args.models.split(","):
-        train_at_small_sigma(name.strip(), args.steps, probe)
+        train_from_scratch(name.strip(), args.steps, probe)
     return 0
 
 

@@ -56,16 +56,17 @@ LEARN_SIGMAS = (0.001, 0.003, 0.01, 0.03)
 
 
 @torch.no_grad()
+def squared_error(denoiser, x0: torch.Tensor, sigma: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """(D(x0 + σn; σ) − x0)² for a fixed noise draw, and where x0 is digitally silent (|x0| < 1e-6)."""
+    noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(0))
+    return (denoiser(x0 + sigma * noise, sigma).float() - x0).pow(2), x0.abs() < 1e-6
+
+
 def leak_in_rests(denoiser, x0: torch.Tensor, sigma: float) -> list[float]:
     """Per stem: RMS of D(x0 + σn; σ) − x0 where x0 is silent, in dB re σ (NaN when a stem never rests)."""
-    noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(0))
-    err = denoiser(x0 + sigma * noise, sigma).float() - x0
-    rests = x0.abs() < 1e-6
-    out = []
-    for k in range(x0.shape[1]):
-        e = err[:, k][rests[:, k]]
-        out.append(20 * math.log10(float(e.pow(2).mean().sqrt()) / sigma) if e.numel() else float("nan"))
-    return out
+    err, rests = squared_error(denoiser, x0, sigma)
+    return [10 * math.log10(float(err[:, k][rests[:, k]].mean()) / sigma ** 2) if rests[:, k].any() else float("nan")
+            for k in range(x0.shape[1])]
 
 
 LOUDNESS = (0.25, 0.5, 1.0, 2.0)
@@ -110,15 +111,31 @@ def leak_beside_songs(denoiser, songs: torch.Tensor, groupnorm_from_silence: boo
         F.group_norm = torch_group_norm
 
 
-@torch.no_grad()
 def error_in_rests_and_notes(denoiser, x0: torch.Tensor, sigma: float) -> tuple[float, float]:
     """Mean over stems of the rests' error (probe 1), and the error where x0 sounds, both dB re σ."""
-    noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(0))
-    err = (denoiser(x0 + sigma * noise, sigma).float() - x0).pow(2)
-    rests = x0.abs() < 1e-6
-    db = lambda e: 10 * math.log10(float(e.mean()) / sigma ** 2)   # noqa: E731
-    per_stem = [db(err[:, k][rests[:, k]]) for k in range(x0.shape[1]) if rests[:, k].any()]
-    return sum(per_stem) / len(per_stem), db(err[~rests])
+    per_stem = [v for v in leak_in_rests(denoiser, x0, sigma) if not math.isnan(v)]
+    err, rests = squared_error(denoiser, x0, sigma)
+    return sum(per_stem) / len(per_stem), 10 * math.log10(float(err[~rests].mean()) / sigma ** 2)
+
+
+def train_at_small_sigma(net, batch, steps: int, report, sigma_max: float = 3e-2, every: int = 100,
+                         autocast: bool = True) -> None:
+    """Train ``net`` (in place, unclamped) for ``steps`` steps on ``batch(step)`` with ln σ uniform on
+    [ln 0.001, ln sigma_max] (Adam 1e-3, seed 0); call ``report(step, loss)`` every ``every`` steps."""
+    net.train()
+    net.clamp = False
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    g = torch.Generator().manual_seed(0)
+    for step in range(1, steps + 1):
+        x0 = batch(step)
+        sigma = torch.exp(torch.empty(x0.shape[0]).uniform_(math.log(1e-3), math.log(sigma_max), generator=g))
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+            loss = edm_loss(net, x0, sigma, torch.randn(x0.shape, generator=g), net.sigma_data)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if step % every == 0:
+            report(step, loss.item())
 
 
 def learn_rests(model, steps: int, probe: torch.Tensor, local: bool) -> None:
@@ -133,10 +150,6 @@ def learn_rests(model, steps: int, probe: torch.Tensor, local: bool) -> None:
         local_net = unet.build(cfg)
         local_net.load_state_dict(net.net.state_dict())
         net.net = local_net
-    net.train()
-    net.clamp = False
-    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
-    g = torch.Generator().manual_seed(0)
     stream = ToySongStream(32768, stems=list(model.stems), seed=616161)
     name = "local GroupNorm (2048 samples)" if local else "GroupNorm over the chunk (as trained)"
 
@@ -151,24 +164,12 @@ def learn_rests(model, steps: int, probe: torch.Tensor, local: bool) -> None:
         print(f"  {head}: " + "; ".join(cells) + " dB re σ", flush=True)
 
     report(0)
-    for step in range(1, steps + 1):
-        x0 = torch.stack([stream[2 * step], stream[2 * step + 1]])
-        sigma = torch.exp(torch.empty(2).uniform_(math.log(1e-3), math.log(3e-2), generator=g))
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            loss = edm_loss(net, x0, sigma, torch.randn(x0.shape, generator=g), net.sigma_data)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        if step % 100 == 0:
-            report(step, loss.item())
+    train_at_small_sigma(net, lambda step: torch.stack([stream[2 * step], stream[2 * step + 1]]), steps, report)
 
 
 def learn_silence(model, steps: int, autocast: bool) -> None:
     """Fine-tune a copy of ``model`` on silent chunks and print its silence leak every 100 steps."""
-    net = copy.deepcopy(model).train()
-    net.clamp = False
-    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
-    g = torch.Generator().manual_seed(0)
+    net = copy.deepcopy(model)
     name = "bf16" if autocast else "fp32"
 
     def leak() -> str:
@@ -178,16 +179,9 @@ def learn_silence(model, steps: int, autocast: bool) -> None:
         return ", ".join(f"σ {s:g}: {sum(v) / len(v):.1f} dB" for s, v in per.items())
 
     print(f"{name} step 0: {leak()}", flush=True)
-    for step in range(1, steps + 1):
-        sigma = torch.exp(torch.empty(4).uniform_(math.log(1e-3), math.log(3e-2), generator=g))
-        x0 = torch.zeros(4, len(STEMS), 8192)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
-            loss = edm_loss(net, x0, sigma, torch.randn(x0.shape, generator=g), net.sigma_data)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        if step % 100 == 0:
-            print(f"{name} step {step}: loss {loss.item():.4f}; {leak()}", flush=True)
+    train_at_small_sigma(net, lambda step: torch.zeros(4, len(STEMS), 8192), steps,
+                         lambda step, loss: print(f"{name} step {step}: loss {loss:.4f}; {leak()}", flush=True),
+                         autocast=autocast)
 
 
 def main(argv=None) -> int:

@@ -105,17 +105,17 @@ def run_isolated(spec: dict) -> dict:
 # ---------------------------------------------------------------------------------------------
 
 
-def paper_estimate(batch: int = 8, length: int = 262144) -> dict:
+def paper_estimate(batch: int = 8, length: int = 262144, preset: str = "paper") -> dict:
     """Parameters, bytes of weights + gradients + Adam + EMA, bytes of the tensors autograd saves for
     the backward pass (fp32 accounting) and FLOPs of one training step, on the meta device (no
-    memory, no compute: this is arithmetic, not a measurement)."""
+    memory, no compute: this is arithmetic, not a measurement). ``preset``: any training preset."""
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
     from msdm_tutorial import train
     from msdm_tutorial.unet import build, num_parameters
 
-    net = build(train.unet_config_for(train.PRESETS["paper"]), device="meta")
+    net = build(train.unet_config_for(train.get_preset(preset)), device="meta")
     x = torch.randn(batch, net.config.in_channels, length, device="meta")
     c_noise = torch.zeros(batch, device="meta")
     saved = [0]

@@ -28,7 +28,7 @@ import os
 import random
 import signal
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -190,10 +190,13 @@ def init_weights(cfg: TrainConfig, net: nn.Module, ema: nn.Module) -> None:
     path = Path(cfg.init_from)
     if not path.is_file():
         raise ValueError(f"{path}: --init-from checkpoint not found")
-    want = unet_config_for(cfg)
-    have = get_config(read(path)["config"])
+    payload = read(path)
+    want, have = unet_config_for(cfg), get_config(payload["config"])
     # norm_window changes no weight: `tiny` weights fine-tune into `tiny-localnorm` (and back)
-    payload = read(path, config=want.replace(norm_window=have.norm_window))
+    if have.replace(norm_window=want.norm_window) != want:
+        wanted = asdict(want)
+        diff = [f"{k} {v!r} (wanted {wanted[k]!r})" for k, v in asdict(have).items() if v != wanted[k] and k != "norm_window"]
+        raise ValueError(f"{path}: holds a different U-Net than the run's: {', '.join(diff[:4])}")
     if payload.get("stems") is not None and tuple(payload["stems"]) != tuple(cfg.stems):
         raise ValueError(f"{path}: the checkpoint's stems {tuple(payload['stems'])} differ from the run's "
                          f"{tuple(cfg.stems)}; pass --stems to match")

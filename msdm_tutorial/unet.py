@@ -236,8 +236,9 @@ def norm_block(window: int, length: int) -> int:
     return s
 
 
-def group_norm(h: Tensor, groups: int, window: int = 0, eps: float = 1e-5) -> Tensor:
-    """GroupNorm without its affine: (h − μ)/√(σ² + ε), μ and σ² over the channels of each group and
+def group_norm(h: Tensor, groups: int, window: int = 0, eps: float = 1e-5,
+               weight: Tensor | None = None, bias: Tensor | None = None) -> Tensor:
+    """GroupNorm: (h − μ)/√(σ² + ε) [· weight + bias per channel], μ and σ² over the channels of each group and
 
     * ``window = 0`` (the paper) or ≥ L: the whole input, as ``F.group_norm``;
     * ``window = w``: about w frames around each frame. A rest then keeps its own scale instead of
@@ -250,7 +251,7 @@ def group_norm(h: Tensor, groups: int, window: int = 0, eps: float = 1e-5) -> Te
     """
     b, c, length = h.shape
     if window <= 0 or window >= length:
-        return F.group_norm(h, groups, eps=eps)
+        return F.group_norm(h, groups, weight, bias, eps)
     s = norm_block(window, length)
     hg = h.float().view(b, groups, c // groups, length)
     mean_t = hg.mean(2)                                                        # (b, groups, L): per frame
@@ -262,7 +263,8 @@ def group_norm(h: Tensor, groups: int, window: int = 0, eps: float = 1e-5) -> Te
     var = (box_mean(var_b.to(mean.dtype) + mean_b.to(mean.dtype) ** 2, k) - mean ** 2).clamp_min(0)
     mean = mean.float().repeat_interleave(s, -1)[:, :, None]
     inv = torch.rsqrt(var + eps).float().repeat_interleave(s, -1)[:, :, None]
-    return ((hg - mean) * inv).view(b, c, length)
+    out = ((hg - mean) * inv).view(b, c, length)
+    return out if weight is None else out * weight[None, :, None] + bias[None, :, None]
 
 
 def norm_frames(norm_window: int, rate: int) -> int:
@@ -287,9 +289,7 @@ class ResnetBlock(nn.Module):
 
     def forward(self, x: Tensor, mapping: Tensor) -> Tensor:
         n1 = self.norm1
-        h1 = self.norm1(x) if not self.window else \
-            group_norm(x, n1.num_groups, self.window, n1.eps) * n1.weight[None, :, None] + n1.bias[None, :, None]
-        h = self.conv1(F.silu(h1))
+        h = self.conv1(F.silu(group_norm(x, n1.num_groups, self.window, n1.eps, n1.weight, n1.bias)))
         scale, shift = self.film(F.silu(mapping))[:, :, None].chunk(2, dim=1)
         h = self.conv2(F.silu(modulated_group_norm(h, self.norm2, scale, shift, self.window)))
         return h + self.skip(x)
