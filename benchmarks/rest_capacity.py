@@ -22,8 +22,6 @@ and its seconds per step, so that candidates compare at equal steps and at equal
   first level at T/16 (``channels=64, multipliers=(1, 1, 2, 2, 2), factors=(2, 4, 4, 4)``); the coarse
   levels as tiny's.
 * ``tiny-localnorm``: tiny with GroupNorm statistics over 2048 samples (``unet.PRESETS``).
-* ``tiny-gated``: tiny with a frame-rate gate on EDM's skip path (``UNetConfig.skip_gate``): a rest is
-  silenced by closing the gate, with F ≈ 0, instead of by an exact per-sample copy of the noise.
 """
 
 from __future__ import annotations
@@ -45,7 +43,6 @@ CANDIDATES = {
     "tiny": TINY,
     "wide-fine": unet.PRESETS["tiny-wide"],
     "tiny-localnorm": unet.PRESETS["tiny-localnorm"],
-    "tiny-gated": unet.PRESETS["tiny-gated"],
 }
 
 

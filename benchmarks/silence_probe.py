@@ -6,7 +6,6 @@
     .venv/bin/python benchmarks/silence_probe.py [CKPT] --loudness      # does a rest leak more beside louder notes?
     .venv/bin/python benchmarks/silence_probe.py [CKPT] --groupnorm     # … and is GroupNorm what carries it?
     .venv/bin/python benchmarks/silence_probe.py [CKPT] --learn-rests 300   # learn rests beside notes: global GN vs local
-    .venv/bin/python benchmarks/silence_probe.py [CKPT] --learn-rests 300 --variants global,gated   # … vs a gated skip
 
 1. **Rests of songs.** 8 unseen toy songs (``ToySongStream`` seed 515151) are noised at σ and denoised
    once. Where a true stem is digitally silent (|x0| < 1e-6), the RMS of the estimate's error, per
@@ -33,8 +32,6 @@
    ``tiny-localnorm`` architecture (GroupNorm over 2048 samples), and prints every 100 steps the rests'
    error of probe 1 and the error on the notes (where x0 is not silent, dB re σ), at σ = 0.003 … 0.03.
    Whether the network can learn to keep rests silent *beside notes*, and which normalisation lets it.
-   ``--variants global,gated`` compares the same fine-tune in ``tiny-gated`` (the same weights plus a
-   frame-rate gate on EDM's skip path, which starts open).
 
 One torch thread; results are printed (the numbers quoted in docs/training_recipe.md come from here).
 """
@@ -141,26 +138,20 @@ def train_at_small_sigma(net, batch, steps: int, report, sigma_max: float = 3e-2
             report(step, loss.item())
 
 
-VARIANTS = {"global": "GroupNorm over the chunk (as trained)", "local": "local GroupNorm (2048 samples)",
-            "gated": "skip gate (tiny-gated)"}
-
-
-def learn_rests(model, steps: int, probe: torch.Tensor, variant: str) -> None:
-    """Probe 5: fine-tune a copy on songs at small σ; print the rests' and notes' error every 100 steps.
-    ``variant``: the net as it is ("global"), its weights in tiny-localnorm ("local") or in tiny-gated ("gated")."""
+def learn_rests(model, steps: int, probe: torch.Tensor, local: bool) -> None:
+    """Probe 5: fine-tune a copy on songs at small σ; print the rests' and notes' error every 100 steps."""
     from msdm_tutorial import unet
 
     net = copy.deepcopy(model)
-    if variant != "global":
-        preset = {"local": "tiny-localnorm", "gated": "tiny-gated"}[variant]
-        cfg = unet.get_config(preset).replace(in_channels=len(model.stems))
-        if net.net.config.replace(norm_window=cfg.norm_window, skip_gate=cfg.skip_gate) != cfg:
-            raise SystemExit(f"--learn-rests compares against {preset}: the checkpoint must be a tiny model")
-        twin = unet.build(cfg)
-        twin.load_state_dict(net.net.state_dict(), strict=not cfg.skip_gate)
-        net.net = twin
+    if local:
+        cfg = unet.get_config("tiny-localnorm").replace(in_channels=len(model.stems))
+        if net.net.config.replace(norm_window=cfg.norm_window) != cfg:
+            raise SystemExit("--learn-rests compares against tiny-localnorm: the checkpoint must be a tiny model")
+        local_net = unet.build(cfg)
+        local_net.load_state_dict(net.net.state_dict())
+        net.net = local_net
     stream = ToySongStream(32768, stems=list(model.stems), seed=616161)
-    name = VARIANTS[variant]
+    name = "local GroupNorm (2048 samples)" if local else "GroupNorm over the chunk (as trained)"
 
     def report(step: int, loss: float | None = None) -> None:
         net.eval()
@@ -200,8 +191,6 @@ def main(argv=None) -> int:
     parser.add_argument("--loudness", action="store_true", help="also the rests' error with the songs scaled")
     parser.add_argument("--learn-rests", type=int, default=0, metavar="N",
                         help="also fine-tune on songs at small σ for N steps, global against local GroupNorm")
-    parser.add_argument("--variants", default="global,local",
-                        help=f"the architectures --learn-rests compares, of {','.join(VARIANTS)} (default: global,local)")
     parser.add_argument("--groupnorm", action="store_true",
                         help="also a silent stretch beside scaled songs, with GroupNorm as trained and from silence")
     args = parser.parse_args(argv)
@@ -221,8 +210,8 @@ def main(argv=None) -> int:
             leak_beside_songs(model, songs, from_silence)
     if args.learn_rests:
         print("rests beside notes: error inside the rests and on the notes of probe 1's songs")
-        for variant in args.variants.split(","):
-            learn_rests(model, args.learn_rests, x0, variant)
+        for local in (False, True):
+            learn_rests(model, args.learn_rests, x0, local)
     if args.learn:
         for autocast in (True, False):
             learn_silence(model, args.learn, autocast)

@@ -5,11 +5,6 @@
     c_skip = σ_d² / (σ² + σ_d²)      c_out = σ·σ_d / √(σ² + σ_d²)
     c_in   = 1 / √(σ² + σ_d²)        c_noise = ¼ ln σ
 
-A network built with ``skip_gate`` (``unet.UNetConfig``) also returns a gate logit g per stem and
-frame, and the skip path is gated:  D(x; σ) = c_skip(σ)·sigmoid(g)·x + c_out(σ)·F.  Inside a rest
-at small σ the ungated D must output F = −n exactly (the noise, sample by sample) to be silent; the
-gated one closes the gate and outputs F ≈ 0.
-
 The loss is  E_{σ, x0, n} λ(σ) ‖D(x0 + σn; σ) − x0‖²  with  λ(σ) = (σ² + σ_d²) / (σ·σ_d)²,
 which makes the effective target of F unit-variance at every σ. MSDM uses σ_d = 0.2 and clamps
 D to [−1, 1] (audio-diffusion-pytorch's ``dynamic_threshold=0``).
@@ -77,12 +72,8 @@ class EDMDenoiser(nn.Module):
         check_finite(x)
         s = as_batch_sigma(sigma, x)
         sd = self.sigma_data
-        f = self.net(c_in(s, sd) * x, c_noise(s).flatten()).to(x.dtype)
-        skip = c_skip(s, sd) * x
-        if f.shape[1] == 2 * x.shape[1]:                 # a skip_gate network: F, then gate logits
-            f, gate = f.chunk(2, dim=1)
-            skip = skip * torch.sigmoid(gate)
-        d = skip + c_out(s, sd) * f
+        f = self.net(c_in(s, sd) * x, c_noise(s).flatten())
+        d = c_skip(s, sd) * x + c_out(s, sd) * f.to(x.dtype)
         return d.clamp(-1.0, 1.0) if self.clamp else d
 
     def loss(self, x0: Tensor, sigma: Tensor | None = None, noise: Tensor | None = None,

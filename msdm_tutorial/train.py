@@ -192,19 +192,16 @@ def init_weights(cfg: TrainConfig, net: nn.Module, ema: nn.Module) -> None:
         raise ValueError(f"{path}: --init-from checkpoint not found")
     payload = read(path)
     want, have = unet_config_for(cfg), get_config(payload["config"])
-    # norm_window changes no weight: `tiny` weights fine-tune into `tiny-localnorm` (and back); an
-    # ungated net fine-tunes into its skip_gate twin, whose gate starts open (unet.GATE_BIAS)
-    loose = ("norm_window", "skip_gate") if want.skip_gate else ("norm_window",)
-    if have.replace(**{k: getattr(want, k) for k in loose}) != want:
+    # norm_window changes no weight: `tiny` weights fine-tune into `tiny-localnorm` (and back)
+    if have.replace(norm_window=want.norm_window) != want:
         wanted = asdict(want)
-        diff = [f"{k} {v!r} (wanted {wanted[k]!r})" for k, v in asdict(have).items() if v != wanted[k] and k not in loose]
+        diff = [f"{k} {v!r} (wanted {wanted[k]!r})" for k, v in asdict(have).items() if v != wanted[k] and k != "norm_window"]
         raise ValueError(f"{path}: holds a different U-Net than the run's: {', '.join(diff[:4])}")
     if payload.get("stems") is not None and tuple(payload["stems"]) != tuple(cfg.stems):
         raise ValueError(f"{path}: the checkpoint's stems {tuple(payload['stems'])} differ from the run's "
                          f"{tuple(cfg.stems)}; pass --stems to match")
-    strict = have.skip_gate == want.skip_gate                # else only the new gate's weights are missing
-    net.load_state_dict(payload["state_dict"], strict=strict)  # copy_ casts fp16 exports to the net's dtype
-    ema.load_state_dict(payload.get("ema_state_dict") or payload["state_dict"], strict=strict)
+    net.load_state_dict(payload["state_dict"])               # copy_ casts fp16 exports to the net's dtype
+    ema.load_state_dict(payload.get("ema_state_dict") or payload["state_dict"])
 
 
 def resume_training(run_dir, state: TrainingState, processes: DistributedContext) -> None:

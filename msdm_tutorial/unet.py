@@ -22,12 +22,6 @@ Every ResnetBlock is conditioned on σ through a scale and shift of its second h
     h = Conv3(SiLU(GN(h)·(1 + scale) + shift)),   (scale, shift) = Linear(SiLU(mapping))
     out = h + x            (or h + Conv1(x) when the channel count changes)
 
-With ``skip_gate`` (our CPU presets, not the paper's), GN → SiLU → a 3-tap convolution of the patch-level sum
-``x + skip`` (at T/16 for the paper's shape) also gives one gate logit per stem and frame, repeated
-over the frame's samples and returned as K more channels: the denoiser multiplies its skip path by
-sigmoid(logit) (``denoiser.EDMDenoiser``), so a rest can be silenced by a frame-rate gate instead of
-an exact per-sample copy of the noise.
-
 ``mapping`` (width 4C) embeds c_noise with learned Fourier features: frequencies w (C/2 of them),
 f = 2π·w·c_noise, [c_noise, sin f, cos f] → Linear → GELU → Linear → GELU → Linear → GELU.
 
@@ -94,7 +88,6 @@ class UNetConfig:
     use_skip_scale: bool = True
     use_attention_bottleneck: bool = True
     norm_window: int = 0            # GroupNorm statistics over this many input samples around each frame (0: whole input)
-    skip_gate: bool = False         # also output a per-frame gate on EDM's skip path (denoiser.EDMDenoiser)
 
     def __post_init__(self):
         for name in ("multipliers", "factors", "num_blocks", "attentions"):  # lists → tuples (hashable, frozen)
@@ -129,12 +122,11 @@ class UNetConfig:
         return self.patch_factor ** self.patch_blocks * math.prod(self.factors)
 
     def to_dict(self) -> dict:
-        """Plain dict (lists, ints, bools): what checkpoints store. ``norm_window``/``skip_gate`` only when set, so
+        """Plain dict (lists, ints, bools): what checkpoints store. ``norm_window`` only when set, so
         that the paper's architecture keeps the original's hyper-parameters (and older readers)."""
         d = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
-        for optional in ("norm_window", "skip_gate"):
-            if not d[optional]:
-                del d[optional]
+        if not d["norm_window"]:
+            del d["norm_window"]
         return d
 
     @classmethod
@@ -178,11 +170,6 @@ PRESETS: dict[str, UNetConfig] = {
     "tiny-localnorm": UNetConfig(channels=32, patch_factor=8, multipliers=(1, 2, 4, 4, 4), factors=(4, 4, 4, 2),
                                  num_blocks=(1, 1, 2, 2), attentions=(False, False, True, True),
                                  attention_heads=4, attention_features=32, norm_window=2048),
-    # `tiny` with a frame-rate gate on EDM's skip path (skip_gate): the same weights plus one 3-tap
-    # convolution, so `tiny` checkpoints fine-tune into it (an ablation of issue 12's noise floor).
-    "tiny-gated": UNetConfig(channels=32, patch_factor=8, multipliers=(1, 2, 4, 4, 4), factors=(4, 4, 4, 2),
-                             num_blocks=(1, 1, 2, 2), attentions=(False, False, True, True),
-                             attention_heads=4, attention_features=32, skip_gate=True),
 }
 
 
@@ -463,12 +450,8 @@ class Bottleneck(nn.Module):
 # ---------------------------------------------------------------------------------------------
 
 
-GATE_BIAS = 4.0
-
-
 class UNet(nn.Module):
-    """F(x, c_noise): (B, in_channels, T), (B,) → (B, in_channels, T), T a multiple of ``downsampling``
-    (→ (B, 2·in_channels, T) with ``skip_gate``: F, then the gate logits)."""
+    """F(x, c_noise): (B, in_channels, T), (B,) → (B, in_channels, T), T a multiple of ``downsampling``."""
 
     def __init__(self, config: UNetConfig | str | dict = "paper"):
         super().__init__()
@@ -485,11 +468,6 @@ class UNet(nn.Module):
         # Mirror of the patch blocks: unfold, then a ResnetBlock (b·p → a channels at the finer rate).
         self.unpatch = nn.ModuleList(ResnetBlock(b, a, min(p, a), mapping_features, w)
                                      for (a, b), w in reversed(list(zip(_patch_channels(cfg), windows))))
-        if cfg.skip_gate:
-            conv = nn.Conv1d(cfg.channels, cfg.in_channels, 3, padding=1)
-            nn.init.zeros_(conv.weight)                 # starts open everywhere: sigmoid(GATE_BIAS) ≈ 0.98
-            nn.init.constant_(conv.bias, GATE_BIAS)
-            self.gate = nn.Sequential(nn.GroupNorm(cfg.resnet_groups, cfg.channels), nn.SiLU(), conv)
 
     @property
     def downsampling(self) -> int:
@@ -532,11 +510,8 @@ class UNet(nn.Module):
         for level in self.ups:
             x = level(x, skips.pop(), mapping)
         x = x + skips.pop()
-        gate = self.gate(x) if self.config.skip_gate else None
         for block in self.unpatch:
             x = block(unpatch(x, p), mapping)
-        if gate is not None:                            # (B, K, T/p^blocks) → K more channels at full rate
-            x = torch.cat([x, gate.repeat_interleave(p ** self.config.patch_blocks, -1).to(x.dtype)], 1)
         return x
 
 
