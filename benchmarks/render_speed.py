@@ -96,8 +96,9 @@ def speed() -> list[tuple[str, float]]:
 
 MSDM = ["--checkpoint", f"{CKPTS}/msdm-tiny.pt"]
 ISDM = ["--isdm", ",".join(f"{s}={CKPTS}/isdm-tiny-{s}.pt" for s in STEMS)]
-HEUN24 = ["--sampler", "heun", "--steps", "24", "--churn", "3.2"]
-EULER24 = ["--sampler", "euler", "--steps", "24", "--churn", "3.2"]
+PAPER = ["--chunking", "independent", "--precision", "fp32", "--sigma-max", "1"]   # the paper's protocol, pinned
+HEUN24 = [*PAPER, "--sampler", "heun", "--steps", "24", "--churn", "3.2"]
+EULER24 = [*PAPER, "--sampler", "euler", "--steps", "24", "--churn", "3.2"]
 SETS = {"toy": "data_small/toy", "toy, GM SoundFont": "{sf_toy}", "real compositions": "data_small/real"}
 ROWS = [  # (data set, model, sampler, options)
     *[(name, "MSDM Dirac", "Heun 24 steps, S_churn 3.2", MSDM + HEUN24) for name in SETS],
