@@ -9,7 +9,7 @@
 
 1. **Rests of songs.** 8 unseen toy songs (``ToySongStream`` seed 515151) are noised at σ and denoised
    once. Where a true stem is digitally silent (|x0| < 1e-6), the RMS of the estimate's error, per
-   stem, in dB re σ: 0 dB passes the noise unchanged; a model that can tell a rest from a note scores
+   stem, in dB re σ (and, for comparison, the error where the stems sound: "notes"): 0 dB passes the noise unchanged; a model that can tell a rest from a note scores
    far below 0 at small σ. (``quality.silence_leak`` asks the same of chunks where *every* stem is
    silent, which songs never are.)
 2. **``--learn N``.** Fine-tunes a copy of the model for N steps on silent chunks only (x0 = 0, batch
@@ -199,9 +199,10 @@ def main(argv=None) -> int:
     stems = list(model.stems)
     stream = ToySongStream(32768, stems=stems, seed=515151)
     x0 = torch.stack([stream[i] for i in range(8)])
-    print(f"{args.checkpoint.name}: error inside the rests of 8 songs, dB re σ ({', '.join(stems)})")
+    print(f"{args.checkpoint}: error inside the rests of 8 songs per stem, and on their notes, dB re σ")
     for sigma in SIGMAS:
-        print(f"  σ {sigma:g}: " + ", ".join(f"{s} {v:.1f}" for s, v in zip(stems, leak_in_rests(model, x0, sigma))))
+        rests = ", ".join(f"{s} {v:.1f}" for s, v in zip(stems, leak_in_rests(model, x0, sigma)))
+        print(f"  σ {sigma:g}: rests {rests}; notes {error_in_rests_and_notes(model, x0, sigma)[1]:.1f}", flush=True)
     if args.loudness:
         leak_against_loudness(model, x0)
     if args.groupnorm:

@@ -260,12 +260,13 @@ print("stems below the equal split (0 dB: worse than handing back y/4):", ", ".j
 # %% [markdown]
 # **The claim to check:** separation with the joint model must beat the floor on *every* stem —
 # otherwise it would be better to hand back a quarter of the mixture four times. And the course's
-# target for the shipped tiny model: an average of at least 6 dB on these songs (quick mode, with two
-# short excerpts and fewer steps, asks for half of that).
+# target for the shipped tiny model: an average of at least 9 dB on these songs, issue 12's target at
+# ≤ 50 network calls (quick mode, with two short excerpts and 16 steps, asks for 3 dB). The model shipped
+# until 2026-12-03 averaged 8.67 dB on the whole test songs and would fail it.
 
 # %%
 MIN_GAIN_OVER_EQUAL_SPLIT_DB = 0.0          # per stem: Dirac − equal split
-MIN_DIRAC_AVERAGE_DB = course.size(6.0, 3.0)   # the course's target for the shipped tiny model
+MIN_DIRAC_AVERAGE_DB = course.size(9.0, 3.0)   # the course's target for the shipped tiny model
 
 floor, ours = rows["equal split (floor)"]["si_sdri"], rows[f"MSDM Dirac ({dirac_cfg.nfe} NFE)"]
 gain = {k: ours["si_sdri"][k] - floor[k] for k in STEMS}
@@ -330,28 +331,28 @@ for (n_e, db_e), (n_h, db_h) in zip(zip(*curves["euler"]), zip(*curves["heun"]))
 print(f"Euler with R = 2 is ahead at {ahead.count('Euler, R = 2')} of {len(ahead)} budgets, Heun at {ahead.count('Heun')}.")
 
 # %% [markdown]
-# **The claim to check:** a Heun setting with at most a third of the paper's 300 network calls
-# separates at least as well as the paper's sampler, within 0.3 dB (the cell below prints both).
-# That is a claim against the paper's *setting*; against Euler at the *same* budget, read the
-# equal-budget printout above. On the toy songs more steps do not always help (the curves above):
-# more steps follow the model's score more faithfully, and so integrate its errors more faithfully
-# too — `docs/benchmarks.md` ("Shipped tiny models") shows the bass, the stem Dirac makes the
-# leftover, losing most as the steps grow. On Gaussian stems with the exact denoiser the ranking is
-# the other way round: the paper's grid is the most accurate (`docs/tasks_closed_form.md`). So the
-# model, not the sampler, sets the quality here; expect the paper's setting to pull ahead as a
-# model improves.
+# **The claim to check:** with the shipped model the paper's setting is worth its cost: it separates
+# better than any Heun setting with at most a third of its 300 network calls (the cell below prints
+# both). That is a claim against the paper's *setting*; against Euler at the *same* budget, read the
+# equal-budget printout above. It was not always so. The model shipped until 2026-12-03 (`tiny`,
+# trained on 24 songs) separated as well with Heun at 47 calls as with the paper's 300: more steps
+# follow the model's score more faithfully, and so integrate its errors more faithfully too. On
+# Gaussian stems with the exact denoiser the paper's grid is the most accurate
+# (`docs/tasks_closed_form.md`), so the paper's setting should pull ahead as a model improves; with
+# today's `tiny-wide` model it does (`docs/training_recipe.md`, "With the better model, the sampler
+# matters more", measures it on the whole test set: 13.21 dB at 300 calls against 10.52 dB at 47).
 #
 # One 1.5-s excerpt (quick mode) is too little audio to rank two samplers: single excerpts swing by
-# several dB either way. So the check runs in full mode only. `tests/test_shipped_quality.py` makes
-# the same check on the whole test set, with `msdm evaluate`.
+# several dB either way. So the check runs in full mode only. On the whole test set,
+# `tests/test_shipped_quality.py` checks the same direction at one budget: Euler 24 × R 2 (48 calls)
+# ahead of Heun 24 (47).
 
 # %%
-MAX_SHORTFALL_DB = 0.3
 cheap = [db for n, db in zip(*curves["heun"]) if n <= paper_cfg.nfe / 3]
 print(f"best Heun at ≤ {paper_cfg.nfe // 3} NFE: {max(cheap):.2f} dB vs the paper's {paper_db:.2f} dB at {paper_cfg.nfe} NFE")
 if not course.QUICK:
-    assert max(cheap) >= paper_db - MAX_SHORTFALL_DB, "a Heun setting at a third of the NFE should match the paper's sampler"
-    print("Heun at a third of the cost matches the paper's sampler ✓")
+    assert paper_db > max(cheap), "with the shipped model the paper's 300-NFE setting should beat Heun at a third of the cost"
+    print(f"the paper's setting is ahead of Heun at a third of its cost by {paper_db - max(cheap):.2f} dB ✓")
 
 # %% [markdown]
 # **Where to start: σ_max.** The paper starts separation at σ_max = 1, tuned for Slakh stems at about
@@ -359,9 +360,9 @@ if not course.QUICK:
 # noise many times their level — the range where `docs/training_recipe.md` shows the tiny model
 # knowing no more than each stem's average spectrum. Steps spent there do not help, and the churn
 # they add must be undone later. The recommended setting therefore starts at σ_max = 0.5, a value
-# chosen on 16 toy songs outside data_small (`benchmarks/separation_sigma_max.py`, in
-# `docs/benchmarks.md`, "Separation: choosing σ_max"), and checked on the test songs by
-# `tests/test_shipped_quality.py`. The cell compares both starts on the first song, with the same
+# chosen for the model shipped until 2026-12-03 on 16 toy songs outside data_small
+# (`benchmarks/separation_sigma_max.py`, in `docs/benchmarks.md`, "Separation: choosing σ_max"; it
+# gained 1.1 dB there). For today's model the two starts are within 0.2 dB on the test songs. The cell compares both starts on the first song, with the same
 # Heun 24-step grid shape and the independent chunks of the curves above (σ_max 1 is the Heun point of
 # those curves at this step count, so it is not run again). One song is a small sample, so read it as
 # an illustration, not a ranking.

@@ -185,8 +185,8 @@ def run_protocol(denoiser, root, config, chunk_length, max_tracks=None, batch_si
 #
 # **With everything found** (GPU, test set, checkpoints): the paper's settings, unchanged.
 # **Otherwise**, the same function on the course's data: the tiny model of `data_small/checkpoints`
-# on the toy test songs, in its own chunk length (32768 samples), with fewer steps so that it runs
-# on a laptop CPU (the cell prints the model's size and every setting). Those numbers measure a small
+# on the first three toy test songs (one in quick mode), in its own chunk length (32768 samples), with
+# fewer steps so that it runs on a laptop CPU (the cell prints the model's size and every setting). Those numbers measure a small
 # model on toy songs: they show that the code path works, and are *not* comparable with the paper's.
 # Nor are they the numbers of notebook 09 or of `docs/benchmarks.md` to the decimal: the printed
 # setting (sampler, steps, churn), the chunking (here the paper's independent chunks; notebook 09 uses
@@ -212,7 +212,7 @@ else:
     print("Small mode. To reproduce Table 1, download the checkpoints and the test set (section 2) and set\n"
           "MSDM_PAPER_CKPT / MSDM_PAPER_ISDM / MSDM_SLAKH on a machine with a GPU. Running the same code on\n"
           "data_small instead.")
-    max_tracks = course.size(None, 1)
+    max_tracks = course.size(3, 1)         # of the 6 toy test songs: 3 keep the notebook within 2 minutes on 2 cores
     ckpts, root = course.data_small() / "checkpoints", course.data_small() / "toy" / "test"
     tiny = checkpoints.load(ckpts / "msdm-tiny.pt", device)
     chunk = chunk_length(tiny)

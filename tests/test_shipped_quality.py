@@ -5,13 +5,17 @@ skipped) on the six test songs of ``data_small/toy`` with ``data_small/checkpoin
 
 * the course's recommended setting (``msdm evaluate``'s defaults) — Heun 24 steps with the paper's
   churn *per step* (S_churn 20·24/150 = 3.2), σ_max 0.5, 47 network calls — must average at least
-  8 dB SI-SDRi and reach 5 dB on every stem (issue 12's per-stem target). Calibration: the same
-  sampler from the paper's σ_max 1 averages 7.56 dB with the drums at 4.85 dB, and fails both;
-* the recommended setting must beat that σ_max 1 run, and, at under a third of the paper's 300
-  calls, be within 0.3 dB of the paper's sampler (Euler 150 steps × R 2, S_churn 20, σ_max 1) or better.
+  9 dB SI-SDRi and reach 5 dB on every stem (issue 12's targets at ≤ 50 NFE). Calibration: the model
+  shipped until 2026-12-03 (`tiny`, 32103 steps) averaged 8.67 dB here and fails it;
+* at the same budget, the paper's Euler sampler with R = 2 (24 steps × 2, S_churn 3.2, 48 calls) must
+  beat Heun: with today's model, following its score with resampling pays (docs/training_recipe.md).
 
-The numbers are in docs/benchmarks.md ("Shipped tiny models: separation quality"). About two minutes
-on one CPU thread, most of it the paper's 300-NFE setting.
+(The recommended σ_max 0.5 was chosen for the model shipped until 2026-12-03, which gained 1.1 dB over
+σ_max 1 here. For today's model the two are within 0.2 dB either way, depending on chunking and
+precision, so their order is not asserted.)
+
+The numbers are in docs/benchmarks.md ("Shipped tiny models: separation quality") and
+docs/training_recipe.md. About two minutes on one CPU thread.
 """
 
 import json
@@ -24,9 +28,8 @@ from msdm_tutorial.course import data_small
 CHECKPOINT = data_small() / "checkpoints" / "msdm-tiny.pt"
 DATA = data_small() / "toy"
 HEUN = ["--sampler", "heun", "--steps", "24", "--churn", "3.2"]      # σ_max: the default, 0.5
-TARGET_AVERAGE_DB = 8.0
+TARGET_AVERAGE_DB = 9.0
 TARGET_STEM_DB = 5.0
-MAX_SHORTFALL_DB = 0.3
 
 
 def evaluate(tmp_path, name, *options):
@@ -40,8 +43,8 @@ def evaluate(tmp_path, name, *options):
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("quality")      # torch's thread count as the run sets it (make test: default)
-    return {"heun": evaluate(tmp, "heun", *HEUN), "heun-sigma-max-1": evaluate(tmp, "heun1", *HEUN, "--sigma-max", "1"),
-            "paper": evaluate(tmp, "paper", "--sampler", "euler", "--steps", "150", "--sigma-max", "1")}
+    return {"heun": evaluate(tmp, "heun", *HEUN),
+            "euler-r2": evaluate(tmp, "euler", "--sampler", "euler", "--steps", "24", "--resamples", "2")}
 
 
 def test_dirac_separation_reaches_the_course_target(results):
@@ -53,12 +56,7 @@ def test_dirac_separation_reaches_the_course_target(results):
     assert summary["average"] >= TARGET_AVERAGE_DB, f"average {summary['average']:.2f} dB < {TARGET_AVERAGE_DB} dB"
 
 
-def test_starting_at_sigma_max_half_beats_the_papers_sigma_max_1(results):
-    (half, _), (one, _) = results["heun"], results["heun-sigma-max-1"]
-    assert half["average"] > one["average"], (half["average"], one["average"])
-
-
-def test_heun_at_a_third_of_the_nfe_matches_the_paper_sampler(results):
-    (heun, heun_nfe), (paper, paper_nfe) = results["heun"], results["paper"]
-    assert paper_nfe == 300 and heun_nfe <= paper_nfe / 3
-    assert heun["average"] >= paper["average"] - MAX_SHORTFALL_DB, (heun["average"], paper["average"])
+def test_euler_with_resampling_beats_heun_at_the_same_budget(results):
+    (heun, heun_nfe), (euler, euler_nfe) = results["heun"], results["euler-r2"]
+    assert euler_nfe == 48 and heun_nfe == 47
+    assert euler["average"] > heun["average"], (euler["average"], heun["average"])
