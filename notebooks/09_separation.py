@@ -24,7 +24,7 @@
 # *Prerequisites:* [03 · Samplers](03_samplers.ipynb), [05 · Data](05_data.ipynb),
 # [07](07_generation.ipynb)–[08](08_partial_generation.ipynb) (generation and imputation with the same
 # model). 
-# *Run time:* 107 s in default mode on an idle 2-core CPU (`benchmarks/notebook_times.py`), most of it the table of section 4
+# *Run time:* 97 s in default mode on an idle 2-core CPU (`benchmarks/notebook_times.py`), most of it the table of section 4
 # (with the ISDM models) and the step curves of section 5. Not yet measured on a GPU.
 
 # %%
@@ -97,8 +97,9 @@ else:
 
 # %% [markdown]
 # The test songs of `data_small/toy` last 6 s. As in the paper's evaluation, each song is cut to a
-# whole number of chunks (the paper drops the incomplete last chunk): 4 chunks = 5.94 s, scored in
-# 4-s windows with a 2-s hop — two windows per song. Quick mode takes one chunk of two songs.
+# whole number of chunks (the paper drops the incomplete last chunk): 3 chunks = 4.46 s, scored in
+# 4-s windows with a 2-s hop — one window per song (the whole test songs, in `docs/benchmarks.md`, give
+# two each). Quick mode takes one chunk of two songs.
 # The paper separates the chunks independently, so the stems can jump where chunks meet;
 # `tasks.separate_long` overlaps them by a quarter chunk instead and separates the chunks that
 # bridge two others with their overlaps held as known, as imputation holds known stems (seamless,
@@ -106,7 +107,7 @@ else:
 
 # %%
 N_SONGS = course.size(6, 2)
-CHUNKS_PER_SONG = course.size(4, 1)
+CHUNKS_PER_SONG = course.size(3, 1)
 tracks = list_tracks(course.data_small() / "toy", "test")[:N_SONGS]
 names = [t.name for t in tracks]
 X = torch.stack([load_track(t)[:, :CHUNKS_PER_SONG * CHUNK] for t in tracks])   # true stems (songs, K, T)
