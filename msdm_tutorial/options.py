@@ -78,11 +78,12 @@ class Option:
 #: evaluate``, the lab's start, the notebooks' headline numbers), as {option name: value}: Dirac, the
 #: paper's σ grid (ρ 7, σ_min 1e-4) on 24 steps with EDM's Heun sampler (47 NFE, a sixth of the
 #: paper's 300), at the paper's churn *per step* (S_churn 20·24/150 = 3.2; 6.4 for ISDM), started at
-#: σ_max 0.5 instead of the paper's 1. Why (docs/benchmarks.md, "Shipped tiny models: separation
-#: quality"; notebook 09, sections 5 and 6): Heun 24 beats the paper's 300-NFE sampler and Euler 24 × R 2
-#: at the same cost, and σ_max 0.5 was chosen on 16 songs outside data_small (σ_max 0.3–1) — the toy
-#: stems are 1.3–4× quieter than σ_data = 0.2, so σ = 1 starts far above where the model knows more
-#: than each stem's spectrum. ``churn``/``overlap`` None mean the preset's (scaled to the steps) and a
+#: σ_max 0.5 instead of the paper's 1. Why: for the `tiny` model shipped until 2026-12-03, Heun 24 beat
+#: the paper's 300-NFE sampler and Euler 24 × R 2 at the same cost, and σ_max 0.5 was chosen on 16 songs
+#: outside data_small (σ_max 0.3–1; docs/benchmarks.md, "Separation: choosing σ_max"). For the
+#: `tiny-wide` model shipped since, Euler 24 × R 2 from σ_max 1 is 2.0 dB ahead on those songs
+#: (docs/training_recipe.md, section 4, "With the better model, the sampler matters more"): the next
+#: recommended setting, not yet switched. ``churn``/``overlap`` None mean the preset's (scaled to the steps) and a
 #: quarter-chunk overlap (``tasks.DEFAULT_OVERLAP``). ``presets.recommended_separation()`` gives its
 #: sampling config; ``--sampler euler --steps 150 --sigma-max 1`` is the paper's Table 1 setting exactly.
 RECOMMENDED_STEPS = 24

@@ -142,7 +142,9 @@ def score(estimates, songs=None):
 # the paper's σ grid on 24 steps instead of 150, with EDM's second-order Heun sampler instead of the
 # paper's Euler sampler with R = 2: 2·24 − 1 network calls per chunk instead of 300 (printed below). It is defined once in the library
 # (`options.RECOMMENDED_SEPARATION`), and `msdm separate`, `msdm evaluate` and the sampling lab (notebook 10)
-# start from it. Section 5 measures why it is a good choice for this model. Churn acts per step
+# start from it. It was chosen for the model shipped until 2026-12-03; section 5 measures the samplers
+# for today's model, which does better with the paper's Euler sampler (the next recommended setting,
+# `docs/training_recipe.md`, section 7). Churn acts per step
 # (σ → σ(1 + γ), γ = S_churn / N), so `config.with_steps(n)` keeps the paper's γ rather than its
 # S_churn: 20 · 24 / 150 = 3.2. Quick mode takes 16 steps. Grey behind each waveform: the true stem.
 
