@@ -9,8 +9,8 @@
 
 1. **Rests of songs.** 8 unseen toy songs (``ToySongStream`` seed 515151) are noised at σ and denoised
    once. Where a true stem is digitally silent (|x0| < 1e-6), the RMS of the estimate's error, per
-   stem, in dB re σ (and, for comparison, the error where the stems sound: "notes"): 0 dB passes the noise unchanged; a model that can tell a rest from a note scores
-   far below 0 at small σ. (``quality.silence_leak`` asks the same of chunks where *every* stem is
+   stem, in dB re σ (and, for comparison, the error where the stems sound: "notes"): 0 dB passes
+   the noise unchanged; a model that can tell a rest from a note scores far below 0 at small σ. (``quality.silence_leak`` asks the same of chunks where *every* stem is
    silent, which songs never are.)
 2. **``--learn N``.** Fine-tunes a copy of the model for N steps on silent chunks only (x0 = 0, batch
    4 × 8192 samples, ln σ uniform on [ln 0.001, ln 0.03], Adam 1e-3), once in bf16 autocast and once
@@ -62,11 +62,18 @@ def squared_error(denoiser, x0: torch.Tensor, sigma: float) -> tuple[torch.Tenso
     return (denoiser(x0 + sigma * noise, sigma).float() - x0).pow(2), x0.abs() < 1e-6
 
 
+def rests_and_notes(denoiser, x0: torch.Tensor, sigma: float) -> tuple[list[float], float]:
+    """One denoiser call: per stem, the RMS of D(x0 + σn; σ) − x0 where x0 is silent (NaN when a stem
+    never rests), and over all stems where x0 sounds; both in dB re σ."""
+    err, rests = squared_error(denoiser, x0, sigma)
+    per_stem = [10 * math.log10(float(err[:, k][rests[:, k]].mean()) / sigma ** 2) if rests[:, k].any()
+                else float("nan") for k in range(x0.shape[1])]
+    return per_stem, 10 * math.log10(float(err[~rests].mean()) / sigma ** 2)
+
+
 def leak_in_rests(denoiser, x0: torch.Tensor, sigma: float) -> list[float]:
     """Per stem: RMS of D(x0 + σn; σ) − x0 where x0 is silent, in dB re σ (NaN when a stem never rests)."""
-    err, rests = squared_error(denoiser, x0, sigma)
-    return [10 * math.log10(float(err[:, k][rests[:, k]].mean()) / sigma ** 2) if rests[:, k].any() else float("nan")
-            for k in range(x0.shape[1])]
+    return rests_and_notes(denoiser, x0, sigma)[0]
 
 
 LOUDNESS = (0.25, 0.5, 1.0, 2.0)
@@ -113,9 +120,9 @@ def leak_beside_songs(denoiser, songs: torch.Tensor, groupnorm_from_silence: boo
 
 def error_in_rests_and_notes(denoiser, x0: torch.Tensor, sigma: float) -> tuple[float, float]:
     """Mean over stems of the rests' error (probe 1), and the error where x0 sounds, both dB re σ."""
-    per_stem = [v for v in leak_in_rests(denoiser, x0, sigma) if not math.isnan(v)]
-    err, rests = squared_error(denoiser, x0, sigma)
-    return sum(per_stem) / len(per_stem), 10 * math.log10(float(err[~rests].mean()) / sigma ** 2)
+    per_stem, notes = rests_and_notes(denoiser, x0, sigma)
+    resting = [v for v in per_stem if not math.isnan(v)]
+    return sum(resting) / len(resting), notes
 
 
 def train_at_small_sigma(net, batch, steps: int, report, sigma_max: float = 3e-2, every: int = 100,
@@ -201,8 +208,9 @@ def main(argv=None) -> int:
     x0 = torch.stack([stream[i] for i in range(8)])
     print(f"{args.checkpoint}: error inside the rests of 8 songs per stem, and on their notes, dB re σ")
     for sigma in SIGMAS:
-        rests = ", ".join(f"{s} {v:.1f}" for s, v in zip(stems, leak_in_rests(model, x0, sigma)))
-        print(f"  σ {sigma:g}: rests {rests}; notes {error_in_rests_and_notes(model, x0, sigma)[1]:.1f}", flush=True)
+        per_stem, notes = rests_and_notes(model, x0, sigma)
+        rests = ", ".join(f"{s} {v:.1f}" for s, v in zip(stems, per_stem))
+        print(f"  σ {sigma:g}: rests {rests}; notes {notes:.1f}", flush=True)
     if args.loudness:
         leak_against_loudness(model, x0)
     if args.groupnorm:

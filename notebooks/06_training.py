@@ -427,8 +427,7 @@ if SHIPPED:
 # Generation is the sampler of notebook 03 on the probability-flow ODE of the learned joint
 # density: start from noise at σ_max, integrate $dx/d\sigma = (x - D(x;\sigma))/\sigma$ down to 0 with
 # Heun's method (`samplers.heun` + `samplers.score_derivative`), all four stems at once, on a Karras
-# grid from the paper's σ_max = 20 down to 10⁻⁴ (ρ = 7). (The training loop's own audio previews start
-# at σ = 1; the shipped model renders those about four times too quiet, its bass nearly silent.)
+# grid from the paper's σ_max = 20 down to 10⁻⁴ (ρ = 7), where the paper starts generation.
 # A 4.5M-parameter model trained for a few CPU-hours gives a sketch, not a song: listen for
 # a bass line, drum hits and chords that move together. Notebook 07 explores generation properly.
 
