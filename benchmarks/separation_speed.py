@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Separation speed: seconds of compute per second of audio, at the paper's settings and a faster Heun one.
+"""Separation speed: seconds of compute per second of audio, at the paper's settings, the recommended one and Heun.
 
     .venv/bin/python benchmarks/separation_speed.py            # print the results
     .venv/bin/python benchmarks/separation_speed.py --write    # also update docs/benchmarks.md
@@ -8,6 +8,8 @@ MSDM Dirac separation (``tasks.separate_long``, as ``msdm separate`` runs it) of
 mixture, timed end to end on the CPU:
 
 * **paper**: Table 1's sampler — Euler, 150 steps × R = 2 correction resamples = 300 NFE, S_churn 20;
+* **Euler N × R 2**: the paper's sampler on N steps (2N NFE; default N = 24 → 48 NFE, the course's
+  recommended setting), the paper's churn per step (S_churn = 20·N/150);
 * **Heun N**: EDM's Heun sampler with N steps (2N − 1 NFE; default N = 24 → 47 NFE), the same σ
   grid and the paper's churn per step (S_churn = 20·N/150). Which Heun settings stay within 0.3 dB
   of the paper's sampler on the whole test set is measured by ``benchmarks/separation_quality.py``
@@ -96,7 +98,9 @@ def main(argv=None) -> int:
                         help="track folder whose stems are summed into the mixture")
     parser.add_argument("--seconds", type=float,
                         help="seconds of the track to separate (default: two whole chunks, as far as the track goes)")
-    parser.add_argument("--heun-steps", type=int, nargs="+", default=[24], metavar="N",
+    parser.add_argument("--euler-steps", type=int, nargs="*", default=[24], metavar="N",
+                        help="Euler × R 2 step counts to time (default 24, i.e. 48 NFE: the recommended setting)")
+    parser.add_argument("--heun-steps", type=int, nargs="*", default=[24], metavar="N",
                         help="Heun step counts to time (default 24, i.e. 47 NFE)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     parser.add_argument("--batch", type=int, default=8, help="chunks per batch (default 8)")
@@ -140,6 +144,8 @@ def main(argv=None) -> int:
         model(torch.randn(min(args.batch, -(-y.numel() // chunk)), len(model.stems), chunk), 0.5)
     load_before = os.getloadavg()[0]
     settings = [("paper (Table 1)", "Euler, R = 2", SeparationConfig.paper_dirac())]
+    settings += [(f"Euler {n} × R 2" + (" (recommended)" if n == 24 else ""), "Euler, R = 2",
+                  SeparationConfig.paper_dirac().with_steps(n)) for n in args.euler_steps]
     settings += [(f"Heun {n}", "Heun", SeparationConfig.paper_dirac().with_steps(n).with_heun()) for n in args.heun_steps]
     rows = []
     for name, sampler, cfg in settings:
@@ -164,7 +170,7 @@ def main(argv=None) -> int:
              f"- Input: the first {y.numel() / sr:.2f} s of `{os.path.relpath(args.track, ROOT)}`'s mixture, "
              f"{sr} Hz, separated in {-(-y.numel() // chunk)} chunk(s) of {chunk} samples ({chunk / sr:.2f} s"
              f"{', the last one zero-padded' if y.numel() % chunk else ''}), "
-             f"MSDM Dirac (σ ∈ [1e-4, 1], ρ 7; S_churn 20 for the paper's 150 steps, 20·N/150 for Heun N steps), "
+             f"MSDM Dirac (σ ∈ [1e-4, 1], ρ 7; S_churn 20 for the paper's 150 steps, 20·N/150 for N steps), "
              f"fastest of {max(1, args.repeats)} run(s) per setting.",
              "- The time does not depend on the weights (a trained and a random model of one architecture "
              "cost the same); it scales with NFE and with the number of chunks.", "",

@@ -5,9 +5,9 @@ and the sampling lab shows the command that equals its controls with :func:`comm
 renders from the same definitions — so a flag, a choice or a default is written down once.
 
 :data:`RECOMMENDED_SEPARATION` is the course's recommended separation setting and the default of
-``msdm separate`` / ``msdm evaluate``: MSDM Dirac, EDM's Heun sampler on 24 steps of the paper's
-σ grid started at σ_max 0.5 (47 NFE), seamless chunks overlapping by a quarter chunk. The paper's
-Table 1 setting is ``--sampler euler --steps 150 --sigma-max 1`` (300 NFE).
+``msdm separate`` / ``msdm evaluate``: MSDM Dirac, the paper's sampler (Euler with R = 2 correction
+resamples, σ_max 1) on 24 steps instead of 150 (48 NFE), seamless chunks overlapping by a quarter
+chunk. The paper's Table 1 setting is ``--steps 150`` (300 NFE).
 """
 
 from __future__ import annotations
@@ -75,20 +75,20 @@ class Option:
 
 
 #: The course's recommended separation setting (the defaults of ``msdm separate`` and ``msdm
-#: evaluate``, the lab's start, the notebooks' headline numbers), as {option name: value}: Dirac, the
-#: paper's σ grid (ρ 7, σ_min 1e-4) on 24 steps with EDM's Heun sampler (47 NFE, a sixth of the
-#: paper's 300), at the paper's churn *per step* (S_churn 20·24/150 = 3.2; 6.4 for ISDM), started at
-#: σ_max 0.5 instead of the paper's 1. Why: for the `tiny` model shipped until 2026-12-03, Heun 24 beat
-#: the paper's 300-NFE sampler and Euler 24 × R 2 at the same cost, and σ_max 0.5 was chosen on 16 songs
-#: outside data_small (σ_max 0.3–1; docs/benchmarks.md, "Separation: choosing σ_max"). For the
-#: `tiny-wide` model shipped since, Euler 24 × R 2 from σ_max 1 is 2.0 dB ahead on those songs
-#: (docs/training_recipe.md, section 4, "With the better model, the sampler matters more"): the next
-#: recommended setting, not yet switched. ``churn``/``overlap`` None mean the preset's (scaled to the steps) and a
-#: quarter-chunk overlap (``tasks.DEFAULT_OVERLAP``). ``presets.recommended_separation()`` gives its
-#: sampling config; ``--sampler euler --steps 150 --sigma-max 1`` is the paper's Table 1 setting exactly.
+#: evaluate``, the lab's start, the notebooks' headline numbers), as {option name: value}: Dirac with the
+#: paper's Table 1 sampler — Euler, R = 2 correction resamples, the σ grid ρ 7 from σ_max 1 to σ_min 1e-4 —
+#: on 24 steps instead of 150 (48 NFE, a sixth of the paper's 300), at the paper's churn *per step*
+#: (S_churn 20·24/150 = 3.2; 6.4 for ISDM). Why (docs/benchmarks.md, "Separation: the recommended
+#: setting"): for the `tiny-wide` model shipped since 2026-12-04, on 16 toy songs outside data_small,
+#: Euler 24 × R 2 from σ_max 1 beat EDM's Heun sampler at the same cost (24 steps, 47 NFE) by 2.0 dB.
+#: (Until then the setting was Heun 24 from σ_max 0.5, chosen for the `tiny` model shipped before,
+#: for which Heun was ahead.) ``churn``/``resamples``/``overlap`` None mean the preset's (S_churn scaled to
+#: the steps, R 2) and a quarter-chunk overlap (``tasks.DEFAULT_OVERLAP``).
+#: ``presets.recommended_separation()`` gives its sampling config; ``--steps 150`` is the paper's
+#: Table 1 setting exactly.
 RECOMMENDED_STEPS = 24
-RECOMMENDED_SIGMA_MAX = 0.5
-RECOMMENDED_SEPARATION = {"method": "dirac", "sampler": "heun", "steps": RECOMMENDED_STEPS, "churn": None,
+RECOMMENDED_SIGMA_MAX = 1.0
+RECOMMENDED_SEPARATION = {"method": "dirac", "sampler": "euler", "steps": RECOMMENDED_STEPS, "churn": None,
                           "sigma_max": RECOMMENDED_SIGMA_MAX, "chunking": DEFAULT_CHUNKING, "overlap": None,
                           "batch": CHUNK_BATCH, "seed": 0}
 

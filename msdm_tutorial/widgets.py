@@ -8,8 +8,8 @@ the mix, a trajectory slider over the σ steps, SI-SDRi against the reference wh
 a Save-as-WAV button. Under **Sample** the lab shows the equivalent ``msdm`` command
 (``lab_session.command_line``, rendered from the command line's own option definitions).
 
-The controls start at the course's recommended separation setting (MSDM Dirac, Heun 24 steps,
-S_churn 3.2, σ_max 0.5). Switching the task or the method moves S_churn, σ_max and R to that task's paper
+The controls start at the course's recommended separation setting (MSDM Dirac, Euler 24 steps
+× R 2, S_churn 3.2, σ_max 1). Switching the task or the method moves S_churn, σ_max and R to that task's paper
 preset; on a GPU the step count and the sampler follow too, on a CPU they stay as you set them.
 Errors never show a traceback: they become a readable line in the lab's message area.
 """

@@ -434,16 +434,10 @@ noise = 0.05 * torch.randn(len(STEMS), T_LONG, generator=torch.Generator().manua
 def per_chunk(x):
     """(tempos in BPM, in-key shares) per chunk-length segment of (K, T) stems."""
     pitched = x[[STEMS.index(s) for s in ("bass", "guitar", "piano")]].sum(0)
-    sig = A.key_signature(A.chroma(pitched, SR))
-    segs = range(0, x.shape[-1] - CHUNK + 1, CHUNK)
-    tempos = [A.estimate_tempo(x[:, s:s + CHUNK].sum(0), SR) for s in segs]
-    shares = [A.in_scale_fraction(A.chroma(pitched[s:s + CHUNK], SR), sig, "major") for s in segs]
-    return np.array(tempos), np.array(shares)
+    return A.tempo_and_key_per_chunk(pitched, x.sum(0), SR, CHUNK)
 
 
-def steady(tempos, tolerance=0.04):
-    """Share of segments within ±4 % of the median tempo."""
-    return float(np.mean(np.abs(tempos / np.median(tempos) - 1) <= tolerance))
+steady = A.steady_share    # the share of segments within ±4 % of the median tempo
 
 
 rows = {name: per_chunk(x) for name, x in (("real toy song", real_song), ("outpainted", song),

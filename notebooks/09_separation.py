@@ -139,12 +139,12 @@ def score(estimates, songs=None):
 # ## 2. See and hear it: Dirac separation of one song
 #
 # The Dirac method at the course's **recommended separation setting**, `presets.recommended_separation()`:
-# the paper's σ grid on 24 steps instead of 150, with EDM's second-order Heun sampler instead of the
-# paper's Euler sampler with R = 2: 2·24 − 1 network calls per chunk instead of 300 (printed below). It is defined once in the library
+# the paper's own sampler (Euler with R = 2 correction resamples, σ from 1 down to 10⁻⁴) on 24 steps
+# instead of 150: 2·24 network calls per chunk instead of 300 (printed below). It is defined once in the library
 # (`options.RECOMMENDED_SEPARATION`), and `msdm separate`, `msdm evaluate` and the sampling lab (notebook 10)
-# start from it. It was chosen for the model shipped until 2026-12-03; section 5 measures the samplers
-# for today's model, which does better with the paper's Euler sampler (the next recommended setting,
-# `docs/training_recipe.md`, section 7). Churn acts per step
+# start from it. It was chosen on 16 toy songs outside data_small (`benchmarks/separation_setting.py`,
+# `docs/benchmarks.md`, "Separation: choosing the recommended setting"), where it beat EDM's Heun
+# sampler at the same budget; section 5 measures both samplers here. Churn acts per step
 # (σ → σ(1 + γ), γ = S_churn / N), so `config.with_steps(n)` keeps the paper's γ rather than its
 # S_churn: 20 · 24 / 150 = 3.2. Quick mode takes 16 steps. Grey behind each waveform: the true stem.
 
@@ -343,12 +343,12 @@ print(f"Euler with R = 2 is ahead at {ahead.count('Euler, R = 2')} of {len(ahead
 # Gaussian stems with the exact denoiser the paper's grid is the most accurate
 # (`docs/tasks_closed_form.md`), so the paper's setting should pull ahead as a model improves; with
 # today's `tiny-wide` model it does (`docs/training_recipe.md`, "With the better model, the sampler
-# matters more", measures it on the whole test set: 13.21 dB at 300 calls against 10.52 dB at 47).
+# matters more", measures it on the whole test set: 13.21 dB at 300 calls against 10.52 dB for Heun at 47).
 #
 # One 1.5-s excerpt (quick mode) is too little audio to rank two samplers: single excerpts swing by
 # several dB either way. So the check runs in full mode only. On the whole test set,
-# `tests/test_shipped_quality.py` checks the same direction at one budget: Euler 24 × R 2 (48 calls)
-# ahead of Heun 24 (47).
+# `tests/test_shipped_quality.py` checks the same direction at one budget: the recommended Euler 24 × R 2
+# (48 calls) ahead of Heun 24 (47).
 
 # %%
 cheap = [db for n, db in zip(*curves["heun"]) if n <= paper_cfg.nfe / 3]
@@ -360,24 +360,25 @@ if not course.QUICK:
 # %% [markdown]
 # **Where to start: σ_max.** The paper starts separation at σ_max = 1, tuned for Slakh stems at about
 # σ_data = 0.2. The toy stems are quieter (the cell prints their RMS), so σ = 1 buries them under
-# noise many times their level — the range where `docs/training_recipe.md` shows the tiny model
-# knowing no more than each stem's average spectrum. Steps spent there do not help, and the churn
-# they add must be undone later. The recommended setting therefore starts at σ_max = 0.5, a value
-# chosen for the model shipped until 2026-12-03 on 16 toy songs outside data_small
-# (`benchmarks/separation_sigma_max.py`, in `docs/benchmarks.md`, "Separation: choosing σ_max"; it
-# gained 1.1 dB there). For today's model the two starts are within 0.2 dB on the test songs. The cell compares both starts on the first song, with the same
-# Heun 24-step grid shape and the independent chunks of the curves above (σ_max 1 is the Heun point of
-# those curves at this step count, so it is not run again). One song is a small sample, so read it as
-# an illustration, not a ranking.
+# noise many times their level — the range where `docs/training_recipe.md` shows a tiny model
+# knowing little more than each stem's average spectrum. Steps spent there may not help, and the churn
+# they add must be undone later. For the model shipped until 2026-12-03 that was so: starting at
+# σ_max = 0.5 gained 1 dB on 16 toy songs outside data_small, and the course recommended it. For
+# today's model the same benchmark (`benchmarks/separation_setting.py`) finds that starting lower no
+# longer pays (its table is in `docs/benchmarks.md`), so the recommended setting keeps the paper's σ_max = 1. The cell compares both starts on the first
+# song, with the recommended sampler and the independent chunks of the curves above (σ_max 1 is the
+# Euler point of those curves at this step count, so it is not run again). One song is a small
+# sample, so read it as an illustration, not a ranking.
 
 # %%
 print("stem RMS of these songs:", {k: round(float(X[:, i].pow(2).mean().sqrt()), 3) for i, k in enumerate(STEMS)},
       f"(σ_data = {D.sigma_data:g})")
-paper_start = tasks.SeparationConfig.paper_dirac().with_steps(STEPS).with_heun()   # a point of the Heun curve above
-assert settings_text(paper_start.replace(sigma_max=dirac_cfg.sigma_max)) == settings_text(dirac_cfg)  # only σ_max differs
-start_db = {"σ_max 1 (paper)": (paper_start, curves["heun"][1][GRID.index(STEPS)]),
-            f"σ_max {dirac_cfg.sigma_max:g} (recommended)":
-                (dirac_cfg, score(separate(D, dirac_cfg, songs=NFE_SONGS, chunking="independent"), songs=NFE_SONGS)["average"])}
+paper_start = tasks.SeparationConfig.paper_dirac().with_steps(STEPS)      # a point of the Euler curve above
+assert settings_text(paper_start) == settings_text(dirac_cfg)              # the recommended setting is that point
+half_start = dirac_cfg.replace(sigma_max=0.5)
+start_db = {"σ_max 1 (paper, recommended)": (paper_start, curves["euler"][1][GRID.index(STEPS)]),
+            "σ_max 0.5": (half_start, score(separate(D, half_start, songs=NFE_SONGS, chunking="independent"),
+                                            songs=NFE_SONGS)["average"])}
 for label, (cfg, db) in start_db.items():
     print(f"  {label}: {settings_text(cfg)} → {db:.2f} dB on {names[NFE_SONGS[0]]} (independent chunks)")
 

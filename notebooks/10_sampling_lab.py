@@ -23,7 +23,7 @@
 #
 # *Prerequisites:* diffusion, schedules and samplers (notebooks 00–03) and the data (05). 
 # *Run time:* 29 s in default mode on an idle 2-core CPU (`benchmarks/notebook_times.py`) with the shipped tiny model; not yet measured on a GPU. The lab starts at the
-# course's recommended separation setting (Heun, 47 NFE); section 3 prints what one press of
+# course's recommended separation setting (Euler 24 steps × R 2, 48 NFE); section 3 prints what one press of
 # **Sample** at that setting costs here.
 
 # %% [markdown]
@@ -127,7 +127,7 @@ lab
 #
 # Setting the controls from code is the same as clicking them. `lab.sample(wait=True)` presses
 # **Sample** and waits for the result. The panel above updates too. The lab is still at its
-# starting setting, the course's recommended one (EDM's Heun sampler on 24 steps from σ_max 0.5);
+# starting setting, the course's recommended one (the paper's Euler sampler, R = 2, on 24 steps from σ_max 1);
 # the cell prints what it cost.
 
 # %%

@@ -150,9 +150,9 @@ def test_separate_dirac_sums_to_the_mixture(tmp_path, models, mixture, capsys):
     np.testing.assert_allclose(stems.sum(0), y, atol=rounding + 8 / 32768)
     info = json.loads((tmp_path / "a.json").read_text())
     assert info["model"] == "MSDM" and info["method"] == "dirac" and info["chunk_length"] == 5120
-    # the recommended setting: Heun (2·2 − 1 NFE) at the paper's churn per step
-    assert info["config"]["sampler"] == "heun" and info["config"]["num_resamples"] == 1 and info["config"]["nfe"] == 3
-    assert info["config"]["s_churn"] == pytest.approx(20.0 * 2 / 150)
+    # the recommended setting: the paper's Euler × R 2 (2·2 NFE) from σ_max 1 at the paper's churn per step
+    assert info["config"]["sampler"] == "euler" and info["config"]["num_resamples"] == 2 and info["config"]["nfe"] == 4
+    assert info["config"]["s_churn"] == pytest.approx(20.0 * 2 / 150) and info["config"]["sigma_max"] == 1.0
 
     c = run("c", "--constrain", "piano")
     info = json.loads((tmp_path / "c.json").read_text())
@@ -191,7 +191,7 @@ def test_evaluate_json_and_csv(tmp_path, models):
     assert set(summary["si_sdri"]) == set(STEMS) and summary["num_tracks"] == 2
     assert math.isclose(summary["average"], sum(summary["si_sdri"].values()) / 4)
     assert len(res["windows"]) == summary["num_windows"] >= 2
-    assert res["run"]["tracks"] == ["Track00029", "Track00030"] and res["run"]["config"]["nfe"] == 3   # Heun, 2 steps
+    assert res["run"]["tracks"] == ["Track00029", "Track00030"] and res["run"]["config"]["nfe"] == 4   # Euler 2 steps × R 2
     assert res["protocol"]["window_seconds"] == 4.0
     rows = (csv_dir / "windows.csv").read_text().splitlines()
     assert rows[0] == "track,start_sample,end_sample,active_stems,bass,drums,guitar,piano"

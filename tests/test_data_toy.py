@@ -120,3 +120,23 @@ def test_raw_parts_sum_to_the_song_stems():
 def test_bad_arguments():
     with pytest.raises(ValueError, match="seconds"):
         synthesize_song(0, 0.0)
+
+
+def test_a_long_song_keeps_one_tempo_and_key_per_chunk_and_noise_or_a_splice_does_not():
+    """``tempo_and_key_per_chunk``: a real toy song passes; white noise has no key; two songs spliced
+    at different tempos have no single tempo."""
+    chunk = 32768
+    x, meta = synthesize_song(20260815, 12.0, SR)
+    pitched = x[[STEMS.index(s) for s in ("bass", "guitar", "piano")]].sum(0)
+    tempos, shares = A.tempo_and_key_per_chunk(pitched, x.sum(0), SR, chunk)
+    assert len(tempos) == len(shares) == x.shape[-1] // chunk
+    assert A.steady_share(tempos) == 1.0 and abs(np.median(tempos) / meta["tempo_bpm"] - 1) < 0.04
+    assert shares.mean() >= 0.8
+    noise = 0.05 * torch.randn(x.shape[-1], generator=torch.Generator().manual_seed(0))
+    assert A.tempo_and_key_per_chunk(noise, noise, SR, chunk)[1].mean() < 0.7
+    other, other_meta = next((y, m) for y, m in (synthesize_song(s, 12.0, SR) for s in range(100))
+                             if abs(m["tempo_bpm"] / meta["tempo_bpm"] - 1) > 0.15)
+    half = x.shape[-1] // 2
+    spliced = torch.cat([x.sum(0)[:half], other.sum(0)[half:]])
+    assert A.steady_share(A.tempo_and_key_per_chunk(spliced, spliced, SR, chunk)[0]) <= 0.75
+    assert A.steady_share([100, 101, 99, 120]) == 0.75

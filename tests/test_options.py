@@ -21,12 +21,12 @@ def test_cli_defaults_are_the_recommended_separation(command):
         assert getattr(args, name) == value, name
 
 
-def test_recommended_separation_is_dirac_with_heun_at_24_steps_the_papers_churn_per_step_and_sigma_max_half():
-    assert presets.recommended_separation() == \
-        tasks.SeparationConfig.paper_dirac().with_steps(24).with_heun().replace(sigma_max=0.5)
-    assert presets.recommended_separation(isdm=True) == \
-        tasks.SeparationConfig.paper_isdm_dirac().with_steps(24).with_heun().replace(sigma_max=0.5)
-    assert presets.settings_text(presets.recommended_separation()) == "heun 24 steps, S_churn 3.2, σ_max 0.5 (47 NFE)"
+def test_recommended_separation_is_the_papers_dirac_preset_at_24_steps_with_its_churn_per_step():
+    assert presets.recommended_separation() == tasks.SeparationConfig.paper_dirac().with_steps(24)
+    assert presets.recommended_separation(isdm=True) == tasks.SeparationConfig.paper_isdm_dirac().with_steps(24)
+    cfg = presets.recommended_separation()
+    assert (cfg.sampler, cfg.num_resamples, cfg.sigma_max, cfg.nfe) == ("euler", 2, 1.0, 48)
+    assert presets.settings_text(cfg) == "euler 24 steps × R 2, S_churn 3.2, σ_max 1 (48 NFE)"
 
 
 def test_the_papers_table_1_command_gives_the_papers_preset():

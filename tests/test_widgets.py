@@ -141,7 +141,7 @@ def test_the_lab_starts_at_the_recommended_separation_setting(checkpoint):
     assert (lab.task.value, lab.method.value) == ("separate", options.RECOMMENDED_SEPARATION["method"])
     assert lab.request().config() == presets.recommended_separation()
     assert lab_session.LabRequest(track=SONG).config() == presets.recommended_separation()
-    assert f"--steps {presets.recommended_separation().num_steps} --sampler heun --churn 3.2 --sigma-max 0.5 --seed" \
+    assert f"--steps {presets.recommended_separation().num_steps} --sampler euler --churn 3.2 --sigma-max 1 --resamples 2 --seed" \
         in lab.command_line()
 
 

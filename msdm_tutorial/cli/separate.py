@@ -1,8 +1,8 @@
 """``msdm separate`` (a mixture file → stems) and ``msdm evaluate`` (SI-SDRi on a test set).
 
 Separation samples p(x_1, …, x_K | y) for a mixture y = Σ_k x_k; the defaults are the course's
-recommended setting (:data:`msdm_tutorial.options.RECOMMENDED_SEPARATION`: MSDM Dirac, Heun 24
-steps, S_churn 3.2, σ_max 0.5; the paper's Table 1 is ``--sampler euler --steps 150 --sigma-max 1``). ``msdm evaluate`` scores it with the paper's
+recommended setting (:data:`msdm_tutorial.options.RECOMMENDED_SEPARATION`: MSDM Dirac, the paper's
+Euler sampler with R = 2 from σ_max 1 on 24 steps, S_churn 3.2; the paper's Table 1 is ``--steps 150``). ``msdm evaluate`` scores it with the paper's
 protocol (:func:`msdm_tutorial.metrics.evaluate`): 4-s windows with a 2-s hop, windows with at most
 one active stem skipped, SI-SDRi per stem averaged over windows, and their mean.
 """

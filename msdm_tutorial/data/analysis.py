@@ -4,7 +4,8 @@
 * ``grid_alignment``: the fraction of onsets that fall on a tempo's sixteenth-note grid;
 * ``estimate_tempo``: the autocorrelation peak of the onset envelope, folded into one octave;
 * ``chroma`` / ``estimate_key``: pitch-class energy and the Krumhansl–Kessler key profiles
-  (``NOTE_NAMES[i]`` names chroma bin i).
+  (``NOTE_NAMES[i]`` names chroma bin i);
+* ``tempo_and_key_per_chunk`` / ``steady_share``: does a long (outpainted) song keep one tempo and key?
 
 They are deliberately simple (numpy + torch.stft) and are used by notebook 05 and the tests.
 """
@@ -143,3 +144,26 @@ def in_scale_fraction(c: np.ndarray, tonic: int, mode: str) -> float:
     """Share of chroma energy on the seven pitch classes of the key."""
     scale = [(tonic + d) % 12 for d in SCALES[mode]]
     return float(c[scale].sum() / max(c.sum(), 1e-12))
+
+
+def tempo_and_key_per_chunk(pitched, mix, sr: int, chunk: int) -> tuple[np.ndarray, np.ndarray]:
+    """Does a long song keep one tempo and one key? Per ``chunk``-sample segment of it:
+
+    * the onset tempo of ``mix`` (:func:`estimate_tempo`, BPM), and
+    * the share of the ``pitched`` audio's chroma on the whole song's key signature — the major scale
+      that holds most of its chroma (:func:`key_signature`, :func:`in_scale_fraction`).
+
+    ``pitched`` and ``mix`` are 1-D (T,): the sum of the pitched stems and the sum of all stems.
+    Returns (tempos, in-key shares), one entry per whole segment."""
+    pitched, mix = _as_numpy(pitched), _as_numpy(mix)
+    signature = key_signature(chroma(pitched, sr))
+    starts = range(0, mix.shape[-1] - chunk + 1, chunk)
+    tempos = [estimate_tempo(mix[s:s + chunk], sr) for s in starts]
+    shares = [in_scale_fraction(chroma(pitched[s:s + chunk], sr), signature, "major") for s in starts]
+    return np.array(tempos), np.array(shares)
+
+
+def steady_share(tempos, tolerance: float = 0.04) -> float:
+    """The share of ``tempos`` within ±``tolerance`` (relative) of their median: 1 = one tempo throughout."""
+    tempos = np.asarray(tempos, dtype=float)
+    return float(np.mean(np.abs(tempos / np.median(tempos) - 1) <= tolerance))
