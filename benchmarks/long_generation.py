@@ -56,10 +56,12 @@ def measure(stems: torch.Tensor, sr: int, chunk: int) -> dict:
     return {"tempos": tempos, "steady": A.steady_share(tempos), "key": float(shares.mean())}
 
 
-def generated(checkpoint: Path, seconds: float, seed: int, steps: int | None, sr: int, work: Path) -> torch.Tensor:
+def generated(checkpoint: Path, seconds: float, seed: int, steps: int | None, overlap: float | None, sr: int,
+              work: Path) -> torch.Tensor:
     out = work / f"seed{seed}"
     argv = ["generate", "--checkpoint", str(checkpoint), "--out", str(out), "--seconds", f"{seconds:g}",
-            "--seed", str(seed), "--quiet"] + (["--steps", str(steps)] if steps else [])
+            "--seed", str(seed), "--quiet"] + (["--steps", str(steps)] if steps else []) \
+        + (["--overlap", f"{overlap:g}"] if overlap is not None else [])
     with contextlib.redirect_stdout(io.StringIO()):
         assert cli.main(argv) == 0, argv
     return torch.stack([read_audio(out / f"{s}.wav", sr).audio[0] for s in STEMS])
@@ -71,6 +73,7 @@ def main(argv=None) -> int:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--songs", type=int, default=3, help="generated songs (seeds 0, 1, …) and real songs")
     parser.add_argument("--steps", type=int, help="σ steps (default: msdm generate's, the paper's 150)")
+    parser.add_argument("--overlap", type=float, help="chunk overlap, a fraction of a chunk (default: msdm generate's 0.25)")
     parser.add_argument("--write", action="store_true", help="write the section of docs/benchmarks.md")
     args = parser.parse_args(argv)
     torch.manual_seed(0)
@@ -80,7 +83,7 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         for seed in range(args.songs):
-            rows.append((f"generated, seed {seed}", measure(generated(args.checkpoint, args.seconds, seed, args.steps, sr,
+            rows.append((f"generated, seed {seed}", measure(generated(args.checkpoint, args.seconds, seed, args.steps, args.overlap, sr,
                                                                        Path(tmp)), sr, chunk)))
             print(f"  seed {seed}: {rows[-1][1]['steady']:.0%} on one tempo, in-key share {rows[-1][1]['key']:.2f}",
                   flush=True)
@@ -95,14 +98,15 @@ def main(argv=None) -> int:
         return "yes" if m["steady"] >= MIN_STEADY and m["key"] >= MIN_KEY_SHARE else "no"
 
     gen = [m for name, m in rows if name.startswith("generated")]
-    steps = f"--steps {args.steps}" if args.steps else "default settings (150 Euler steps)"
+    steps = f"--steps {args.steps}" if args.steps else "default settings: the paper's 150 Euler steps"
     text = "\n".join([
         SECTION, "",
         f"Measured by `.venv/bin/python benchmarks/long_generation.py"
         f"{'' if args.checkpoint == CHECKPOINT else ' --checkpoint ' + str(args.checkpoint)}"
         f"{' --steps ' + str(args.steps) if args.steps else ''}"
         f"{'' if args.seconds == 20 else f' --seconds {args.seconds:g}'}{'' if args.songs == 3 else f' --songs {args.songs}'}"
-        " --write` on {platform.machine()}, {os.cpu_count()} "
+        f"{'' if args.overlap is None else f' --overlap {args.overlap:g}'}"
+        f" --write` on {platform.machine()}, {os.cpu_count()} "
         f"cores, torch {torch.__version__}: `msdm generate --seconds {args.seconds:g} --seed S` ({steps}) with "
         f"`{args.checkpoint.name}`, outpainted in chunks of {chunk} samples; generation took {gen_s:.0f} s. Per "
         f"{chunk / sr:.2f}-s segment: the onset tempo of the mix and the in-key share of the pitched stems "
