@@ -4,10 +4,11 @@
     .venv/bin/python benchmarks/long_form.py --part quality           # seams + SI-SDRi, 6 unseen 12-s songs
     .venv/bin/python benchmarks/long_form.py --part speed             # s per s of audio, one 60-s song
     .venv/bin/python benchmarks/long_form.py --part all --write       # both; update docs/benchmarks.md
+    .venv/bin/python benchmarks/long_form.py --part speed --euler-steps 24 --threads 2   # the recommended setting
 
 The model (``--checkpoint``, default the shipped ``msdm-tiny.pt``) sees 32768 samples (1.49 s) at a
 time. ``tasks.separate_long`` (MSDM Dirac, the paper's sampler: Euler 150 steps × R 2, S_churn 20,
-unless ``--heun-steps``) cuts a song into chunks in one of these designs (``tasks.chunk_passes``):
+unless ``--heun-steps`` or ``--euler-steps``) cuts a song into chunks in one of these designs (``tasks.chunk_passes``):
 
 * **independent**: the paper's non-overlapping chunks, each separated alone;
 * **crossfade**: chunks overlapping by O samples, separated alone, crossfaded (sin²) in the overlap;
@@ -154,6 +155,8 @@ def main(argv=None) -> int:
     parser.add_argument("--no-fp32", dest="fp32", action="store_false",
                         help="quality: skip the fp32 runs of independent and seamless chunks")
     parser.add_argument("--heun-steps", type=int, help="EDM Heun with N steps instead of the paper's sampler")
+    parser.add_argument("--euler-steps", type=int,
+                        help="the paper's Euler × R 2 on N steps instead of 150 (24: the recommended setting)")
     parser.add_argument("--overlap", type=float, default=tasks.DEFAULT_OVERLAP, help="overlap, fraction of a chunk")
     parser.add_argument("--batch", type=int, default=64, help="chunks per batch (default 64)")
     parser.add_argument("--speed-seconds", type=float, default=60.0, help="length of the timed song (default 60)")
@@ -164,8 +167,12 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     model = load_model(args.checkpoint, "cpu")
     cfg = tasks.SeparationConfig.paper_dirac()
+    if args.heun_steps and args.euler_steps:
+        parser.error("--heun-steps and --euler-steps exclude each other")
     if args.heun_steps:
         cfg = cfg.with_steps(args.heun_steps).with_heun()
+    if args.euler_steps:
+        cfg = cfg.with_steps(args.euler_steps)
     chunk = chunk_length(model)
     overlap = round(args.overlap * chunk)
     command = "benchmarks/long_form.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
@@ -173,11 +180,12 @@ def main(argv=None) -> int:
     header = (f"Measured by `.venv/bin/python {command.strip()}` on {platform.processor() or platform.machine()}, "
               f"{os.cpu_count()} cores, torch {torch.__version__}, {args.threads} thread(s), load average {load:.1f} "
               f"at the start (other jobs shared the CPU). Model `{os.path.relpath(args.checkpoint, ROOT)}`; MSDM Dirac, "
-              f"{cfg.sampler} {cfg.num_steps} steps ({cfg.nfe} NFE per chunk), S_churn {cfg.s_churn:g}; "
+              f"{cfg.sampler} {cfg.num_steps} steps × R {cfg.num_resamples} ({cfg.nfe} NFE per chunk), S_churn {cfg.s_churn:g}; "
               f"bf16 = bfloat16 autocast of the network (`precision=\"bf16\"`), fp32 = float32.")
     texts = []
     if args.part in ("quality", "all"):
-        section = f"{QUALITY}, {'paper sampler' if not args.heun_steps else f'Heun {args.heun_steps}'}"
+        section = f"{QUALITY}, " + (f"Heun {args.heun_steps}" if args.heun_steps else
+                                     f"Euler {args.euler_steps} × R 2" if args.euler_steps else "paper sampler")
         texts.append((section, quality(args, model, cfg, chunk, overlap, header, section)))
     if args.part in ("speed", "all"):
         texts.append((SPEED, speed(args, model, cfg, chunk, overlap, header)))
