@@ -76,10 +76,10 @@ def run_quiet(argv) -> None:
         assert cli.main(argv) == 0, argv
 
 
-def generated_clips(checkpoint: Path, work: Path, seconds: float) -> dict[str, torch.Tensor]:
+def generated_clips(checkpoint: Path, work: Path, seconds: float, seed: int = 0) -> dict[str, torch.Tensor]:
     out = work / "generated"
     run_quiet(["generate", "--checkpoint", str(checkpoint), "--out", str(out), "--batch", str(N),
-               "--seconds", f"{seconds}", "--seed", "0", "--quiet"])
+               "--seconds", f"{seconds}", "--seed", str(seed), "--quiet"])
     return {s: torch.stack([read_audio(out / f"sample_{b:03d}" / f"{s}.wav", SR).audio[0] for b in range(N)])
             for s in STEMS}
 
@@ -111,6 +111,7 @@ def main(argv=None) -> int:
     parser.add_argument("--checkpoint", type=Path, default=CHECKPOINT)
     parser.add_argument("--label", default=None, help="the model's name in the table (default: the file name)")
     parser.add_argument("--seed-base", type=int, default=9001, help="seed base of the unseen real songs")
+    parser.add_argument("--generation-seed", type=int, default=0, help="msdm generate --seed of the generated set")
     parser.add_argument("--song-seconds", type=float, default=6.0)
     parser.add_argument("--write", action="store_true", help="write the section of docs/benchmarks.md")
     args = parser.parse_args(argv)
@@ -130,7 +131,7 @@ def main(argv=None) -> int:
     held_out = rest[N_BASELINES * N:]
     g = torch.Generator().manual_seed(1)
     with tempfile.TemporaryDirectory() as tmp:
-        generated = generated_clips(args.checkpoint, Path(tmp), seconds)
+        generated = generated_clips(args.checkpoint, Path(tmp), seconds, args.generation_seed)
         imputed = imputed_clips(args.checkpoint, Path(tmp), held_out, seconds)
     model_s = time.perf_counter() - t0
 
@@ -170,7 +171,8 @@ def main(argv=None) -> int:
 
     lines = ["## Generation quality: distance to real stems", "",
              f"Measured by `.venv/bin/python benchmarks/generation_quality.py"
-             f"{'' if args.checkpoint == CHECKPOINT else ' --checkpoint ' + str(args.checkpoint)} --write` on "
+             f"{'' if args.checkpoint == CHECKPOINT else ' --checkpoint ' + str(args.checkpoint)}"
+             f"{'' if args.generation_seed == 0 else f' --generation-seed {args.generation_seed}'} --write` on "
              f"{date.today()}: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}; "
              f"model sampling took {model_s:.0f} s. Unseen toy songs (seed base {args.seed_base}), one "
              f"{seconds:.2f}-s clip each; sets of {N} clips, reference {N_REF}, real baseline = mean of "
