@@ -56,7 +56,7 @@ def main(argv=None) -> int:
         models.append((f"ISDM ×4, {label}", ["--isdm", ",".join(f"{s}={pattern.format(stem=s)}" for s in STEMS),
                                                *PROTOCOL], 1))
     rows = [(f"{m} | {s}", m, s, opts + SETTINGS[s][isdm]) for s in SETTINGS for m, opts, isdm in models]
-    unique = list({tuple(r[3]): r for r in reversed(rows)}.values())          # one run per distinct command
+    unique = list({tuple(r[3]): r for r in rows}.values())                    # one run per distinct command
     with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(max(1, args.jobs)) as pool:
         done = {tuple(r["options"]): r for r in pool.map(lambda r: run_row(r, Path(tmp)), unique)}
     results = [dict(done[tuple(opts)], sampler=s, model=m) for _, m, s, opts in rows]
@@ -78,7 +78,7 @@ def main(argv=None) -> int:
         SECTION, "",
         f"Measured by `{command}`: the 6 toy test songs of `data_small/toy` ({results[0]['summary']['num_windows']} "
         "windows; paper protocol, independent chunks, fp32, seed 0, one thread per run). SI-SDRi in dB.", "",
-        table, "", *diffs, "", "- Commands:", "", *[f"      {shown(list(o))}" for o in dict.fromkeys(tuple(r['options']) for r in results)], "",
+        table, "", *diffs, "", "- Commands:", "", *[f"      {shown(list(o))}" for o in done], "",
     ])
     print_section(SECTION, text, args.write)
     return 0

@@ -22,8 +22,6 @@ Only the section "## Long-form generation: one tempo and one key?" of docs/bench
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import os
 import platform
 import sys
@@ -36,8 +34,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import markdown_table, print_section  # noqa: E402
+from generation_quality import run_quiet  # noqa: E402
 
-from msdm_tutorial import STEMS, checkpoints, cli  # noqa: E402
+from msdm_tutorial import STEMS, checkpoints  # noqa: E402
 from msdm_tutorial.data import analysis as A  # noqa: E402
 from msdm_tutorial.data.audio import read_audio  # noqa: E402
 from msdm_tutorial.data.toy import synthesize_song  # noqa: E402
@@ -62,8 +61,7 @@ def generated(checkpoint: Path, seconds: float, seed: int, steps: int | None, ov
     argv = ["generate", "--checkpoint", str(checkpoint), "--out", str(out), "--seconds", f"{seconds:g}",
             "--seed", str(seed), "--quiet"] + (["--steps", str(steps)] if steps else []) \
         + (["--overlap", f"{overlap:g}"] if overlap is not None else [])
-    with contextlib.redirect_stdout(io.StringIO()):
-        assert cli.main(argv) == 0, argv
+    run_quiet(argv)
     return torch.stack([read_audio(out / f"{s}.wav", sr).audio[0] for s in STEMS])
 
 

@@ -78,9 +78,10 @@ class Option:
 #: evaluate``, the lab's start, the notebooks' headline numbers), as {option name: value}: Dirac with the
 #: paper's Table 1 sampler — Euler, R = 2 correction resamples, the σ grid ρ 7 from σ_max 1 to σ_min 1e-4 —
 #: on 24 steps instead of 150 (48 NFE, a sixth of the paper's 300), at the paper's churn *per step*
-#: (S_churn 20·24/150 = 3.2; 6.4 for ISDM). Why (docs/benchmarks.md, "Separation: the recommended
-#: setting"): for the `tiny-wide` model shipped since 2026-12-04, on 16 toy songs outside data_small,
-#: Euler 24 × R 2 from σ_max 1 beat EDM's Heun sampler at the same cost (24 steps, 47 NFE) by 2.0 dB.
+#: (S_churn 20·24/150 = 3.2; 6.4 for ISDM). Why (docs/benchmarks.md, "Separation: choosing the
+#: recommended setting"): for the `tiny-wide` model shipped since 2026-12-04, on 16 toy songs outside
+#: data_small, Euler 24 × R 2 from σ_max 1 beat EDM's Heun sampler at the same cost (24 steps, 47 NFE) by
+#: 1.4 dB from the same σ_max and 1.9 dB from σ_max 0.5.
 #: (Until then the setting was Heun 24 from σ_max 0.5, chosen for the `tiny` model shipped before,
 #: for which Heun was ahead.) ``churn``/``resamples``/``overlap`` None mean the preset's (S_churn scaled to
 #: the steps, R 2) and a quarter-chunk overlap (``tasks.DEFAULT_OVERLAP``).
