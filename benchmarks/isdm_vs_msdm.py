@@ -4,16 +4,16 @@
     .venv/bin/python benchmarks/isdm_vs_msdm.py --isdm "LABEL=PATTERN" [--isdm …] [--jobs 2] [--write]
 
 PATTERN names the four single-stem checkpoints with ``{stem}`` in place of the stem, e.g.
-``--isdm "13577 steps each=data_small/checkpoints/isdm-tiny-{stem}.pt"``. The MSDM row is the shipped
+``--isdm "8722 steps each=data_small/checkpoints/isdm-tiny-{stem}.pt"``. The MSDM row is the shipped
 ``data_small/checkpoints/msdm-tiny.pt``. ``benchmarks/isdm_compute.py`` gives the step counts at which
 the four ISDM models together cost MSDM's CPU time.
 
 Every cell is one ``msdm evaluate`` run (``separation_quality.py``'s protocol: the 6 toy test songs of
-``data_small/toy``, independent chunks, fp32, seed 0, one thread per run) at three settings: Euler 24
-steps × R 2 from σ_max 1 at each method's own churn per step (MSDM 3.2, ISDM 6.4: the course's
-recommended setting), the same with S_churn 3.2 for both (the same sampler for both methods), and Heun
-24 from σ_max 0.5 at each method's own churn (the recommended setting until 2026-12-04). A run that two
-rows share (the same model and options) is made once. Only the section
+``data_small/toy``, independent chunks, fp32, seed 0, one thread per run) at three settings: Euler 12
+steps × R 2, σ from 1 to 3e-3, at each method's own churn per step (MSDM 1.6, ISDM 3.2: the course's
+recommended setting), the same with S_churn 1.6 for both (the same sampler for both methods), and
+Euler 24 × R 2 on the paper's grid (σ from 1 to 1e-4) at each method's churn (the recommended setting
+earlier on 2026-12-04). A run that two rows share (the same model and options) is made once. Only the section
 "## ISDM against MSDM at equal compute: separation" of docs/benchmarks.md is rewritten.
 """
 
@@ -27,15 +27,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import markdown_table, print_section, score_cells  # noqa: E402
-from separation_quality import MSDM, PROTOCOL, SIGMA_MAX_1, STEMS, heun, run_row, shown  # noqa: E402
+from separation_quality import MSDM, PROTOCOL, SIGMA_MAX_1, STEMS, run_row, shown  # noqa: E402
 
 SECTION = "## ISDM against MSDM at equal compute: separation"
-EULER = ["--sampler", "euler", "--steps", "24", "--churn", "3.2", *SIGMA_MAX_1]
-EULER_ISDM = ["--sampler", "euler", "--steps", "24", "--churn", "6.4", *SIGMA_MAX_1]
-SETTINGS = {"Euler 24 × R 2, σ_max 1, each method's churn (recommended)": (EULER, EULER_ISDM),
-            "Euler 24 × R 2, σ_max 1, S_churn 3.2 for both": (EULER, EULER),
-            "Heun 24, σ_max 0.5, each method's churn (recommended until 2026-12-04)":
-                (heun(24, 0.5), heun(24, 0.5, isdm=True))}
+RECOMMENDED_GRID = ["--sigma-max", "1", "--sigma-min", "3e-3"]
+EULER = ["--sampler", "euler", "--steps", "12", "--churn", "1.6", *RECOMMENDED_GRID]
+EULER_ISDM = ["--sampler", "euler", "--steps", "12", "--churn", "3.2", *RECOMMENDED_GRID]
+SETTINGS = {"Euler 12 × R 2, σ 1 → 3e-3, each method's churn (recommended)": (EULER, EULER_ISDM),
+            "Euler 12 × R 2, σ 1 → 3e-3, S_churn 1.6 for both": (EULER, EULER),
+            "Euler 24 × R 2, σ 1 → 1e-4, each method's churn (recommended earlier on 2026-12-04)":
+                (["--sampler", "euler", "--steps", "24", "--churn", "3.2", *SIGMA_MAX_1],
+                 ["--sampler", "euler", "--steps", "24", "--churn", "6.4", *SIGMA_MAX_1])}
 
 
 def main(argv=None) -> int:

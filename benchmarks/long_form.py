@@ -44,6 +44,8 @@ import torch
 from msdm_tutorial import cli, metrics, tasks
 from msdm_tutorial.data.datasets import list_tracks, load_track
 from msdm_tutorial.models import chunk_length, load_model
+from msdm_tutorial.options import RECOMMENDED_OVERLAP
+from msdm_tutorial.presets import recommended_separation
 
 ROOT = Path(__file__).resolve().parents[1]
 from _report import markdown_table, print_section  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
@@ -66,15 +68,16 @@ def run(model, refs, cfg, chunk, overlap, design, precision, batch, seed=0) -> d
     """Separate every reference's mixture (all songs in one batch); time, SI-SDRi, join ratios."""
     stems = tuple(model.stems)
     y = torch.stack([r.sum(0, keepdim=True) for r in refs])
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     x = tasks.separate_long(model, y, cfg, chunk_length=chunk, batch_size=batch, chunking=design, overlap=overlap,
                             precision=precision, generator=torch.Generator().manual_seed(seed))
-    elapsed = time.perf_counter() - t0
+    elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
     audio = sum(r.shape[-1] for r in refs) / model.sample_rate
     res = metrics.evaluate([(f"song{i}", x[i], r) for i, r in enumerate(refs)], model.sample_rate, stems)
     joins = tasks.chunk_joins(y.shape[-1], chunk, overlap, design)
     ratio = metrics.join_error_ratio([(x[i], r, joins) for i, r in enumerate(refs)], stems=stems)
     return {"design": design, "precision": precision, "elapsed_s": elapsed, "s_per_s": elapsed / audio,
+            "cpu_s_per_s": cpu / audio,
             "si_sdri": res["summary"]["si_sdri"], "average": res["summary"]["average"], "join_ratio": ratio,
             "runs": tasks.chunk_runs(y.shape[-1], chunk, overlap, design, len(refs), batch)}
 
@@ -131,17 +134,21 @@ def speed(args, model, cfg, chunk, overlap, header) -> str:
     lines = [SPEED, "", header, "",
              f"- One toy song of {ref.shape[-1] / model.sample_rate:.0f} s (seed 1515), chunks of {chunk} samples, "
              f"overlap {overlap}, batches of {args.batch} chunks; fastest of {args.repeats} interleaved run(s).", "",
-             markdown_table(["chunking", "precision", "s per s of audio", "relative to independent fp32",
+             "- s per s: wall time per second of audio; CPU s per s: the process's CPU time per second of audio "
+             "(all its threads; with one thread it is the compute, and a busy machine inflates it less).", "",
+             markdown_table(["chunking", "precision", "s per s of audio", "CPU s per s", "relative to independent fp32",
                              "SI-SDRi avg (dB)"],
                             ([f"seamless ({tasks.SEAMLESS})" if design == "seamless" else design, precision,
-                              f"{r['s_per_s']:.2f}", f"{r['s_per_s'] / base:.2f}", f"{r['average']:.2f}"]
-                             for (design, precision), r in results.items()), align="llrrr")]
+                              f"{r['s_per_s']:.2f}", f"{r['cpu_s_per_s']:.2f}", f"{r['s_per_s'] / base:.2f}",
+                              f"{r['average']:.2f}"]
+                             for (design, precision), r in results.items()), align="llrrrr")]
     return "\n".join(lines) + "\n"
 
 
 def _row(r) -> str:
     ratios = " ".join(f"{v:.2f}" for v in r["join_ratio"].values())
-    return (f"{r['design']:<12} {r['precision']}: {r['elapsed_s']:7.1f} s ({r['s_per_s']:.2f} s/s), SI-SDRi avg "
+    return (f"{r['design']:<12} {r['precision']}: {r['elapsed_s']:7.1f} s ({r['s_per_s']:.2f} s/s, CPU "
+            f"{r['cpu_s_per_s']:.2f} s/s), SI-SDRi avg "
             f"{r['average']:.3f} dB, join ratios {ratios}")
 
 
@@ -157,7 +164,12 @@ def main(argv=None) -> int:
     parser.add_argument("--heun-steps", type=int, help="EDM Heun with N steps instead of the paper's sampler")
     parser.add_argument("--euler-steps", type=int,
                         help="the paper's Euler × R 2 on N steps instead of 150 (24: the recommended setting)")
-    parser.add_argument("--overlap", type=float, default=tasks.DEFAULT_OVERLAP, help="overlap, fraction of a chunk")
+    parser.add_argument("--recommended", action="store_true",
+                        help="the course's recommended setting (options.RECOMMENDED_SEPARATION: sampler, steps, σ grid, "
+                             "overlap) instead of the paper's sampler")
+    parser.add_argument("--sigma-min", type=float, help="the bottom of the σ grid (default: the setting's)")
+    parser.add_argument("--overlap", type=float, help="overlap, fraction of a chunk (default 0.25; with --recommended "
+                                                      "its overlap)")
     parser.add_argument("--batch", type=int, default=64, help="chunks per batch (default 64)")
     parser.add_argument("--speed-seconds", type=float, default=60.0, help="length of the timed song (default 60)")
     parser.add_argument("--repeats", type=int, default=1, help="speed: interleaved runs per setting (default 1)")
@@ -173,6 +185,14 @@ def main(argv=None) -> int:
         cfg = cfg.with_steps(args.heun_steps).with_heun()
     if args.euler_steps:
         cfg = cfg.with_steps(args.euler_steps)
+    if args.recommended:
+        if args.heun_steps or args.euler_steps:
+            parser.error("--recommended sets the sampler and its steps")
+        cfg = recommended_separation()
+    if args.sigma_min is not None:
+        cfg = cfg.replace(sigma_min=args.sigma_min)
+    if args.overlap is None:
+        args.overlap = RECOMMENDED_OVERLAP if args.recommended else tasks.DEFAULT_OVERLAP
     chunk = chunk_length(model)
     overlap = round(args.overlap * chunk)
     command = "benchmarks/long_form.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
@@ -180,11 +200,13 @@ def main(argv=None) -> int:
     header = (f"Measured by `.venv/bin/python {command.strip()}` on {platform.processor() or platform.machine()}, "
               f"{os.cpu_count()} cores, torch {torch.__version__}, {args.threads} thread(s), load average {load:.1f} "
               f"at the start (other jobs shared the CPU). Model `{os.path.relpath(args.checkpoint, ROOT)}`; MSDM Dirac, "
-              f"{cfg.sampler} {cfg.num_steps} steps × R {cfg.num_resamples} ({cfg.nfe} NFE per chunk), S_churn {cfg.s_churn:g}; "
+              f"{cfg.sampler} {cfg.num_steps} steps × R {cfg.num_resamples} ({cfg.nfe} NFE per chunk), S_churn {cfg.s_churn:g}, "
+              f"σ from {cfg.sigma_max:g} to {cfg.sigma_min:g}{' (the recommended setting)' if args.recommended else ''}; "
               f"bf16 = bfloat16 autocast of the network (`precision=\"bf16\"`), fp32 = float32.")
     texts = []
     if args.part in ("quality", "all"):
-        section = f"{QUALITY}, " + (f"Heun {args.heun_steps}" if args.heun_steps else
+        section = f"{QUALITY}, " + ("recommended setting" if args.recommended else
+                                     f"Heun {args.heun_steps}" if args.heun_steps else
                                      f"Euler {args.euler_steps} × R 2" if args.euler_steps else "paper sampler")
         texts.append((section, quality(args, model, cfg, chunk, overlap, header, section)))
     if args.part in ("speed", "all"):

@@ -9,7 +9,9 @@ mixture, timed end to end on the CPU:
 
 * **paper**: Table 1's sampler — Euler, 150 steps × R = 2 correction resamples = 300 NFE, S_churn 20;
 * **Euler N × R 2**: the paper's sampler on N steps (2N NFE; default N = 24 → 48 NFE, the course's
-  recommended setting), the paper's churn per step (S_churn = 20·N/150);
+  recommended setting earlier on 2026-12-04; the recommended setting now is 12 steps on a grid ending at σ
+  3e-3, whose speed with seamless chunks ``benchmarks/long_form.py --part speed --recommended`` measures),
+  the paper's churn per step (S_churn = 20·N/150);
 * **Heun N**: EDM's Heun sampler with N steps (2N − 1 NFE; default N = 24 → 47 NFE), the same σ
   grid and the paper's churn per step (S_churn = 20·N/150). Which Heun settings stay within 0.3 dB
   of the paper's sampler on the whole test set is measured by ``benchmarks/separation_quality.py``
@@ -99,7 +101,7 @@ def main(argv=None) -> int:
     parser.add_argument("--seconds", type=float,
                         help="seconds of the track to separate (default: two whole chunks, as far as the track goes)")
     parser.add_argument("--euler-steps", type=int, nargs="*", default=[24], metavar="N",
-                        help="Euler × R 2 step counts to time (default 24, i.e. 48 NFE: the recommended setting)")
+                        help="Euler × R 2 step counts to time (default 24, i.e. 48 NFE; the recommended setting: 12)")
     parser.add_argument("--heun-steps", type=int, nargs="*", default=[24], metavar="N",
                         help="Heun step counts to time (default 24, i.e. 47 NFE)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")

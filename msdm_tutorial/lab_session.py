@@ -94,6 +94,7 @@ class LabRequest:
     steps: int = RECOMMENDED.num_steps
     s_churn: float = RECOMMENDED.s_churn
     sigma_max: float = RECOMMENDED.sigma_max
+    sigma_min: float = RECOMMENDED.sigma_min
     num_resamples: int = RECOMMENDED.num_resamples
     seed: int = 0
     seconds: float = 3.0
@@ -121,12 +122,12 @@ class LabRequest:
 
     def config(self) -> tasks.SamplingConfig:
         """The sampling configuration, as the command line makes it: the preset + ``--steps``,
-        ``--sampler``, ``--churn``, ``--resamples``, ``--sigma-max``. The config classes check the values;
+        ``--sampler``, ``--churn``, ``--resamples``, ``--sigma-max``, ``--sigma-min``. The config classes check the values;
         a bad one raises :class:`LabError`."""
         self.check()
         try:
             cfg = presets.with_overrides(self.preset(), self.steps, self.sampler, self.s_churn, self.resamples,
-                                         float(self.sigma_max))
+                                         float(self.sigma_max), float(self.sigma_min))
         except INPUT_ERRORS as err:
             raise LabError(first_line(err)) from None
         return cfg
@@ -263,7 +264,10 @@ class LabPlan:
 
     @property
     def overlap(self) -> int:
-        """Samples shared by neighbouring chunks (``--overlap`` default of the command line)."""
+        """Samples shared by neighbouring chunks (``--overlap`` default of the command line: the recommended
+        eighth of a chunk for separation, a quarter for generation and imputation)."""
+        if self.request.task == "separate":
+            return int(round(options.RECOMMENDED_OVERLAP * self.chunk))
         return tasks.default_overlap(self.chunk)
 
 
@@ -510,7 +514,8 @@ def command_settings(request: LabRequest, checkpoint: str = "CHECKPOINT", isdm: 
     if request.task != "separate":          # msdm separate reads the whole file: the lab crops it first
         settings["seconds"] = float(request.seconds)
     settings.update(steps=request.steps, sampler=request.sampler, churn=float(request.s_churn),
-                    sigma_max=float(request.sigma_max), resamples=request.resamples, seed=request.seed)
+                    sigma_max=float(request.sigma_max), sigma_min=float(request.sigma_min), resamples=request.resamples,
+                    seed=request.seed)
     if batch is not None and request.task != "generate" and batch != options.CHUNK_BATCH:
         settings["batch"] = batch
     settings["device"] = device

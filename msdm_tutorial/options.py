@@ -6,8 +6,9 @@ renders from the same definitions — so a flag, a choice or a default is writte
 
 :data:`RECOMMENDED_SEPARATION` is the course's recommended separation setting and the default of
 ``msdm separate`` / ``msdm evaluate``: MSDM Dirac, the paper's sampler (Euler with R = 2 correction
-resamples, σ_max 1) on 24 steps instead of 150 (48 NFE), seamless chunks overlapping by a quarter
-chunk. The paper's Table 1 setting is ``--steps 150`` (300 NFE).
+resamples, σ_max 1, ρ 7) on 12 steps instead of 150 (24 NFE), its σ grid ending at σ_min 3e-3 instead of
+1e-4, seamless chunks overlapping by an eighth of a chunk. The paper's Table 1 setting is ``--steps 150
+--sigma-min 1e-4`` (300 NFE).
 """
 
 from __future__ import annotations
@@ -76,22 +77,25 @@ class Option:
 
 #: The course's recommended separation setting (the defaults of ``msdm separate`` and ``msdm
 #: evaluate``, the lab's start, the notebooks' headline numbers), as {option name: value}: Dirac with the
-#: paper's Table 1 sampler — Euler, R = 2 correction resamples, the σ grid ρ 7 from σ_max 1 to σ_min 1e-4 —
-#: on 24 steps instead of 150 (48 NFE, a sixth of the paper's 300), at the paper's churn *per step*
-#: (S_churn 20·24/150 = 3.2; 6.4 for ISDM). Why (docs/benchmarks.md, "Separation: choosing the
-#: recommended setting"): for the `tiny-wide` model shipped since 2026-12-04, on 16 toy songs outside
-#: data_small, Euler 24 × R 2 from σ_max 1 beat EDM's Heun sampler at the same cost (24 steps, 47 NFE) by
-#: 1.4 dB from the same σ_max and 1.9 dB from σ_max 0.5.
-#: (Until then the setting was Heun 24 from σ_max 0.5, chosen for the `tiny` model shipped before,
-#: for which Heun was ahead.) ``churn``/``resamples``/``overlap`` None mean the preset's (S_churn scaled to
-#: the steps, R 2) and a quarter-chunk overlap (``tasks.DEFAULT_OVERLAP``).
-#: ``presets.recommended_separation()`` gives its sampling config; ``--steps 150`` is the paper's
-#: Table 1 setting exactly.
-RECOMMENDED_STEPS = 24
+#: paper's Table 1 sampler — Euler, R = 2 correction resamples, the σ grid ρ 7 from σ_max 1 — on 12 steps
+#: instead of 150 (24 NFE), at the paper's churn *per step* (S_churn 20·12/150 = 1.6; 3.2 for ISDM), with
+#: the grid ending at σ_min 3e-3 instead of 1e-4, and seamless chunks overlapping by an eighth of a chunk
+#: instead of a quarter. Why (docs/benchmarks.md, "Separation: choosing the recommended setting"): issue
+#: 12 asks for ≤ 0.5 s of compute per second of audio, and Euler 24 × R 2 (48 NFE, the setting until
+#: the evening of 2026-12-04) took 1.10 s on one thread. On 16 toy songs outside data_small, halving the steps on the
+#: paper's grid lost 4 dB (13.50 → 9.48 dB): its last steps from σ 1e-3 to 1e-4 are too coarse for the
+#: Dirac sampler. Ending the grid at 3e-3 (far below the stems' level) gives those steps to the range that
+#: matters: 12.14 dB at 24 NFE (and 13.60 dB with ``--steps 24``); the smaller overlap costs 0.07 dB.
+#: ``churn``/``resamples`` None mean the preset's (S_churn scaled to the steps, R 2).
+#: ``presets.recommended_separation()`` gives its sampling config; ``--steps 150 --sigma-min 1e-4`` is
+#: the paper's Table 1 setting exactly.
+RECOMMENDED_STEPS = 12
 RECOMMENDED_SIGMA_MAX = 1.0
+RECOMMENDED_SIGMA_MIN = 3e-3
+RECOMMENDED_OVERLAP = 0.125
 RECOMMENDED_SEPARATION = {"method": "dirac", "sampler": "euler", "steps": RECOMMENDED_STEPS, "churn": None,
-                          "sigma_max": RECOMMENDED_SIGMA_MAX, "chunking": DEFAULT_CHUNKING, "overlap": None,
-                          "batch": CHUNK_BATCH, "seed": 0}
+                          "sigma_max": RECOMMENDED_SIGMA_MAX, "sigma_min": RECOMMENDED_SIGMA_MIN,
+                          "chunking": DEFAULT_CHUNKING, "overlap": RECOMMENDED_OVERLAP, "batch": CHUNK_BATCH, "seed": 0}
 
 SAMPLING = "sampling (defaults: the paper's settings)"
 SAMPLING_SEPARATION = "sampling (defaults: the course's recommended setting)"
@@ -101,13 +105,17 @@ CONSTRAIN_HELP = "Dirac: the stem set to y − Σ others (default: the first, as
 
 def sampling_options(task: str, paper_steps: str, paper_resamples: str = "R 1",
                      paper_sigma_max: str = "20") -> list[Option]:
-    """``--steps --sampler --churn --sigma-max --resamples --seed --batch``: the task preset's sampler, overridden."""
+    """``--steps --sampler --churn --sigma-max --sigma-min --resamples --seed --batch``: the task preset's
+    sampler, overridden."""
     generate = task == "generate"
     separation = task in ("separate", "evaluate")
     group = SAMPLING_SEPARATION if separation else SAMPLING
     sampler = RECOMMENDED_SEPARATION["sampler"] if separation else "euler"
     steps = RECOMMENDED_SEPARATION["steps"] if separation else None
     sigma_max = RECOMMENDED_SEPARATION["sigma_max"] if separation else None
+    sigma_min = RECOMMENDED_SEPARATION["sigma_min"] if separation else None
+    sigma_min_help = (f"default {sigma_min:g}, the course's recommended setting; paper: 1e-4" if separation
+                      else "paper: 1e-4")
     sigma_max_help = (f"default {sigma_max:g}, the course's recommended setting; paper: {paper_sigma_max}" if separation
                       else f"paper: {paper_sigma_max}")
     steps_help = (f"σ steps (default {steps}, the course's recommended setting; paper: {paper_steps})" if separation
@@ -121,6 +129,8 @@ def sampling_options(task: str, paper_steps: str, paper_resamples: str = "R 1",
         Option("--churn", "S_churn, the stochasticity (paper preset by default)", range=CHURN, group=group),
         Option("--sigma-max", f"σ_max, the noise level the σ grid starts from ({sigma_max_help})", range=SIGMA,
                default=sigma_max, metavar="SIGMA", group=group),
+        Option("--sigma-min", f"σ_min, the last noise level of the σ grid ({sigma_min_help})", range=SIGMA,
+               default=sigma_min, metavar="SIGMA", group=group),
         Option("--resamples", "euler: R, the correction loop: each step is taken R times, re-noised in between, "
                               f"N·R NFE (paper: {paper_resamples})", range=COUNT, metavar="R", group=group),
         Option("--seed", "random seed; the same seed gives the same files (default 0)", range=SEED, default=0,
@@ -130,8 +140,9 @@ def sampling_options(task: str, paper_steps: str, paper_resamples: str = "R 1",
     ]
 
 
-def chunk_options(chunking: bool = True) -> list[Option]:
-    """``--chunk-seconds`` (and for inputs, ``--chunking``) and ``--overlap``."""
+def chunk_options(chunking: bool = True, overlap: float | None = None) -> list[Option]:
+    """``--chunk-seconds`` (and for inputs, ``--chunking``) and ``--overlap`` (default ``overlap``, else
+    ``tasks.DEFAULT_OVERLAP``, a quarter)."""
     options = [Option("--chunk-seconds", "process the input in chunks of S seconds (rounded up to a valid length; "
                                          "default 32 × the U-Net's downsampling: 262144 samples for the paper's "
                                          "models, 32768 for tiny)", range=SECONDS, metavar="S")]
@@ -142,8 +153,10 @@ def chunk_options(chunking: bool = True) -> list[Option]:
                           "jump at joins); sequential: one chunk after another, each holding its overlap with the "
                           "previous one (best quality, no batching within a song); crossfade: overlapping chunks "
                           "each alone, crossfaded", choices=CHUNKINGS, default=DEFAULT_CHUNKING))
-    options.append(Option("--overlap", "overlap of neighbouring chunks, as a fraction of a chunk (default 0.25)",
-                          range=OVERLAP, metavar="F"))
+    default = ("0.25" if overlap is None else
+               f"{overlap:g}, the course's recommended setting for separation; 0.25 for generation and imputation")
+    options.append(Option("--overlap", f"overlap of neighbouring chunks, as a fraction of a chunk (default {default})",
+                          range=OVERLAP, metavar="F", default=overlap))
     return options
 
 
@@ -193,7 +206,7 @@ COMMAND_OPTIONS: dict[str, list[Option]] = {
         Option("--checkpoint", "MSDM checkpoint (one model for all stems)"),
         Option("--isdm", ISDM_HELP, metavar="STEM=C,…"),
         Option("--out", "output folder", required=True),
-        *separation_choices(), *chunk_options(), *sampling_options("separate", "150 Euler steps × R 2", "R 2", "1"),
+        *separation_choices(), *chunk_options(overlap=RECOMMENDED_OVERLAP), *sampling_options("separate", "150 Euler steps × R 2", "R 2", "1"),
         *PRECISION_OPTIONS, *run_options()],
     "evaluate": [
         Option("--checkpoint", "MSDM checkpoint"),
@@ -206,7 +219,7 @@ COMMAND_OPTIONS: dict[str, list[Option]] = {
         Option("--drop-partial-chunk", "drop each track's incomplete last chunk (the authors' evaluation)",
                switch=True),
         Option("--csv", "write DIR/windows.csv (per window) and DIR/summary.csv", metavar="DIR"),
-        *chunk_options(), *sampling_options("evaluate", "150 Euler steps × R 2", "R 2", "1"), *PRECISION_OPTIONS,
+        *chunk_options(overlap=RECOMMENDED_OVERLAP), *sampling_options("evaluate", "150 Euler steps × R 2", "R 2", "1"), *PRECISION_OPTIONS,
         *run_options("write the results as JSON: protocol, summary (per-stem and mean SI-SDRi), windows, run")],
 }
 
@@ -261,4 +274,5 @@ def command_line(task: str, settings: dict) -> str:
 
 
 __all__ = ["Range", "Option", "COMMAND_OPTIONS", "RECOMMENDED_SEPARATION", "CHUNKINGS", "command_line",
-           "find_option", "COUNT", "NON_NEGATIVE", "SEED", "SECONDS", "SAMPLE_RATE", "SIGMA", "RECOMMENDED_SIGMA_MAX"]
+           "find_option", "COUNT", "NON_NEGATIVE", "SEED", "SECONDS", "SAMPLE_RATE", "SIGMA", "RECOMMENDED_SIGMA_MAX",
+           "RECOMMENDED_SIGMA_MIN", "RECOMMENDED_OVERLAP"]

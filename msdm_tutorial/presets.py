@@ -1,14 +1,15 @@
 """Sampling settings of the tasks: the paper's presets with the command line's overrides.
 
 Every inference run — ``msdm generate / impute / separate / evaluate``, the sampling lab, the
-notebooks — starts from a preset of :mod:`msdm_tutorial.tasks` and applies the same five overrides:
+notebooks — starts from a preset of :mod:`msdm_tutorial.tasks` and applies the same six overrides:
 
 * ``steps`` N: the σ grid's number of steps (Euler: N steps × R resamples = N·R network calls); without
   ``churn``, S_churn scales with N so that the churn per step stays the preset's;
 * ``sampler="heun"``: EDM's second-order sampler on the same grid, 2N − 1 network calls;
 * ``churn``: S_churn, the stochasticity γ_i = min(S_churn / N, √2 − 1) of each step;
 * ``resamples``: Euler's correction loop R (each step taken R times, re-noised in between);
-* ``sigma_max``: the top of the σ grid, where sampling starts.
+* ``sigma_max``: the top of the σ grid, where sampling starts;
+* ``sigma_min``: the bottom of the σ grid, the last noise level before the final step to σ = 0.
 
 :func:`recommended_separation` is the course's recommended separation setting
 (:data:`msdm_tutorial.options.RECOMMENDED_SEPARATION`) as a config.
@@ -23,17 +24,18 @@ from .options import RECOMMENDED_SEPARATION
 
 
 def with_overrides(base, steps: int | None = None, sampler: str | None = None, churn: float | None = None,
-                   resamples: int | None = None, sigma_max: float | None = None):
+                   resamples: int | None = None, sigma_max: float | None = None, sigma_min: float | None = None):
     """The preset ``base`` with the overrides (None keeps the preset's): ``steps`` N, ``sampler``
     ("euler"/"heun"; Heun has no resamples), ``churn`` S_churn, ``resamples`` Euler's R, ``sigma_max``
-    the top of the σ grid. New ``steps``
+    the top of the σ grid, ``sigma_min`` its bottom. New ``steps``
     without ``churn`` keep the churn per step, γ = S_churn / N (``SamplingConfig.with_steps``). The config
     class checks the values (``SamplingConfig.__post_init__``) and raises ValueError for bad ones."""
     cfg = base.with_heun() if sampler == "heun" else base
     if steps is not None and churn is None:
         cfg = cfg.with_steps(steps)              # keeps the preset's churn per step: S_churn scales with N
     changes = {name: value for name, value in (("num_steps", steps), ("sampler", sampler), ("s_churn", churn),
-                                               ("num_resamples", resamples), ("sigma_max", sigma_max))
+                                               ("num_resamples", resamples), ("sigma_max", sigma_max),
+                                               ("sigma_min", sigma_min))
                if value is not None}
     return cfg.replace(**changes) if changes else cfg
 
@@ -46,18 +48,20 @@ def separation_preset(method: str, isdm: bool):
 
 
 def separation_settings(method: str, isdm: bool, steps=None, sampler=None, churn=None, resamples=None,
-                        sigma_max=None):
+                        sigma_max=None, sigma_min=None):
     """The separation config of ``msdm separate --method M [--isdm …] --steps --sampler --churn --resamples
-    --sigma-max``."""
-    return with_overrides(separation_preset(method, isdm), steps, sampler, churn, resamples, sigma_max)
+    --sigma-max --sigma-min``."""
+    return with_overrides(separation_preset(method, isdm), steps, sampler, churn, resamples, sigma_max, sigma_min)
 
 
 def recommended_separation(isdm: bool = False):
     """The course's recommended separation config (``options.RECOMMENDED_SEPARATION``): Dirac,
-    the paper's Euler sampler on 24 steps × R 2 = 48 NFE, S_churn 3.2 (6.4 with ``isdm``: the paper's churn
-    per step), σ ∈ [1e-4, 1] — the paper's Table 1 preset with 24 steps instead of 150."""
+    the paper's Euler sampler on 12 steps × R 2 = 24 NFE, S_churn 1.6 (3.2 with ``isdm``: the paper's churn
+    per step), σ ∈ [3e-3, 1] — the paper's Table 1 preset with 12 steps instead of 150 and σ_min 3e-3
+    instead of 1e-4."""
     r = RECOMMENDED_SEPARATION
-    return separation_settings(r["method"], isdm, r["steps"], r["sampler"], r["churn"], sigma_max=r["sigma_max"])
+    return separation_settings(r["method"], isdm, r["steps"], r["sampler"], r["churn"], sigma_max=r["sigma_max"],
+                               sigma_min=r["sigma_min"])
 
 
 def with_constrained_stem(cfg, stem: str | None, stems: tuple[str, ...]):
@@ -79,9 +83,10 @@ def config_record(cfg) -> dict:
 
 
 def settings_text(cfg) -> str:
-    """One line naming a sampling config: ``euler 150 steps × R 2, S_churn 20, σ_max 1 (300 NFE)``."""
+    """One line naming a sampling config: ``euler 150 steps × R 2, S_churn 20, σ_max 1, σ_min 0.0001 (300 NFE)``."""
     r = f" × R {cfg.num_resamples}" if cfg.sampler == "euler" and cfg.num_resamples > 1 else ""
-    return f"{cfg.sampler} {cfg.num_steps} steps{r}, S_churn {cfg.s_churn:g}, σ_max {cfg.sigma_max:g} ({cfg.nfe} NFE)"
+    return (f"{cfg.sampler} {cfg.num_steps} steps{r}, S_churn {cfg.s_churn:g}, σ_max {cfg.sigma_max:g}, "
+            f"σ_min {cfg.sigma_min:g} ({cfg.nfe} NFE)")
 
 
 __all__ = ["with_overrides", "separation_preset", "separation_settings", "recommended_separation",

@@ -301,13 +301,16 @@ def validation_loss(denoiser: EDMDenoiser, batches, cfg: TrainConfig, device) ->
 
 @torch.no_grad()
 def generate_sample(denoiser: EDMDenoiser, cfg: TrainConfig, device) -> torch.Tensor:
-    """One chunk (stems, samples) from ``denoiser``: Heun over ``cfg.sample_steps`` Karras σ from 1 down
-    to 1e-4 (ρ = 7), from the fixed noise of ``cfg.seed`` (so samples are comparable across steps)."""
+    """One chunk (stems, samples) from ``denoiser``: Heun over ``cfg.sample_steps`` Karras σ on total
+    generation's grid (``GenerationConfig``: from σ_max 20 down to 1e-4, ρ = 7; from σ 1 the stems come
+    out too quiet), from the fixed noise of ``cfg.seed`` (so samples are comparable across steps)."""
+    from .configs import GenerationConfig
     from .samplers import heun, initial_noise, score_derivative
     from .schedules import karras_sigmas
 
     g = torch.Generator().manual_seed(cfg.seed)
-    sigmas = karras_sigmas(cfg.sample_steps, 1e-4, 1.0, 7.0)
+    grid = GenerationConfig()
+    sigmas = karras_sigmas(cfg.sample_steps, grid.sigma_min, grid.sigma_max, grid.rho)
     x = initial_noise((1, len(cfg.stems), cfg.chunk_length), sigmas, g).to(device)
     with mixed_precision(cfg, device):
         return heun(score_derivative(denoiser), x, sigmas).float().cpu()[0]

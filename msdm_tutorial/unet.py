@@ -165,6 +165,12 @@ PRESETS: dict[str, UNetConfig] = {
     "tiny-wide": UNetConfig(channels=64, patch_factor=8, multipliers=(1, 1, 2, 2, 2), factors=(2, 4, 4, 4),
                             num_blocks=(1, 1, 2, 2), attentions=(False, False, True, True),
                             attention_heads=4, attention_features=32),
+    # One single-stem ISDM model per stem at half the widths of `tiny-wide` (~1.1M parameters, about a
+    # quarter of it): the same levels, attention and room per packed value at the finest levels as the
+    # MSDM model that ships, for ISDM against MSDM at equal compute (issue 12).
+    "tiny-wide-isdm": UNetConfig(in_channels=1, channels=32, patch_factor=8, multipliers=(1, 1, 2, 2, 2),
+                                 factors=(2, 4, 4, 4), num_blocks=(1, 1, 2, 2), attentions=(False, False, True, True),
+                                 attention_heads=4, attention_features=16),
     # `tiny` with GroupNorm statistics over 2048 samples (93 ms) around each frame instead of the whole
     # chunk: the same weights, so `tiny` checkpoints fine-tune into it (an ablation of issue 12's noise floor).
     "tiny-localnorm": UNetConfig(channels=32, patch_factor=8, multipliers=(1, 2, 4, 4, 4), factors=(4, 4, 4, 2),

@@ -8,9 +8,11 @@ the mix, a trajectory slider over the σ steps, SI-SDRi against the reference wh
 a Save-as-WAV button. Under **Sample** the lab shows the equivalent ``msdm`` command
 (``lab_session.command_line``, rendered from the command line's own option definitions).
 
-The controls start at the course's recommended separation setting (MSDM Dirac, Euler 24 steps
-× R 2, S_churn 3.2, σ_max 1). Switching the task or the method moves S_churn, σ_max and R to that task's paper
-preset; on a GPU the step count and the sampler follow too, on a CPU they stay as you set them.
+The controls start at the course's recommended separation setting (MSDM Dirac, Euler 12 steps
+× R 2, S_churn 1.6, σ from 1 down to σ_min 3e-3, which has no control of its own). Switching the task or
+the method moves S_churn, σ_max and R to that task's paper preset (a separation keeps the recommended
+σ_min); on a GPU the step count, the sampler and σ_min follow too, on a CPU they stay as you set them.
+The **Paper settings** button sets all of them to the paper's.
 Errors never show a traceback: they become a readable line in the lab's message area.
 """
 
@@ -177,6 +179,7 @@ class SamplingLab:
         self.sigma_max = W.FloatLogSlider(value=RECOMMENDED.sigma_max, base=10, min=-1, max=2, step=0.05,
                                           description="σ_max", style=STYLE, layout=wide, readout_format=".3g",
                                           continuous_update=False)
+        self.sigma_min = float(RECOMMENDED.sigma_min)     # set with the sampler presets (apply_setting)
         self.resamples = W.IntSlider(value=RECOMMENDED.num_resamples, min=1, max=4, description="R resamples",
                                      style=STYLE, layout=wide, continuous_update=False)
         self.seed = W.BoundedIntText(value=0, min=0, max=2 ** 31 - 1, description="Seed", style=STYLE,
@@ -267,16 +270,21 @@ class SamplingLab:
             upload_name=upload["name"] if upload else None,
             upload=bytes(upload["content"]) if upload else None,
             sampler=self.sampler.value, steps=int(self.steps.value), s_churn=float(self.churn.value),
-            sigma_max=float(self.sigma_max.value), num_resamples=int(self.resamples.value),
+            sigma_max=float(self.sigma_max.value), sigma_min=self.sigma_min, num_resamples=int(self.resamples.value),
             seed=int(self.seed.value), seconds=float(self.seconds.value))
 
     def apply_preset(self, paper_steps: bool = True) -> None:
         """Set S_churn, σ_max and R (and, with ``paper_steps``, N and the sampler) to the paper's
-        values for the current task and method; S_churn keeps the paper's churn per step at N steps."""
+        values for the current task and method; S_churn keeps the paper's churn per step at N steps.
+        Without ``paper_steps`` a separation keeps the recommended σ_min (3e-3): on a short grid the
+        paper's 1e-4 leaves the Dirac sampler's last steps too coarse (options.RECOMMENDED_SEPARATION)."""
         preset = self.request().preset()
         steps = min(preset.num_steps, self.steps.max) if paper_steps else int(self.steps.value)
         sampler = preset.sampler if paper_steps else self.sampler.value
-        self.apply_setting(preset.with_steps(steps), sampler)
+        cfg = preset.with_steps(steps)
+        if self.task.value == "separate" and not paper_steps:
+            cfg = cfg.replace(sigma_min=RECOMMENDED.sigma_min)
+        self.apply_setting(cfg, sampler)
 
     def apply_setting(self, cfg, sampler: str | None = None) -> None:
         """Set the sampler controls to the config ``cfg`` (its sampler, unless ``sampler`` is given)."""
@@ -284,6 +292,7 @@ class SamplingLab:
         self.steps.value = cfg.num_steps
         self.churn.value = cfg.s_churn
         self.sigma_max.value = cfg.sigma_max
+        self.sigma_min = float(cfg.sigma_min)            # no control of its own: the preset's or the recommended
         self.resamples.value = cfg.num_resamples
         self._refresh()
 
@@ -315,7 +324,7 @@ class SamplingLab:
             samples = processed_length(req, self._model_for(req))
             guess = f" (≈ {cfg.nfe * samples * self._seconds_per_nfe_sample:.0f} s at the last run's speed)"
         text = grey(f"{cfg.nfe} denoiser evaluations{guess} · paper preset: "
-                    f"{escape(presets.settings_text(preset))}, σ_max {preset.sigma_max:g}")
+                    f"{escape(presets.settings_text(preset))}")
         if req.task == "separate" and req.likelihood == "gaussian" and cfg.num_steps < GAUSSIAN_MIN_STEPS:
             text += "<br>" + span("note", f"careful: with fewer than {GAUSSIAN_MIN_STEPS} steps the stiff Gaussian "
                                           f"likelihood (γ = 0.75σ) often makes the sampler overshoot and diverge")
@@ -530,7 +539,7 @@ class SamplingLab:
     def _scores_html(result: LabResult) -> str:
         req = result.request
         head = (f"<b>{escape(req.task)}</b> · {result.audio.shape[-1] / result.sample_rate:.2f} s · "
-                f"{escape(presets.settings_text(result.config))}, σ_max {result.config.sigma_max:g} · "
+                f"{escape(presets.settings_text(result.config))} · "
                 f"{result.elapsed:.1f} s")
         if result.si_sdri is None:
             if req.task == "separate":

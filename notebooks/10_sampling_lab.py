@@ -23,7 +23,7 @@
 #
 # *Prerequisites:* diffusion, schedules and samplers (notebooks 00–03) and the data (05). 
 # *Run time:* 34 s in default mode on an idle 2-core CPU (`benchmarks/notebook_times.py`) with the shipped tiny model; not yet measured on a GPU. The lab starts at the
-# course's recommended separation setting (Euler 24 steps × R 2, 48 NFE); section 3 prints what one press of
+# course's recommended separation setting (Euler 12 steps × R 2 on a σ grid from 1 to 3·10⁻³, 24 NFE); section 3 prints what one press of
 # **Sample** at that setting costs here.
 
 # %% [markdown]
@@ -127,7 +127,8 @@ lab
 #
 # Setting the controls from code is the same as clicking them. `lab.sample(wait=True)` presses
 # **Sample** and waits for the result. The panel above updates too. The lab is still at its
-# starting setting, the course's recommended one (the paper's Euler sampler, R = 2, on 24 steps from σ_max 1);
+# starting setting, the course's recommended one (the paper's Euler sampler, R = 2, on 12 steps from σ_max 1
+# down to σ_min 3·10⁻³; σ_min has no control of its own: the **Paper settings** button sets the paper's 10⁻⁴);
 # the cell prints what it cost.
 
 # %%

@@ -334,7 +334,7 @@ def test_separate_and_evaluate_record_chunking_and_precision(tmp_path, models, m
         assert cli.main(["separate", "--checkpoint", models["msdm"], str(mixture), "--out", str(out),
                          "--json", str(js), *FAST, *extra]) == 0
         runs[name] = (json.loads(js.read_text()), np.stack([_read(out / f"{s}.wav") for s in STEMS]))
-    assert runs["seamless"][0]["chunking"] == "seamless" and runs["seamless"][0]["overlap"] == 1280
+    assert runs["seamless"][0]["chunking"] == "seamless" and runs["seamless"][0]["overlap"] == 640   # an eighth
     assert runs["seamless"][0]["precision"] == resolve_precision("auto", "cpu")
     assert runs["independent"][0]["chunking"] == "independent"
     assert runs["fp32"][0]["precision"] == "fp32" and runs["fp32"][0]["overlap"] == 512

@@ -21,21 +21,27 @@ def test_cli_defaults_are_the_recommended_separation(command):
         assert getattr(args, name) == value, name
 
 
-def test_recommended_separation_is_the_papers_dirac_preset_at_24_steps_with_its_churn_per_step():
-    assert presets.recommended_separation() == tasks.SeparationConfig.paper_dirac().with_steps(24)
-    assert presets.recommended_separation(isdm=True) == tasks.SeparationConfig.paper_isdm_dirac().with_steps(24)
+def test_recommended_separation_is_the_papers_dirac_preset_at_12_steps_ending_at_sigma_3e_3():
+    """The paper's sampler on 12 steps at its churn per step, the grid ending at σ_min 3e-3, 24 NFE."""
+    assert presets.recommended_separation() == tasks.SeparationConfig.paper_dirac().with_steps(12).replace(sigma_min=3e-3)
+    assert presets.recommended_separation(isdm=True) == \
+        tasks.SeparationConfig.paper_isdm_dirac().with_steps(12).replace(sigma_min=3e-3)
     cfg = presets.recommended_separation()
-    assert (cfg.sampler, cfg.num_resamples, cfg.sigma_max, cfg.nfe) == ("euler", 2, 1.0, 48)
-    assert presets.settings_text(cfg) == "euler 24 steps × R 2, S_churn 3.2, σ_max 1 (48 NFE)"
+    assert (cfg.sampler, cfg.num_resamples, cfg.sigma_max, cfg.sigma_min, cfg.nfe) == ("euler", 2, 1.0, 3e-3, 24)
+    assert presets.settings_text(cfg) == "euler 12 steps × R 2, S_churn 1.6, σ_max 1, σ_min 0.003 (24 NFE)"
+    assert float(cfg.sigmas()[-2]) == pytest.approx(3e-3) and float(cfg.sigmas()[0]) == pytest.approx(1.0)
 
 
 def test_the_papers_table_1_command_gives_the_papers_preset():
     args = _parse(["separate", "--checkpoint", "c.pt", "m.wav", "--out", "o", "--sampler", "euler", "--steps", "150",
-                   "--sigma-max", "1"])
+                   "--sigma-max", "1", "--sigma-min", "1e-4"])
     assert presets.separation_settings(args.method, False, args.steps, args.sampler, args.churn, args.resamples,
-                                       args.sigma_max) == tasks.SeparationConfig.paper_dirac()
-    with pytest.raises(SystemExit):
-        _parse(["separate", "--checkpoint", "c.pt", "m.wav", "--out", "o", "--sigma-max", "0"])
+                                       args.sigma_max, args.sigma_min) == tasks.SeparationConfig.paper_dirac()
+    for bad in (["--sigma-max", "0"], ["--sigma-min", "0"], ["--sigma-min", "-1e-3"]):
+        with pytest.raises(SystemExit):
+            _parse(["separate", "--checkpoint", "c.pt", "m.wav", "--out", "o", *bad])
+    with pytest.raises(ValueError, match="sigma"):      # σ_min above σ_max: the config class refuses it
+        presets.separation_settings("dirac", False, sigma_max=0.5, sigma_min=0.6)
 
 
 def test_steps_without_churn_keep_the_churn_per_step_and_150_steps_are_the_paper():

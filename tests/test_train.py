@@ -153,3 +153,26 @@ def test_tiny_weights_fine_tune_into_local_groupnorm(tmp_path):
     train.train(ft, DATA, tmp_path / "ft", progress=False, device="cpu")
     assert_same_weights(run_dir_state(tmp_path / "base"), run_dir_state(tmp_path / "ft"))
     assert checkpoints.load(runs.checkpoint_paths(tmp_path / "ft")[0]).net.config.norm_window == 2048
+
+
+def test_training_previews_sample_from_generation_start(monkeypatch):
+    """The audio previews run Heun on total generation's σ grid (from σ_max 20), not from σ 1."""
+    from msdm_tutorial import samplers
+    from msdm_tutorial.configs import GenerationConfig
+    from msdm_tutorial.denoiser import EDMDenoiser
+    from msdm_tutorial.unet import build
+
+    seen = {}
+
+    def fake_heun(derivative, x, sigmas, **kwargs):
+        seen["sigmas"] = sigmas
+        return x
+
+    monkeypatch.setattr(samplers, "heun", fake_heun)
+    cfg = replace(FAST, sample_steps=8)
+    denoiser = EDMDenoiser(build(train.unet_config_for(cfg)), stems=cfg.stems)
+    audio = train.generate_sample(denoiser, cfg, torch.device("cpu"))
+    assert audio.shape == (len(cfg.stems), cfg.chunk_length)
+    assert float(seen["sigmas"][0]) == pytest.approx(GenerationConfig().sigma_max)
+    assert float(seen["sigmas"][-2]) == pytest.approx(GenerationConfig().sigma_min)
+    assert float(audio.std()) > 1.0          # the initial noise at σ 20, passed through the fake sampler

@@ -125,15 +125,15 @@ def test_task_and_method_switch_to_their_presets(lab):
 
 def test_every_sampler_knob_of_the_lab_is_a_command_line_option():
     req = lab_session.LabRequest(task="separate", method="dirac", sampler="euler", steps=10, s_churn=5, sigma_max=2.0,
-                                 num_resamples=3, track=SONG)
+                                 sigma_min=1e-3, num_resamples=3, track=SONG)
     assert req.config() == tasks.SeparationConfig.paper_dirac().replace(num_steps=10, s_churn=5, sigma_max=2.0,
-                                                                        num_resamples=3)
+                                                                        sigma_min=1e-3, num_resamples=3)
     command = lab_session.command_line(req)
-    assert "--churn 5 --sigma-max 2 --resamples 3" in command and "lab-only" not in command
+    assert "--churn 5 --sigma-max 2 --sigma-min 0.001 --resamples 3" in command and "lab-only" not in command
     argv = shlex.split(command.split("   #")[0])[1:]
     args = cli.build_parser().parse_args(argv)
     assert presets.separation_settings(args.method, False, args.steps, args.sampler, args.churn, args.resamples,
-                                       args.sigma_max) == req.config()
+                                       args.sigma_max, args.sigma_min) == req.config()
 
 
 def test_the_lab_starts_at_the_recommended_separation_setting(checkpoint):
@@ -141,8 +141,11 @@ def test_the_lab_starts_at_the_recommended_separation_setting(checkpoint):
     assert (lab.task.value, lab.method.value) == ("separate", options.RECOMMENDED_SEPARATION["method"])
     assert lab.request().config() == presets.recommended_separation()
     assert lab_session.LabRequest(track=SONG).config() == presets.recommended_separation()
-    assert f"--steps {presets.recommended_separation().num_steps} --sampler euler --churn 3.2 --sigma-max 1 --resamples 2 --seed" \
-        in lab.command_line()
+    cfg = presets.recommended_separation()
+    assert (f"--steps {cfg.num_steps} --sampler euler --churn {cfg.s_churn:g} --sigma-max 1 --sigma-min 0.003 "
+            "--resamples 2 --seed") in lab.command_line()
+    lab.task.value = "generate"                  # the generation preset's grid, down to the paper's σ_min
+    assert lab.request().config().sigma_min == tasks.GenerationConfig.paper().sigma_min
 
 
 TASK_CALLS = {"generate": "generate", "impute": "impute_long", "separate": "separate_long"}
@@ -195,10 +198,12 @@ def test_separate_makes_the_same_call_as_msdm_separate(lab, checkpoint, tmp_path
     (cli_args, cli_kw), (lab_args, lab_kw) = rec.calls
     assert lab_args[0] is lab.model and isinstance(cli_args[0], EDMDenoiser)
     assert torch.equal(lab_args[1], cli_args[1]), "the lab must read the upload exactly as msdm separate reads the file"
-    assert lab_args[2] == cli_args[2] == tasks.SeparationConfig.paper_gaussian().replace(num_steps=3, s_churn=5.0)
+    # the method switch keeps the recommended σ_min, the command line's default
+    assert lab_args[2] == cli_args[2] == tasks.SeparationConfig.paper_gaussian().replace(num_steps=3, s_churn=5.0,
+                                                                                         sigma_min=3e-3)
     assert seed_of(lab_kw.pop("generator")) == seed_of(cli_kw.pop("generator")) == (7, "cpu")
     lab_kw.pop("callback"), cli_kw.pop("callback")
-    assert lab_kw == cli_kw == {"chunk_length": 32768, "batch_size": 8, "chunking": "seamless", "overlap": 8192,
+    assert lab_kw == cli_kw == {"chunk_length": 32768, "batch_size": 8, "chunking": "seamless", "overlap": 4096,
                                 "precision": tasks.resolve_precision("auto", "cpu")}
     # and the command the lab shows is that command
     assert "msdm separate --checkpoint" in lab.command.value
@@ -343,7 +348,7 @@ def test_isdm_separation_makes_the_same_call_as_msdm_separate_isdm(checkpoint, t
     (cli_args, cli_kw), (lab_args, lab_kw) = rec.calls
     assert isinstance(lab_args[0], tasks.ISDMDenoiser) and lab_args[0].stems == cli_args[0].stems == STEMS
     assert torch.equal(lab_args[1], cli_args[1])
-    assert lab_args[2] == cli_args[2] == tasks.SeparationConfig.paper_isdm_dirac().with_steps(2)
+    assert lab_args[2] == cli_args[2] == tasks.SeparationConfig.paper_isdm_dirac().with_steps(2).replace(sigma_min=3e-3)
     assert seed_of(lab_kw.pop("generator")) == seed_of(cli_kw.pop("generator")) == (5, "cpu")
     lab_kw.pop("callback"), cli_kw.pop("callback")
     assert lab_kw == cli_kw

@@ -40,9 +40,10 @@ def add_task_parsers(sub, commands: dict) -> None:
 
 
 def sampling_overrides(args) -> dict:
-    """``--steps --sampler --churn --resamples --sigma-max`` as keyword arguments of ``presets.with_overrides``."""
+    """``--steps --sampler --churn --resamples --sigma-max --sigma-min`` as keyword arguments of
+    ``presets.with_overrides``."""
     return {"steps": args.steps, "sampler": args.sampler, "churn": args.churn, "resamples": args.resamples,
-            "sigma_max": args.sigma_max}
+            "sigma_max": args.sigma_max, "sigma_min": args.sigma_min}
 
 
 def check_result_file(path, option: str = "--json") -> None:
