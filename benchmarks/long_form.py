@@ -118,7 +118,7 @@ def quality(args, model, cfg, chunk, overlap, header, section=QUALITY) -> str:
     return "\n".join(lines) + "\n"
 
 
-def speed(args, model, cfg, chunk, overlap, header) -> str:
+def speed(args, model, cfg, chunk, overlap, header, section=SPEED) -> str:
     with tempfile.TemporaryDirectory() as tmp:
         track = make_songs(Path(tmp) / "toy60", 1, args.speed_seconds, 1515)[0]
         ref = load_track(track, tuple(model.stems), sample_rate=model.sample_rate)
@@ -131,7 +131,7 @@ def speed(args, model, cfg, chunk, overlap, header) -> str:
                 results[(design, precision)] = r if old is None or r["elapsed_s"] < old["elapsed_s"] else old
                 print(_row(r), flush=True)
     base = results[("independent", "fp32")]["s_per_s"]
-    lines = [SPEED, "", header, "",
+    lines = [section, "", header, "",
              f"- One toy song of {ref.shape[-1] / model.sample_rate:.0f} s (seed 1515), chunks of {chunk} samples, "
              f"overlap {overlap}, batches of {args.batch} chunks; fastest of {args.repeats} interleaved run(s).", "",
              "- s per s: wall time per second of audio; CPU s per s: the process's CPU time per second of audio "
@@ -210,7 +210,8 @@ def main(argv=None) -> int:
                                      f"Euler {args.euler_steps} × R 2" if args.euler_steps else "paper sampler")
         texts.append((section, quality(args, model, cfg, chunk, overlap, header, section)))
     if args.part in ("speed", "all"):
-        texts.append((SPEED, speed(args, model, cfg, chunk, overlap, header)))
+        section = SPEED + (", recommended setting" if args.recommended else "")
+        texts.append((section, speed(args, model, cfg, chunk, overlap, header, section)))
     for section, text in texts:
         print_section(section, text, args.write)
     return 0

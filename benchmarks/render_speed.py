@@ -96,7 +96,7 @@ def speed() -> list[tuple[str, float]]:
 
 MSDM = ["--checkpoint", f"{CKPTS}/msdm-tiny.pt"]
 ISDM = ["--isdm", ",".join(f"{s}={CKPTS}/isdm-tiny-{s}.pt" for s in STEMS)]
-PAPER = ["--chunking", "independent", "--precision", "fp32", "--sigma-max", "1"]   # the paper's protocol, pinned
+PAPER = ["--chunking", "independent", "--precision", "fp32", "--sigma-max", "1", "--sigma-min", "1e-4"]   # the paper's protocol and grid, pinned
 HEUN24 = [*PAPER, "--sampler", "heun", "--steps", "24", "--churn", "3.2"]
 EULER24 = [*PAPER, "--sampler", "euler", "--steps", "24", "--churn", "3.2"]
 SETS = {"toy": "data_small/toy", "toy, GM SoundFont": "{sf_toy}", "real compositions": "data_small/real"}

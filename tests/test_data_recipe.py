@@ -174,7 +174,7 @@ def test_recipe_holds_on_other_numpy_code_paths(tmp_path, case):
 
 def test_data_small_budget():
     size = sum(p.stat().st_size for p in DATA.rglob("*") if p.is_file())
-    assert size <= 34e6, f"data_small is {size / 1e6:.1f} MB, over the 34 MB budget"
+    assert size <= 45e6, f"data_small is {size / 1e6:.1f} MB, over the 45 MB budget (issue 12)"
     songs = sum(p.stat().st_size for p in (DATA / "toy").rglob("*") if p.is_file()) + \
         sum(p.stat().st_size for p in (DATA / "slakh_raw").rglob("*") if p.is_file())
     assert songs <= 13.5e6, f"the toy songs take {songs / 1e6:.1f} MB; keep room for the checkpoints"
