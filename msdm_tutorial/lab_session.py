@@ -264,11 +264,10 @@ class LabPlan:
 
     @property
     def overlap(self) -> int:
-        """Samples shared by neighbouring chunks (``--overlap`` default of the command line: the recommended
-        eighth of a chunk for separation, a quarter for generation and imputation)."""
-        if self.request.task == "separate":
-            return int(round(options.RECOMMENDED_OVERLAP * self.chunk))
-        return tasks.default_overlap(self.chunk)
+        """Samples shared by neighbouring chunks: the task's ``--overlap`` default, read from the command
+        line's own option (the recommended eighth of a chunk for separation), else ``tasks.default_overlap``."""
+        fraction = options.find_option(self.request.task, "overlap").default
+        return tasks.default_overlap(self.chunk) if fraction is None else int(round(fraction * self.chunk))
 
 
 def check_stems(request: LabRequest, stems: Sequence[str]) -> None:

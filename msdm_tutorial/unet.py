@@ -166,8 +166,9 @@ PRESETS: dict[str, UNetConfig] = {
                             num_blocks=(1, 1, 2, 2), attentions=(False, False, True, True),
                             attention_heads=4, attention_features=32),
     # One single-stem ISDM model per stem at half the widths of `tiny-wide` (~1.1M parameters, about a
-    # quarter of it): the same levels, attention and room per packed value at the finest levels as the
-    # MSDM model that ships, for ISDM against MSDM at equal compute (issue 12).
+    # quarter of it): the same levels, factors and attention as the MSDM model that ships (and, with one
+    # stem packed instead of four, more channels per packed value), for ISDM against MSDM at equal compute
+    # (issue 12).
     "tiny-wide-isdm": UNetConfig(in_channels=1, channels=32, patch_factor=8, multipliers=(1, 1, 2, 2, 2),
                                  factors=(2, 4, 4, 4), num_blocks=(1, 1, 2, 2), attentions=(False, False, True, True),
                                  attention_heads=4, attention_features=16),

@@ -360,12 +360,13 @@ if not course.QUICK:
 # %% [markdown]
 # **Where the grid ends: σ_min.** The recommended setting takes only 12 steps, and on 12 steps the
 # paper's grid (ρ = 7 from 1 down to 10⁻⁴) ends badly: its last steps shrink σ by a factor of 3–5 each
-# (the cell prints the smallest ratio σ_{i+1}/σ_i of each grid). The stiffness that the end of this
-# section derives for the top of the grid returns at the bottom: wherever the model removes what is
-# left of the noise entirely — in a rest, at frequencies a stem does not play — the Dirac derivative
-# has the same K/σ mode, and an Euler step that more than halves σ amplifies it. Ending the grid at
-# 3·10⁻³, far below the stems' level (printed), gives those steps to σ that matter: its smallest ratio
-# is the 24-step paper grid's, at half the calls. `docs/benchmarks.md` ("Separation: choosing the
+# (the cell prints the smallest ratio σ_{i+1}/σ_i of each grid). A likely cause, not shown here: the
+# stiffness that the end of this section derives for the top of the grid can return at the bottom —
+# wherever the model removes what is left of the noise entirely (in a rest, at frequencies a stem does
+# not play) the Dirac derivative has the same K/σ mode, and an Euler step that more than halves σ
+# amplifies it. (The exact Gaussian denoiser of that section keeps the noise at small σ, so its table
+# cannot show this.) Ending the grid at 3·10⁻³, well below the stems' level (printed), gives those steps
+# to σ that matter: its smallest ratio is the 24-step paper grid's, at half the calls. `docs/benchmarks.md` ("Separation: choosing the
 # recommended setting") measures what it is worth on 16 songs; `tests/test_shipped_quality.py` checks on
 # the whole test set that the recommended grid beats the paper's at the same 24 calls by more than 1 dB.
 # The cell runs both on the first song (independent chunks, as the curves above; one song is an
