@@ -16,6 +16,12 @@ grid ends at S and the last step jumps to σ = 0 with one denoising, D(x; S). It
 stem's noise floor (10th percentile of the RMS of 1024-sample frames, dBFS). If the floor were made
 where the sampler ends (σ ≲ 0.003, where the model lets almost all noise through), ending at 0.01 or
 0.03, where it still denoises, would lower it.
+
+``--settings KEY …`` picks settings by key (``--list`` prints them; default: the four above), among
+them candidates for choosing ``msdm generate``'s default for a model: more or less churn, resampling,
+the grid ending at σ_min 3e-3 (separation's). Choose on development songs (``--seed-base 5003``, disjoint
+from generation_quality.py's 9001) and several generation seeds (``--generation-seeds 0 1``), then
+confirm with generation_quality.py. It also prints the pitched stems' spectral flatness in dB.
 """
 
 from __future__ import annotations
@@ -34,12 +40,25 @@ from generation_quality import CHECKPOINT, N, N_BASELINES, N_REF, SR, clips, rea
 from msdm_tutorial import STEMS, checkpoints, quality, tasks  # noqa: E402
 from msdm_tutorial.models import chunk_length  # noqa: E402
 
-SETTINGS = {
-    "Euler 150, S_churn 20, σ_max 20 (paper; msdm generate)": tasks.GenerationConfig.paper(),
-    "Heun 40, no churn, σ_max 20": tasks.GenerationConfig(num_steps=40, sampler="heun", s_churn=0.0),
-    "Heun 40, no churn, σ_max 3": tasks.GenerationConfig(num_steps=40, sampler="heun", s_churn=0.0, sigma_max=3.0),
-    "Heun 40, no churn, σ_max 1": tasks.GenerationConfig(num_steps=40, sampler="heun", s_churn=0.0, sigma_max=1.0),
+PAPER = tasks.GenerationConfig.paper()
+HEUN = tasks.GenerationConfig(num_steps=40, sampler="heun", s_churn=0.0)
+SETTINGS = {   # key: (row name, config)
+    "paper": ("Euler 150, S_churn 20, σ_max 20 (paper; msdm generate)", PAPER),
+    "heun40": ("Heun 40, no churn, σ_max 20", HEUN),
+    "heun40-s3": ("Heun 40, no churn, σ_max 3", HEUN.replace(sigma_max=3.0)),
+    "heun40-s1": ("Heun 40, no churn, σ_max 1", HEUN.replace(sigma_max=1.0)),
+    "euler150-c0": ("Euler 150, no churn, σ_max 20", PAPER.replace(s_churn=0.0)),
+    "euler150-c10": ("Euler 150, S_churn 10, σ_max 20", PAPER.replace(s_churn=10.0)),
+    "euler150-c40": ("Euler 150, S_churn 40, σ_max 20", PAPER.replace(s_churn=40.0)),
+    "euler150-c80": ("Euler 150, S_churn 80, σ_max 20", PAPER.replace(s_churn=80.0)),
+    "euler75r2": ("Euler 75 × R 2, S_churn 10, σ_max 20", PAPER.with_steps(75).replace(num_resamples=2)),
+    "paper-min3e-3": ("Euler 150, S_churn 20, σ_max 20, σ_min 0.003", PAPER.replace(sigma_min=3e-3)),
+    "heun40-min3e-3": ("Heun 40, no churn, σ_max 20, σ_min 0.003", HEUN.replace(sigma_min=3e-3)),
+    "heun75": ("Heun 75, no churn, σ_max 20", HEUN.replace(num_steps=75)),
+    "heun40-c10": ("Heun 40, S_churn 10, σ_max 20", HEUN.replace(s_churn=10.0)),
 }
+DEFAULT_SETTINGS = ("paper", "heun40", "heun40-s3", "heun40-s1")
+PITCHED = ("bass", "guitar", "piano")
 
 
 def main() -> int:
@@ -47,30 +66,52 @@ def main() -> int:
     parser.add_argument("--checkpoint", type=Path, default=CHECKPOINT)
     parser.add_argument("--sigma-min", type=float, nargs="+", default=[], metavar="S",
                         help="also the paper's setting and Heun 40 (σ_max 20) ending at each σ_min S")
+    parser.add_argument("--settings", nargs="+", default=list(DEFAULT_SETTINGS), choices=list(SETTINGS),
+                        metavar="KEY", help="settings to run (--list prints them)")
+    parser.add_argument("--list", action="store_true", help="print the settings' keys and exit")
+    parser.add_argument("--seed-base", type=int, default=9001,
+                        help="seed base of the real songs (9001: generation_quality.py's; 5003 for development)")
+    parser.add_argument("--generation-seeds", type=int, nargs="+", default=[0], metavar="SEED",
+                        help="one generated set of 16 chunks per seed; ratios are printed per seed and averaged")
     args = parser.parse_args()
+    if args.list:
+        for key, (name, config) in SETTINGS.items():
+            print(f"{key:16s} {name} ({config.nfe} NFE)")
+        return 0
     torch.set_num_threads(1)
     model = checkpoints.load(args.checkpoint)
     length = chunk_length(model)
-    songs = real_songs(9001, N_REF + N * N_BASELINES, 6.0, length)
+    songs = real_songs(args.seed_base, N_REF + N * N_BASELINES, 6.0, length)
     reference = songs[:N_REF]
     baselines = [songs[N_REF + i * N:N_REF + (i + 1) * N] for i in range(N_BASELINES)]
-    print(f"{args.checkpoint}: {N} generated chunks of {length} samples per setting; distance ratio per stem "
-          "(1 = as real songs), then RMS per stem, then noise floor per stem (dBFS)")
+    print(f"{args.checkpoint}: real songs from seed base {args.seed_base}; {N} generated chunks of {length} "
+          f"samples per setting and generation seed {args.generation_seeds}; distance ratio per stem "
+          "(1 = as real songs; mean over seeds, then per seed), RMS per stem, noise floor per stem (dBFS), "
+          "flatness of bass / guitar / piano (dB; real in the first row)")
     scales = [quality.DistanceScale(clips(reference, s), [clips(b, s) for b in baselines], SR) for s in STEMS]
-    settings = dict(SETTINGS)
-    paper, heun = SETTINGS[next(iter(SETTINGS))], SETTINGS["Heun 40, no churn, σ_max 20"]
+    real_flat = [10 * math.log10(quality.spectral_flatness(clips(reference, s))) for s in PITCHED]
+    print("| real reference | — | — | — | " + " / ".join(f"{f:.1f}" for f in real_flat) + " | — |")
+    settings = {SETTINGS[key][0]: SETTINGS[key][1] for key in args.settings}
+    paper, heun = SETTINGS["paper"][1], SETTINGS["heun40"][1]
     for s_min in args.sigma_min:
         settings[f"Euler 150, S_churn 20, σ_max 20, σ_min {s_min:g}"] = paper.replace(sigma_min=s_min)
         settings[f"Heun 40, no churn, σ_max 20, σ_min {s_min:g}"] = heun.replace(sigma_min=s_min)
     for name, config in settings.items():
         start = time.perf_counter()
-        x = tasks.generate(model, (N, len(STEMS), length), config, generator=torch.Generator().manual_seed(0))
-        ratios = [scale(x[:, k]) for k, scale in enumerate(scales)]
+        xs = [tasks.generate(model, (N, len(STEMS), length), config, generator=torch.Generator().manual_seed(seed))
+              for seed in args.generation_seeds]
+        per_seed = [[scale(x[:, k]) for k, scale in enumerate(scales)] for x in xs]
+        ratios = [sum(r[k] for r in per_seed) / len(per_seed) for k in range(len(STEMS))]
+        x = torch.cat(xs)
         rms = x.pow(2).mean(dim=(0, 2)).sqrt().tolist()
         frames = x.unfold(-1, 1024, 1024).pow(2).mean(-1).sqrt()                  # (N, K, frames)
         floor = [20 * math.log10(max(float(frames[:, k].flatten().quantile(0.1)), 1e-10)) for k in range(len(STEMS))]
-        print(f"| {name} | " + " | ".join(f"{r:.1f}" for r in ratios) + " | "
+        flat = [10 * math.log10(quality.spectral_flatness(x[:, STEMS.index(s)])) for s in PITCHED]
+        seeds = "; ".join(", ".join(f"{v:.1f}" for v in r) for r in per_seed) if len(per_seed) > 1 else ""
+        print(f"| {name} ({config.nfe} NFE) | " + " | ".join(f"{r:.1f}" for r in ratios)
+              + (f" ({seeds})" if seeds else "") + " | "
               + " / ".join(f"{v:.3f}" for v in rms) + " | " + " / ".join(f"{f:.0f}" for f in floor)
+              + " | " + " / ".join(f"{f:.1f}" for f in flat)
               + f" | {time.perf_counter() - start:.0f} s |", flush=True)
     return 0
 
