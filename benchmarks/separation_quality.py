@@ -69,14 +69,17 @@ SIGMA_MAX_1 = ["--sigma-max", "1", "--sigma-min", "1e-4"]
 ROWS = [  # (label, model, sampler description, options)
     *[(f"Heun {n}", "MSDM Dirac", f"Heun {n} steps, S_churn {heun_churn(n):.3g}, σ_max 1", MSDM + heun(n))
       for n in (16, 20, 24, 32, 50)],
-    ("recommended", "MSDM Dirac", "Euler 12 steps × R 2, S_churn 1.6, σ from 1 to 3e-3 (recommended)",
+    ("recommended", "MSDM Dirac", "Euler 12 steps × R 2, S_churn 0.4, σ from 1 to 3e-3 (recommended)",
+     MSDM + ["--sampler", "euler", "--steps", "12", "--churn", "0.4", "--sigma-max", "1", "--sigma-min", "3e-3"]),
+    ("Euler 12 × R 2, S_churn 1.6", "MSDM Dirac",
+     "Euler 12 steps × R 2, S_churn 1.6, σ from 1 to 3e-3 (recommended until the night of 2026-12-04)",
      MSDM + ["--sampler", "euler", "--steps", "12", "--churn", "1.6", "--sigma-max", "1", "--sigma-min", "3e-3"]),
     ("Euler 24 × R 2", "MSDM Dirac", "Euler 24 steps × R 2, S_churn 3.2, σ_max 1 (recommended earlier on 2026-12-04)",
      MSDM + ["--sampler", "euler", "--steps", "24", "--churn", "3.2", *SIGMA_MAX_1]),
     ("paper", "MSDM Dirac", "paper: Euler 150 × R 2, S_churn 20, σ_max 1",
-     MSDM + ["--sampler", "euler", "--steps", "150", *SIGMA_MAX_1]),
+     MSDM + ["--sampler", "euler", "--steps", "150", "--churn", "20", *SIGMA_MAX_1]),
     ("paper Gaussian", "MSDM Gaussian", "paper: Euler 150 × R 2, S_churn 40, σ_max 1",
-     MSDM + ["--method", "gaussian", "--sampler", "euler", "--steps", "150", *SIGMA_MAX_1]),
+     MSDM + ["--method", "gaussian", "--sampler", "euler", "--steps", "150", "--churn", "40", *SIGMA_MAX_1]),
     ("Heun 24 σ_max 0.5", "MSDM Dirac", "Heun 24 steps, S_churn 3.2, σ_max 0.5 (recommended until 2026-12-04)",
      MSDM + heun(24, 0.5)),
 ]

@@ -3,6 +3,7 @@
 
     .venv/bin/python benchmarks/separation_setting.py --group budget --jobs 2 --write    # the recommended setting
     .venv/bin/python benchmarks/separation_setting.py --group sampler --jobs 2 --write   # sampler and σ_max
+    .venv/bin/python benchmarks/separation_setting.py --group churn --jobs 2 --write     # S_churn, MSDM and ISDM
 
 The recommended separation setting (``options.RECOMMENDED_SEPARATION``: the defaults of ``msdm
 separate`` and ``msdm evaluate``, the lab's start) is chosen here, on a development set: 16 toy songs
@@ -20,6 +21,10 @@ target (≤ 0.5 s of compute per second of audio; 48 NFE took 1.10 s): about 24 
 12 × R 2, Euler 24 × R 1, Heun 12), Euler 16 × R 2 (32 NFE), the σ grid ending at σ_min 1e-3, 3e-3 or
 1e-2 instead of the paper's 1e-4, and the seamless chunks' overlap cut from a quarter of a chunk to an
 eighth (which cuts the chunks per chunk length of a long song from 1.33 to 1.14).
+
+A third group (``--group churn``) keeps the recommended grid and sampler and varies S_churn, for MSDM
+and for the four shipped ISDM models (``isdm-tiny-{stem}.pt``): the paper gives ISDM twice MSDM's churn
+(40 against 20 on 150 steps), and the recommended setting kept that ratio (3.2 against 1.6 on 12 steps).
 
 Why σ_max below 1 was tried: the toy songs' stems have an RMS of about 0.05–0.16, 1.3–4× below the
 σ_data = 0.2 the preconditioning assumes, so σ = 1 is 6–20× the stems' level. Only the section
@@ -54,9 +59,13 @@ GROUPS = {
                ("euler", 12, 2, 1.0, 0.25, 1e-4), ("euler", 24, 1, 1.0, 0.25, 1e-4), ("heun", 12, 1, 1.0, 0.25, 1e-4),
                ("euler", 12, 2, 1.0, 0.25, 1e-3), ("euler", 12, 2, 1.0, 0.25, 3e-3), ("euler", 12, 2, 1.0, 0.25, 1e-2),
                ("euler", 12, 2, 1.0, 0.125, 3e-3), ("euler", 24, 2, 1.0, 0.125, 3e-3)],
+    # … plus the model ("msdm" or "isdm") and S_churn
+    "churn": [("euler", 12, 2, 1.0, 0.125, 3e-3, model, churn) for model in ("msdm", "isdm") for churn in (0.0, 0.4, 0.8, 1.6, 3.2)],
 }
+ISDM = ",".join(f"{s}=data_small/checkpoints/isdm-tiny-{s}.pt" for s in ("bass", "drums", "guitar", "piano"))
 SECTIONS = {"sampler": "## Separation: choosing the sampler and σ_max",
-            "budget": "## Separation: choosing the recommended setting"}
+            "budget": "## Separation: choosing the recommended setting",
+            "churn": "## Separation: the churn of the recommended setting, MSDM and ISDM"}
 
 
 def name(setting) -> str:
@@ -66,11 +75,16 @@ DEV = ["--songs", "1", "--validation-songs", "1", "--test-songs", "16", "--secon
 
 
 def evaluate(setting: tuple, data: Path, tmp: Path) -> dict:
-    sampler, steps, resamples, sigma_max, overlap, sigma_min = setting
+    sampler, steps, resamples, sigma_max, overlap, sigma_min = setting[:6]
+    model, churn = setting[6:] if len(setting) > 6 else ("msdm", None)
     out = tmp / ("_".join(f"{v:g}" if isinstance(v, float) else str(v) for v in setting) + ".json")
-    cmd = [sys.executable, "-m", "msdm_tutorial.cli", "evaluate", "--checkpoint", "data_small/checkpoints/msdm-tiny.pt",
+    weights = ["--isdm", ISDM] if model == "isdm" else ["--checkpoint", "data_small/checkpoints/msdm-tiny.pt"]
+    cmd = [sys.executable, "-m", "msdm_tutorial.cli", "evaluate", *weights,
            "--data", str(data), "--sampler", sampler, "--steps", str(steps), "--sigma-max", f"{sigma_max:g}",
            "--sigma-min", f"{sigma_min:g}", "--overlap", f"{overlap:g}", "--quiet", "--json", str(out)]
+    # rows without a churn of their own run at the paper's churn per step, S_churn 20·N/150 (the command line's
+    # default until the recommended S_churn 0.4, which the "churn" group chose)
+    cmd += ["--churn", f"{churn if churn is not None else 20 * steps / 150:g}"]
     if sampler == "euler":
         cmd += ["--resamples", str(resamples)]
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
@@ -78,9 +92,9 @@ def evaluate(setting: tuple, data: Path, tmp: Path) -> dict:
     if proc.returncode != 0:
         raise SystemExit(f"{name(setting)} σ_max {sigma_max:g} failed: {proc.stderr.strip().splitlines()[-1]}")
     result = json.loads(out.read_text())
-    print(f"  {name(setting)}, σ {sigma_max:g} → {sigma_min:g}, overlap {overlap:g}: "
+    print(f"  {model} {name(setting)}, σ {sigma_max:g} → {sigma_min:g}, overlap {overlap:g}, S_churn {churn}: "
           f"{result['summary']['average']:.2f} dB", flush=True)
-    return {"setting": setting, "name": name(setting), "sampler": sampler, "sigma_max": sigma_max, "overlap": overlap,
+    return {"setting": setting, "name": name(setting), "sampler": sampler, "model": model, "sigma_max": sigma_max, "overlap": overlap,
             "sigma_min": sigma_min,
             "summary": result["summary"], "nfe": result["run"]["config"]["nfe"],
             "churn": result["run"]["config"]["s_churn"]}
@@ -137,6 +151,26 @@ def section_text(group: str, rows: list[dict], args) -> str:
             "before (on these songs: Heun 24 from σ_max 0.5 9.89 dB, from σ_max 1 8.89 dB; the file's git history "
             "has that run's table). The setting recommended now: \"Separation: choosing the recommended setting\".", ""]
         return "\n".join(text)
+    if group == "churn":
+        text[2] = text[2].replace("the shipped `msdm-tiny.pt`", "the shipped `msdm-tiny.pt` and ISDM `isdm-tiny-{stem}.pt`")
+        text[2] = text[2].replace("MSDM Dirac at the paper's churn per step", "Dirac")
+        best = {m: max((r for r in rows if r["model"] == m), key=avg) for m in ("msdm", "isdm")}
+        by = {(r["model"], r["churn"]): avg(r) for r in rows}
+        regret = {c: max(avg(best[m]) - by[(m, c)] for m in ("msdm", "isdm"))
+                  for c in sorted({c for _, c in by}) if all((m, c) in by for m in ("msdm", "isdm"))}
+        fair = min(regret, key=regret.get)
+        text += [
+            "The recommended grid and sampler (Euler 12 × R 2, σ 1 → 3e-3, overlap 1/8, 24 NFE); only S_churn changes:", "",
+            markdown_table(["model", "S_churn", "NFE", *STEMS, "average"],
+                           ([r["model"].upper(), f"{r['churn']:g}", r["nfe"], *score_cells(r["summary"], STEMS)] for r in rows),
+                           align="lrr" + "r" * (len(STEMS) + 1)), "",
+            *(f"- Best for {m.upper()}: S_churn {best[m]['churn']:g}, {avg(best[m]):.2f} dB." for m in ("msdm", "isdm")),
+            f"- One S_churn for both methods (the lab has one control, and the comparison one sampler): the value "
+            f"whose larger loss against each method's own best is smallest is **S_churn {fair:g}** (at most "
+            f"{regret[fair]:.2f} dB below either best); `options.RECOMMENDED_SEPARATION` uses "
+            f"{RECOMMENDED_SEPARATION['churn']:g}. The paper's churn per step on 12 steps (1.6, ISDM 3.2) costs "
+            f"{avg(best['msdm']) - by[('msdm', 1.6)]:.2f} dB (MSDM) and {avg(best['isdm']) - by[('isdm', 3.2)]:.2f} dB (ISDM).", ""]
+        return "\n".join(text)
     rec = RECOMMENDED_SEPARATION
     chosen = next(r for r in rows if r["setting"] == (rec["sampler"], rec["steps"], 2, rec["sigma_max"], rec["overlap"],
                                                       rec["sigma_min"]))
@@ -150,7 +184,9 @@ def section_text(group: str, rows: list[dict], args) -> str:
                          f"{relative_compute(r, reference):.2f}×", *score_cells(r["summary"], STEMS)] for r in rows),
                        align="lllrr" + "r" * (len(STEMS) + 1)), "",
         f"- **The recommended setting** ({chosen['name']}, σ from {chosen['sigma_max']:g} to {chosen['sigma_min']:g}, "
-        f"overlap {chosen['overlap']:g}, {chosen['nfe']} NFE, {relative_compute(chosen, reference):.2f}× the compute): "
+        f"overlap {chosen['overlap']:g}, {chosen['nfe']} NFE, {relative_compute(chosen, reference):.2f}× the compute; "
+        "here at the paper's churn per step, the recommended S_churn 0.4 in \"Separation: the churn of the recommended "
+        "setting, MSDM and ISDM\"): "
         f"**{avg(chosen):.2f} dB**, {avg(chosen) - avg(reference):+.2f} dB from {reference['name']} on the paper's grid. "
         "Its measured speed is in \"Long inputs: speed of seamless chunks and of bf16\"; the test-set numbers in "
         "\"Shipped tiny models: separation quality\".",

@@ -78,24 +78,28 @@ class Option:
 #: The course's recommended separation setting (the defaults of ``msdm separate`` and ``msdm
 #: evaluate``, the lab's start, the notebooks' headline numbers), as {option name: value}: Dirac with the
 #: paper's Table 1 sampler — Euler, R = 2 correction resamples, the σ grid ρ 7 from σ_max 1 — on 12 steps
-#: instead of 150 (24 NFE), at the paper's churn *per step* (S_churn 20·12/150 = 1.6; 3.2 for ISDM), with
-#: the grid ending at σ_min 3e-3 instead of 1e-4, and seamless chunks overlapping by an eighth of a chunk
-#: instead of a quarter. Why (docs/benchmarks.md, "Separation: choosing the recommended setting"): issue
-#: 12 asks for ≤ 0.5 s of compute per second of audio, and Euler 24 × R 2 (48 NFE, the setting until
-#: the evening of 2026-12-04) took 1.10 s on one thread. On 16 toy songs outside data_small, halving the steps on the
-#: paper's grid lost 4 dB (13.50 → 9.48 dB): its last steps from σ 1e-3 to 1e-4 are too coarse for the
-#: Dirac sampler. Ending the grid at 3e-3 (far below the stems' level) gives those steps to the range that
-#: matters: 12.14 dB at 24 NFE, 11.95 dB with the smaller overlap (13.50 dB for the setting before), at
-#: 0.45 s of one thread per second of audio (1.07 s before; "Long inputs: speed of seamless chunks and of
-#: bf16, recommended setting").
-#: ``churn``/``resamples`` None mean the preset's (S_churn scaled to the steps, R 2).
-#: ``presets.recommended_separation()`` gives its sampling config; ``--steps 150 --sigma-min 1e-4`` is
-#: the paper's Table 1 setting exactly.
+#: instead of 150 (24 NFE), with S_churn 0.4 for MSDM and ISDM alike, the grid ending at σ_min 3e-3 instead
+#: of 1e-4, and seamless chunks overlapping by an eighth of a chunk instead of a quarter. Why
+#: (docs/benchmarks.md, "Separation: choosing the recommended setting"): issue 12 asks for ≤ 0.5 s of
+#: compute per second of audio, and Euler 24 × R 2 (48 NFE, the setting until the evening of 2026-12-04)
+#: took 1.10 s on one thread. On 16 toy songs outside data_small, halving the steps on the paper's grid
+#: lost 4 dB (13.50 → 9.48 dB): its last steps from σ 1e-3 to 1e-4 are too coarse for the Dirac sampler.
+#: Ending the grid at 3e-3 (far below the stems' level) gives those steps to the range that matters:
+#: 12.14 dB at 24 NFE, 11.95 dB with the smaller overlap (13.50 dB for the setting before), at 0.45 s of
+#: one thread per second of audio (1.07 s before; "Long inputs: speed of seamless chunks and of bf16,
+#: recommended setting"). On so few steps the paper's churn per step (S_churn 20·12/150 = 1.6, ISDM's
+#: 3.2) re-noises more than the sampler can take back: on the same songs S_churn 0.4 gave 12.44 dB for
+#: MSDM and 12.64 dB for the four ISDM models, against 11.95 and 12.35–12.78 dB at their other values
+#: ("Separation: the churn of the recommended setting, MSDM and ISDM").
+#: ``resamples`` None means the preset's (R 2).
+#: ``presets.recommended_separation()`` gives its sampling config; ``--steps 150 --churn 20 --sigma-min
+#: 1e-4`` is the paper's Table 1 setting exactly.
 RECOMMENDED_STEPS = 12
 RECOMMENDED_SIGMA_MAX = 1.0
 RECOMMENDED_SIGMA_MIN = 3e-3
+RECOMMENDED_CHURN = 0.4
 RECOMMENDED_OVERLAP = 0.125
-RECOMMENDED_SEPARATION = {"method": "dirac", "sampler": "euler", "steps": RECOMMENDED_STEPS, "churn": None,
+RECOMMENDED_SEPARATION = {"method": "dirac", "sampler": "euler", "steps": RECOMMENDED_STEPS, "churn": RECOMMENDED_CHURN,
                           "sigma_max": RECOMMENDED_SIGMA_MAX, "sigma_min": RECOMMENDED_SIGMA_MIN,
                           "chunking": DEFAULT_CHUNKING, "overlap": RECOMMENDED_OVERLAP, "batch": CHUNK_BATCH, "seed": 0}
 
@@ -116,19 +120,23 @@ def sampling_options(task: str, paper_steps: str, paper_resamples: str = "R 1",
     steps = RECOMMENDED_SEPARATION["steps"] if separation else None
     sigma_max = RECOMMENDED_SEPARATION["sigma_max"] if separation else None
     sigma_min = RECOMMENDED_SEPARATION["sigma_min"] if separation else None
+    churn = RECOMMENDED_SEPARATION["churn"] if separation else None
     sigma_min_help = (f"default {sigma_min:g}, the course's recommended setting; paper: 1e-4" if separation
                       else "paper: 1e-4")
     sigma_max_help = (f"default {sigma_max:g}, the course's recommended setting; paper: {paper_sigma_max}" if separation
                       else f"paper: {paper_sigma_max}")
     steps_help = (f"σ steps (default {steps}, the course's recommended setting; paper: {paper_steps})" if separation
-                  else f"σ steps (paper: {paper_steps})")
+                  else f"σ steps (paper: {paper_steps}); without --churn, S_churn scales with the steps (the paper's "
+                       "churn per step)")
+    churn_help = (f"S_churn, the stochasticity (default {churn:g} for MSDM and ISDM, the course's recommended setting; "
+                  "paper: 20 on 150 steps for MSDM Dirac, 40 for ISDM and Gaussian)" if separation
+                  else "S_churn, the stochasticity (paper preset by default)")
     return [
-        Option("--steps", steps_help + "; without --churn, S_churn scales with the steps (the paper's churn per step)",
-               range=COUNT, default=steps, group=group),
+        Option("--steps", steps_help, range=COUNT, default=steps, group=group),
         Option("--sampler", "euler: the paper's sampler (with its R correction resamples for separation); "
                             f"heun: EDM's second-order sampler, 2N−1 NFE (default {sampler})",
                choices=("euler", "heun"), default=sampler, group=group),
-        Option("--churn", "S_churn, the stochasticity (paper preset by default)", range=CHURN, group=group),
+        Option("--churn", churn_help, range=CHURN, default=churn, group=group),
         Option("--sigma-max", f"σ_max, the noise level the σ grid starts from ({sigma_max_help})", range=SIGMA,
                default=sigma_max, metavar="SIGMA", group=group),
         Option("--sigma-min", f"σ_min, the last noise level of the σ grid ({sigma_min_help})", range=SIGMA,

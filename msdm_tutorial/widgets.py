@@ -9,9 +9,10 @@ a Save-as-WAV button. Under **Sample** the lab shows the equivalent ``msdm`` com
 (``lab_session.command_line``, rendered from the command line's own option definitions).
 
 The controls start at the course's recommended separation setting (MSDM Dirac, Euler 12 steps
-× R 2, S_churn 1.6, σ from 1 down to σ_min 3e-3, which has no control of its own). Switching the task or
-the method moves S_churn, σ_max and R to that task's paper preset (a separation keeps the recommended
-σ_min); on a GPU the step count, the sampler and σ_min follow too, on a CPU they stay as you set them.
+× R 2, S_churn 0.4, σ from 1 down to σ_min 3e-3, which has no control of its own). Switching the task or
+the method moves S_churn, σ_max and R to that task's paper preset (on a CPU a separation keeps the
+recommended σ_min, and a Dirac one its S_churn); on a GPU the step count, the sampler, S_churn and σ_min
+follow too, on a CPU the step count and sampler stay as you set them.
 The **Paper settings** button sets all of them to the paper's.
 Errors never show a traceback: they become a readable line in the lab's message area.
 """
@@ -277,13 +278,18 @@ class SamplingLab:
         """Set S_churn, σ_max and R (and, with ``paper_steps``, N and the sampler) to the paper's
         values for the current task and method; S_churn keeps the paper's churn per step at N steps.
         Without ``paper_steps`` a separation keeps the recommended σ_min (3e-3): on a short grid the
-        paper's 1e-4 leaves the Dirac sampler's last steps too coarse (options.RECOMMENDED_SEPARATION)."""
-        preset = self.request().preset()
+        paper's 1e-4 leaves the Dirac sampler's last steps too coarse; a Dirac separation (MSDM or ISDM)
+        also keeps the recommended S_churn (0.4), which beat the paper's churn per step on short grids
+        (options.RECOMMENDED_SEPARATION)."""
+        request = self.request()
+        preset = request.preset()
         steps = min(preset.num_steps, self.steps.max) if paper_steps else int(self.steps.value)
         sampler = preset.sampler if paper_steps else self.sampler.value
         cfg = preset.with_steps(steps)
         if self.task.value == "separate" and not paper_steps:
             cfg = cfg.replace(sigma_min=RECOMMENDED.sigma_min)
+            if request.likelihood == "dirac":
+                cfg = cfg.replace(s_churn=RECOMMENDED.s_churn)
         self.apply_setting(cfg, sampler)
 
     def apply_setting(self, cfg, sampler: str | None = None) -> None:

@@ -141,13 +141,15 @@ def score(estimates, songs=None):
 #
 # The Dirac method at the course's **recommended separation setting**, `presets.recommended_separation()`:
 # the paper's own sampler (Euler with R = 2 correction resamples, σ from 1, ρ = 7) on 12 steps instead of
-# 150, with its σ grid ending at 3·10⁻³ instead of 10⁻⁴: 2·12 network calls per chunk instead of 300
-# (printed below). It is defined once in the library (`options.RECOMMENDED_SEPARATION`), and `msdm separate`,
+# 150, with its σ grid ending at 3·10⁻³ instead of 10⁻⁴ and less churn: 2·12 network calls per chunk
+# instead of 300 (printed below). It is defined once in the library (`options.RECOMMENDED_SEPARATION`), and `msdm separate`,
 # `msdm evaluate` and the sampling lab (notebook 10) start from it. It was chosen on 16 toy songs outside
 # data_small (`benchmarks/separation_setting.py`, `docs/benchmarks.md`, "Separation: choosing the
 # recommended setting") to fit a budget of 0.5 s of one CPU thread per second of audio; section 5
-# shows why the grid ends higher than the paper's. Churn acts per step (σ → σ(1 + γ), γ = S_churn / N),
-# so `config.with_steps(n)` keeps the paper's γ rather than its S_churn: 20 · 12 / 150 = 1.6.
+# shows why the grid ends higher than the paper's. Churn acts per step (σ → σ(1 + γ), γ = S_churn / N), so
+# `config.with_steps(n)` keeps the paper's γ rather than its S_churn: 20 · 12 / 150 = 1.6. On 12 steps that
+# re-noises more than the sampler takes back, and the recommended setting uses S_churn 0.4, for the ISDM
+# models too (`docs/benchmarks.md`, "Separation: the churn of the recommended setting, MSDM and ISDM").
 # Grey behind each waveform: the true stem.
 
 # %%
@@ -227,7 +229,7 @@ rows = {"equal split (floor)": score(equal_split(Y, len(STEMS)))}
 rows[f"MSDM Dirac ({dirac_cfg.nfe} NFE)"] = score(dirac)
 rows[f"MSDM Gaussian ({gauss_cfg.nfe} NFE)"] = score(separate(D, gauss_cfg))
 if ISDM is not None:
-    isdm_cfg = recommended_separation(isdm=True)   # the same setting for the ISDM models (ISDM's churn per step)
+    isdm_cfg = recommended_separation(isdm=True)   # the same setting for the ISDM models
     rows[f"ISDM Dirac ({isdm_cfg.nfe} NFE × 4 models)"] = score(separate(ISDM, isdm_cfg))
 else:
     print("ISDM rows skipped: no single-stem checkpoints (data_small/checkpoints/isdm-tiny-{stem}.pt).")
@@ -368,7 +370,8 @@ if not course.QUICK:
 # cannot show this.) Ending the grid at 3·10⁻³, well below the stems' level (printed), gives those steps
 # to σ that matter: its smallest ratio is the 24-step paper grid's, at half the calls. `docs/benchmarks.md` ("Separation: choosing the
 # recommended setting") measures what it is worth on 16 songs; `tests/test_shipped_quality.py` checks on
-# the whole test set that the recommended grid beats the paper's at the same 24 calls by more than 1 dB.
+# the whole test set that the recommended setting beats the paper's grid and churn at the same 24 calls
+# by more than 1 dB.
 # The cell runs both on the first song (independent chunks, as the curves above; one song is an
 # illustration, not a ranking).
 #
@@ -384,8 +387,8 @@ def smallest_ratio(cfg):
 
 
 quietest = min(float(X[:, i].pow(2).mean().sqrt()) for i in range(len(STEMS)))
-paper_grid = tasks.SeparationConfig.paper_dirac().with_steps(STEPS)     # the recommended setting on the paper's grid
-assert paper_grid.replace(sigma_min=dirac_cfg.sigma_min) == dirac_cfg   # the two differ in σ_min only
+paper_grid = dirac_cfg.replace(sigma_min=tasks.SeparationConfig.paper_dirac().sigma_min)   # the paper's grid
+assert torch.equal(paper_grid.sigmas(), tasks.SeparationConfig.paper_dirac().with_steps(STEPS).sigmas())  # σ grid only
 print(f"σ_min {dirac_cfg.sigma_min:g} is {20 * math.log10(quietest / dirac_cfg.sigma_min):.0f} dB below the "
       f"quietest stem's RMS ({quietest:.3f})")
 end_db = {}

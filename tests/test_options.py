@@ -22,19 +22,20 @@ def test_cli_defaults_are_the_recommended_separation(command):
 
 
 def test_recommended_separation_is_the_papers_dirac_preset_at_12_steps_ending_at_sigma_3e_3():
-    """The paper's sampler on 12 steps at its churn per step, the grid ending at σ_min 3e-3, 24 NFE."""
-    assert presets.recommended_separation() == tasks.SeparationConfig.paper_dirac().with_steps(12).replace(sigma_min=3e-3)
+    """The paper's sampler on 12 steps with S_churn 0.4 (MSDM and ISDM), the grid ending at σ_min 3e-3, 24 NFE."""
+    assert presets.recommended_separation() == \
+        tasks.SeparationConfig.paper_dirac().replace(num_steps=12, s_churn=0.4, sigma_min=3e-3)
     assert presets.recommended_separation(isdm=True) == \
-        tasks.SeparationConfig.paper_isdm_dirac().with_steps(12).replace(sigma_min=3e-3)
+        tasks.SeparationConfig.paper_isdm_dirac().replace(num_steps=12, s_churn=0.4, sigma_min=3e-3)
     cfg = presets.recommended_separation()
     assert (cfg.sampler, cfg.num_resamples, cfg.sigma_max, cfg.sigma_min, cfg.nfe) == ("euler", 2, 1.0, 3e-3, 24)
-    assert presets.settings_text(cfg) == "euler 12 steps × R 2, S_churn 1.6, σ_max 1, σ_min 0.003 (24 NFE)"
+    assert presets.settings_text(cfg) == "euler 12 steps × R 2, S_churn 0.4, σ_max 1, σ_min 0.003 (24 NFE)"
     assert float(cfg.sigmas()[-2]) == pytest.approx(3e-3) and float(cfg.sigmas()[0]) == pytest.approx(1.0)
 
 
 def test_the_papers_table_1_command_gives_the_papers_preset():
     args = _parse(["separate", "--checkpoint", "c.pt", "m.wav", "--out", "o", "--sampler", "euler", "--steps", "150",
-                   "--sigma-max", "1", "--sigma-min", "1e-4"])
+                   "--churn", "20", "--sigma-max", "1", "--sigma-min", "1e-4"])
     assert presets.separation_settings(args.method, False, args.steps, args.sampler, args.churn, args.resamples,
                                        args.sigma_max, args.sigma_min) == tasks.SeparationConfig.paper_dirac()
     for bad in (["--sigma-max", "0"], ["--sigma-min", "0"], ["--sigma-min", "-1e-3"]):

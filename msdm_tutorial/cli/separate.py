@@ -2,7 +2,8 @@
 
 Separation samples p(x_1, …, x_K | y) for a mixture y = Σ_k x_k; the defaults are the course's
 recommended setting (:data:`msdm_tutorial.options.RECOMMENDED_SEPARATION`: MSDM Dirac, the paper's
-Euler sampler with R = 2 from σ_max 1 on 24 steps, S_churn 3.2; the paper's Table 1 is ``--steps 150``). ``msdm evaluate`` scores it with the paper's
+Euler sampler with R = 2 from σ_max 1 on 12 steps, S_churn 0.4, σ_min 3e-3, seamless chunks;
+the paper's Table 1 is ``--steps 150 --churn 20 --sigma-min 1e-4 --chunking independent``). ``msdm evaluate`` scores it with the paper's
 protocol (:func:`msdm_tutorial.metrics.evaluate`): 4-s windows with a 2-s hop, windows with at most
 one active stem skipped, SI-SDRi per stem averaged over windows, and their mean.
 """
