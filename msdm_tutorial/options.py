@@ -128,8 +128,9 @@ def sampling_options(task: str, paper_steps: str, paper_resamples: str = "R 1",
     steps_help = (f"σ steps (default {steps}, the course's recommended setting; paper: {paper_steps})" if separation
                   else f"σ steps (paper: {paper_steps}); without --churn, S_churn scales with the steps (the paper's "
                        "churn per step)")
-    churn_help = (f"S_churn, the stochasticity (default {churn:g} for MSDM and ISDM, the course's recommended setting; "
-                  "paper: 20 on 150 steps for MSDM Dirac, 40 for ISDM and Gaussian)" if separation
+    churn_help = (f"S_churn, the stochasticity (default {churn:g} for every method, the course's recommended setting, "
+                  "chosen for Dirac with MSDM and ISDM; paper: 20 on 150 steps for MSDM Dirac, 40 for ISDM and "
+                  "Gaussian)" if separation
                   else "S_churn, the stochasticity (paper preset by default)")
     return [
         Option("--steps", steps_help, range=COUNT, default=steps, group=group),

@@ -15,7 +15,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from msdm_tutorial import STEMS, checkpoints, cli, unet
+from msdm_tutorial import STEMS, checkpoints, cli, options, unet
 from msdm_tutorial.course import data_small
 from msdm_tutorial.data.audio import read_audio
 from msdm_tutorial.data.datasets import load_track
@@ -150,9 +150,10 @@ def test_separate_dirac_sums_to_the_mixture(tmp_path, models, mixture, capsys):
     np.testing.assert_allclose(stems.sum(0), y, atol=rounding + 8 / 32768)
     info = json.loads((tmp_path / "a.json").read_text())
     assert info["model"] == "MSDM" and info["method"] == "dirac" and info["chunk_length"] == 5120
-    # the recommended setting: the paper's Euler × R 2 (2·2 NFE) from σ_max 1 at the paper's churn per step
+    # the recommended setting: the paper's Euler × R 2 (2·2 NFE) from σ_max 1, with the recommended S_churn
+    # (which --steps does not rescale: it is given, not the preset's churn per step)
     assert info["config"]["sampler"] == "euler" and info["config"]["num_resamples"] == 2 and info["config"]["nfe"] == 4
-    assert info["config"]["s_churn"] == pytest.approx(20.0 * 2 / 150) and info["config"]["sigma_max"] == 1.0
+    assert info["config"]["s_churn"] == options.RECOMMENDED_SEPARATION["churn"] and info["config"]["sigma_max"] == 1.0
 
     c = run("c", "--constrain", "piano")
     info = json.loads((tmp_path / "c.json").read_text())
@@ -169,7 +170,9 @@ def test_separate_dirac_sums_to_the_mixture(tmp_path, models, mixture, capsys):
     assert _files(g) == _files(a)
     info = json.loads((tmp_path / "g.json").read_text())
     assert info["config"]["sampler"] == "heun" and info["config"]["nfe"] == 3
-    assert info["config"]["s_churn"] == pytest.approx(40.0 * 2 / 150)       # the Gaussian preset's churn per step
+    assert info["config"]["s_churn"] == options.RECOMMENDED_SEPARATION["churn"]   # the command line's default
+    g40 = run("g40", "--method", "gaussian", "--sampler", "heun", "--churn", "40")
+    assert json.loads((tmp_path / "g40.json").read_text())["config"]["s_churn"] == 40.0 and _files(g40) == _files(a)
 
 
 def test_separate_isdm(tmp_path, models, mixture):

@@ -116,7 +116,9 @@ def test_task_and_method_switch_to_their_presets(lab):
     # on a CPU the step count stays (here 2) and S_churn keeps the preset's churn per step at it
     lab.task.value = "generate"
     assert (lab.churn.value, lab.sigma_max.value) == (pytest.approx(20.0 * 2 / 150), 20.0)
-    lab.task.value = "separate"
+    lab.task.value = "separate"                  # a Dirac separation keeps the recommended S_churn and σ_min
+    assert (lab.churn.value, lab.sigma_max.value, lab.sigma_min) == \
+        (pytest.approx(options.RECOMMENDED_SEPARATION["churn"]), 1.0, options.RECOMMENDED_SEPARATION["sigma_min"])
     lab.method.value = "gaussian"
     assert (lab.churn.value, lab.sigma_max.value) == (pytest.approx(40.0 * 2 / 150), 1.0)
     lab.paper_button.click()
@@ -342,13 +344,14 @@ def test_isdm_separation_makes_the_same_call_as_msdm_separate_isdm(checkpoint, t
     lab.method.value = "isdm-dirac"
     upload(lab, content, "mix.wav")
     lab.steps.value, lab.seed.value = 2, 5
-    lab.churn.value = tasks.SeparationConfig.paper_isdm_dirac().with_steps(2).s_churn   # as --steps 2 gives
+    assert lab.churn.value == pytest.approx(options.RECOMMENDED_SEPARATION["churn"])  # as the CLI's default
     lab.resamples.value = tasks.SeparationConfig.paper_isdm_dirac().num_resamples
     assert lab.sample(wait=True) is not None, text(lab)
     (cli_args, cli_kw), (lab_args, lab_kw) = rec.calls
     assert isinstance(lab_args[0], tasks.ISDMDenoiser) and lab_args[0].stems == cli_args[0].stems == STEMS
     assert torch.equal(lab_args[1], cli_args[1])
-    assert lab_args[2] == cli_args[2] == tasks.SeparationConfig.paper_isdm_dirac().with_steps(2).replace(sigma_min=3e-3)
+    assert lab_args[2] == cli_args[2] == \
+        tasks.SeparationConfig.paper_isdm_dirac().replace(num_steps=2, s_churn=0.4, sigma_min=3e-3)
     assert seed_of(lab_kw.pop("generator")) == seed_of(cli_kw.pop("generator")) == (5, "cpu")
     lab_kw.pop("callback"), cli_kw.pop("callback")
     assert lab_kw == cli_kw
