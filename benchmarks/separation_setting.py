@@ -75,8 +75,8 @@ DEV = ["--songs", "1", "--validation-songs", "1", "--test-songs", "16", "--secon
 
 
 def evaluate(setting: tuple, data: Path, tmp: Path) -> dict:
-    sampler, steps, resamples, sigma_max, overlap, sigma_min = setting[:6]
-    model, churn = setting[6:] if len(setting) > 6 else ("msdm", None)
+    # rows of the sampler and budget groups name no model and churn: MSDM at the paper's churn per step
+    sampler, steps, resamples, sigma_max, overlap, sigma_min, model, churn = (*setting, "msdm", None)[:8]
     out = tmp / ("_".join(f"{v:g}" if isinstance(v, float) else str(v) for v in setting) + ".json")
     weights = ["--isdm", ISDM] if model == "isdm" else ["--checkpoint", "data_small/checkpoints/msdm-tiny.pt"]
     cmd = [sys.executable, "-m", "msdm_tutorial.cli", "evaluate", *weights,
@@ -129,12 +129,14 @@ def main(argv=None) -> int:
 def section_text(group: str, rows: list[dict], args) -> str:
     avg = lambda r: r["summary"]["average"]  # noqa: E731
     s = rows[0]["summary"]
+    models, method = (("`msdm-tiny.pt` and ISDM `isdm-tiny-{stem}.pt`", "Dirac") if group == "churn" else
+                      ("`msdm-tiny.pt`", "MSDM Dirac at the paper's churn per step"))
     text = [SECTIONS[group], "",
             f"Measured by `.venv/bin/python benchmarks/separation_setting.py --group {group} --jobs {args.jobs} --write` "
             f"on {platform.machine()}, {os.cpu_count()} cores, one thread per `msdm evaluate` run: the shipped "
-            f"`msdm-tiny.pt` on {s['num_tracks']} toy songs made with `msdm make-toy-data {' '.join(DEV)}` "
-            f"(outside data_small; {s['num_windows']} windows, the paper's protocol), MSDM Dirac at the paper's churn "
-            "per step, seamless chunks, bf16 where native. SI-SDRi in dB.", ""]
+            f"{models} on {s['num_tracks']} toy songs made with `msdm make-toy-data {' '.join(DEV)}` "
+            f"(outside data_small; {s['num_windows']} windows, the paper's protocol), {method}, seamless chunks, "
+            "bf16 where native. SI-SDRi in dB.", ""]
     if group == "sampler":
         best = max(rows, key=avg)
         heun_best = max((r for r in rows if r["sampler"] == "heun"), key=avg)
@@ -152,8 +154,6 @@ def section_text(group: str, rows: list[dict], args) -> str:
             "has that run's table). The setting recommended now: \"Separation: choosing the recommended setting\".", ""]
         return "\n".join(text)
     if group == "churn":
-        text[2] = text[2].replace("the shipped `msdm-tiny.pt`", "the shipped `msdm-tiny.pt` and ISDM `isdm-tiny-{stem}.pt`")
-        text[2] = text[2].replace("MSDM Dirac at the paper's churn per step", "Dirac")
         best = {m: max((r for r in rows if r["model"] == m), key=avg) for m in ("msdm", "isdm")}
         by = {(r["model"], r["churn"]): avg(r) for r in rows}
         regret = {c: max(avg(best[m]) - by[(m, c)] for m in ("msdm", "isdm"))

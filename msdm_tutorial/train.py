@@ -306,11 +306,9 @@ def generate_sample(denoiser: EDMDenoiser, cfg: TrainConfig, device) -> torch.Te
     out too quiet), from the fixed noise of ``cfg.seed`` (so samples are comparable across steps)."""
     from .configs import GenerationConfig
     from .samplers import heun, initial_noise, score_derivative
-    from .schedules import karras_sigmas
 
     g = torch.Generator().manual_seed(cfg.seed)
-    grid = GenerationConfig()
-    sigmas = karras_sigmas(cfg.sample_steps, grid.sigma_min, grid.sigma_max, grid.rho)
+    sigmas = GenerationConfig(num_steps=cfg.sample_steps).sigmas()
     x = initial_noise((1, len(cfg.stems), cfg.chunk_length), sigmas, g).to(device)
     with mixed_precision(cfg, device):
         return heun(score_derivative(denoiser), x, sigmas).float().cpu()[0]
