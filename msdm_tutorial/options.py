@@ -103,6 +103,19 @@ RECOMMENDED_SEPARATION = {"method": "dirac", "sampler": "euler", "steps": RECOMM
                           "sigma_max": RECOMMENDED_SIGMA_MAX, "sigma_min": RECOMMENDED_SIGMA_MIN,
                           "chunking": DEFAULT_CHUNKING, "overlap": RECOMMENDED_OVERLAP, "batch": CHUNK_BATCH, "seed": 0}
 
+#: The recommended sampler of the Gaussian likelihood (``msdm separate --method gaussian``'s defaults), which
+#: differs from Dirac's: its likelihood pull grows like 1/σ, so the 12-step grid above is too coarse for it
+#: (−13 to −37 dB on the development songs for every S_churn tried), and it wants much more churn. Chosen on the
+#: same 16 development songs ("Separation: the churn of the recommended setting, Gaussian likelihood" in
+#: docs/benchmarks.md; ``benchmarks/separation_setting.py --group gaussian``): Euler 48 steps × R 1 (48 NFE),
+#: the paper's Gaussian churn per step (S_churn 40·48/150 = 12.8), σ from 1 to 3e-3.
+RECOMMENDED_GAUSSIAN = {**RECOMMENDED_SEPARATION, "method": "gaussian", "steps": 48, "resamples": 1, "churn": 12.8}
+
+
+def recommended_sampling(method: str) -> dict:
+    """The recommended separation setting of a likelihood (``"dirac"`` or ``"gaussian"``), as {option: value}."""
+    return RECOMMENDED_GAUSSIAN if method == "gaussian" else RECOMMENDED_SEPARATION
+
 SAMPLING = "sampling (defaults: the paper's settings)"
 SAMPLING_SEPARATION = "sampling (defaults: the course's recommended setting)"
 ISDM_HELP = "ISDM instead: one single-stem checkpoint per stem"
@@ -117,33 +130,36 @@ def sampling_options(task: str, paper_steps: str, paper_resamples: str = "R 1",
     separation = task in ("separate", "evaluate")
     group = SAMPLING_SEPARATION if separation else SAMPLING
     sampler = RECOMMENDED_SEPARATION["sampler"] if separation else "euler"
-    steps = RECOMMENDED_SEPARATION["steps"] if separation else None
-    sigma_max = RECOMMENDED_SEPARATION["sigma_max"] if separation else None
-    sigma_min = RECOMMENDED_SEPARATION["sigma_min"] if separation else None
-    churn = RECOMMENDED_SEPARATION["churn"] if separation else None
-    sigma_min_help = (f"default {sigma_min:g}, the course's recommended setting; paper: 1e-4" if separation
+    dirac, gauss = RECOMMENDED_SEPARATION, RECOMMENDED_GAUSSIAN
+    # a separation's defaults depend on --method, so they are filled in after parsing (recommended_sampling)
+    sigma_max = dirac["sigma_max"] if separation else None
+    sigma_min_help = (f"default {dirac['sigma_min']:g}, the course's recommended setting; paper: 1e-4" if separation
                       else "paper: 1e-4")
     sigma_max_help = (f"default {sigma_max:g}, the course's recommended setting; paper: {paper_sigma_max}" if separation
                       else f"paper: {paper_sigma_max}")
-    steps_help = (f"σ steps (default {steps}, the course's recommended setting; paper: {paper_steps})" if separation
+    steps_help = (f"σ steps (default {dirac['steps']} for dirac, {gauss['steps']} for gaussian, the course's "
+                  f"recommended settings; paper: {paper_steps})" if separation
                   else f"σ steps (paper: {paper_steps}); without --churn, S_churn scales with the steps (the paper's "
                        "churn per step)")
-    churn_help = (f"S_churn, the stochasticity (default {churn:g} for every method, the course's recommended setting, "
-                  "chosen for Dirac with MSDM and ISDM; paper: 20 on 150 steps for MSDM Dirac, 40 for ISDM and "
-                  "Gaussian)" if separation
+    churn_help = (f"S_churn, the stochasticity (default {dirac['churn']:g} for dirac, MSDM and ISDM alike, "
+                  f"{gauss['churn']:g} for gaussian: the course's recommended settings; paper: 20 on 150 steps for "
+                  "MSDM Dirac, 40 for ISDM and Gaussian)" if separation
                   else "S_churn, the stochasticity (paper preset by default)")
+    resamples_help = (f"euler: R, the correction loop: each step is taken R times, re-noised in between, N·R NFE "
+                      f"(default: the paper preset's for dirac, {gauss['resamples']} for gaussian; paper: {paper_resamples})" if separation
+                      else f"euler: R, the correction loop: each step is taken R times, re-noised in between, N·R NFE "
+                           f"(paper: {paper_resamples})")
     return [
-        Option("--steps", steps_help, range=COUNT, default=steps, group=group),
+        Option("--steps", steps_help, range=COUNT, group=group),
         Option("--sampler", "euler: the paper's sampler (with its R correction resamples for separation); "
                             f"heun: EDM's second-order sampler, 2N−1 NFE (default {sampler})",
                choices=("euler", "heun"), default=sampler, group=group),
-        Option("--churn", churn_help, range=CHURN, default=churn, group=group),
+        Option("--churn", churn_help, range=CHURN, group=group),
         Option("--sigma-max", f"σ_max, the noise level the σ grid starts from ({sigma_max_help})", range=SIGMA,
                default=sigma_max, metavar="SIGMA", group=group),
         Option("--sigma-min", f"σ_min, the last noise level of the σ grid ({sigma_min_help})", range=SIGMA,
-               default=sigma_min, metavar="SIGMA", group=group),
-        Option("--resamples", "euler: R, the correction loop: each step is taken R times, re-noised in between, "
-                              f"N·R NFE (paper: {paper_resamples})", range=COUNT, metavar="R", group=group),
+               metavar="SIGMA", group=group),
+        Option("--resamples", resamples_help, range=COUNT, metavar="R", group=group),
         Option("--seed", "random seed; the same seed gives the same files (default 0)", range=SEED, default=0,
                group=group),
         Option("--batch", "songs to generate (default 1)" if generate else f"chunks per batch (default {CHUNK_BATCH})",
@@ -284,6 +300,6 @@ def command_line(task: str, settings: dict) -> str:
     return " ".join(parts)
 
 
-__all__ = ["Range", "Option", "COMMAND_OPTIONS", "RECOMMENDED_SEPARATION", "CHUNKINGS", "command_line",
+__all__ = ["Range", "Option", "COMMAND_OPTIONS", "RECOMMENDED_SEPARATION", "RECOMMENDED_GAUSSIAN", "recommended_sampling", "CHUNKINGS", "command_line",
            "find_option", "COUNT", "NON_NEGATIVE", "SEED", "SECONDS", "SAMPLE_RATE", "SIGMA", "RECOMMENDED_SIGMA_MAX",
            "RECOMMENDED_SIGMA_MIN", "RECOMMENDED_OVERLAP"]

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from .configs import SeparationConfig
-from .options import RECOMMENDED_SEPARATION
+from .options import recommended_sampling
 
 
 def with_overrides(base, steps: int | None = None, sampler: str | None = None, churn: float | None = None,
@@ -54,14 +54,21 @@ def separation_settings(method: str, isdm: bool, steps=None, sampler=None, churn
     return with_overrides(separation_preset(method, isdm), steps, sampler, churn, resamples, sigma_max, sigma_min)
 
 
-def recommended_separation(isdm: bool = False):
-    """The course's recommended separation config (``options.RECOMMENDED_SEPARATION``): Dirac,
-    the paper's Euler sampler on 12 steps × R 2 = 24 NFE, S_churn 0.4 (for ISDM too), σ ∈ [3e-3, 1] — the
-    paper's Table 1 preset with 12 steps instead of 150, S_churn 0.4 instead of 20 (40 for ISDM) and σ_min
-    3e-3 instead of 1e-4."""
-    r = RECOMMENDED_SEPARATION
-    return separation_settings(r["method"], isdm, r["steps"], r["sampler"], r["churn"], sigma_max=r["sigma_max"],
-                               sigma_min=r["sigma_min"])
+def recommended_separation(isdm: bool = False, method: str = "dirac", **overrides):
+    """The course's recommended separation config of a likelihood (``options.recommended_sampling``), with
+    ``overrides`` (``steps``, ``sampler``, ``churn``, ``resamples``, ``sigma_max``, ``sigma_min``; None keeps the
+    recommended value) — what ``msdm separate --method M`` runs.
+
+    Dirac (``options.RECOMMENDED_SEPARATION``): the paper's Euler sampler on 12 steps × R 2 = 24 NFE, S_churn 0.4
+    (for ISDM too), σ ∈ [3e-3, 1] — the paper's Table 1 preset with 12 steps instead of 150, S_churn 0.4 instead of
+    20 (40 for ISDM) and σ_min 3e-3 instead of 1e-4. Gaussian (``options.RECOMMENDED_GAUSSIAN``): Euler 48 steps ×
+    R 1, the paper's churn per step (12.8), σ ∈ [3e-3, 1]. A given ``steps`` does not rescale the recommended
+    S_churn (it is a recommended value, not the preset's churn per step)."""
+    r = recommended_sampling(method)
+    settings = {"steps": r["steps"], "sampler": r["sampler"], "churn": r["churn"], "resamples": r.get("resamples"),
+                "sigma_max": r["sigma_max"], "sigma_min": r["sigma_min"]}
+    settings.update({k: v for k, v in overrides.items() if v is not None})
+    return separation_settings(method, isdm, **settings)
 
 
 def with_constrained_stem(cfg, stem: str | None, stems: tuple[str, ...]):

@@ -9,10 +9,11 @@ a Save-as-WAV button. Under **Sample** the lab shows the equivalent ``msdm`` com
 (``lab_session.command_line``, rendered from the command line's own option definitions).
 
 The controls start at the course's recommended separation setting (MSDM Dirac, Euler 12 steps
-× R 2, S_churn 0.4, σ from 1 down to σ_min 3e-3, which has no control of its own). Switching the task or
-the method moves S_churn, σ_max and R to that task's paper preset (on a CPU a separation keeps the
-recommended σ_min, and a Dirac one its S_churn); on a GPU the step count, the sampler, S_churn and σ_min
-follow too, on a CPU the step count and sampler stay as you set them.
+× R 2, S_churn 0.4, σ from 1 down to σ_min 3e-3, which has no control of its own). On a GPU, switching the
+task or the method moves every sampler control to that task's paper preset. On a CPU, a separation moves to
+its method's recommended setting (the Gaussian likelihood's: Euler 48 steps × R 1, S_churn 12.8), and
+generation or imputation moves S_churn, σ_max and R to the paper's preset while the step count and the
+sampler stay as you set them.
 The **Paper settings** button sets all of them to the paper's.
 Errors never show a traceback: they become a readable line in the lab's message area.
 """
@@ -275,22 +276,19 @@ class SamplingLab:
             seed=int(self.seed.value), seconds=float(self.seconds.value))
 
     def apply_preset(self, paper_steps: bool = True) -> None:
-        """Set S_churn, σ_max and R (and, with ``paper_steps``, N and the sampler) to the paper's
-        values for the current task and method; S_churn keeps the paper's churn per step at N steps.
-        Without ``paper_steps`` a separation keeps the recommended σ_min (3e-3): on a short grid the
-        paper's 1e-4 leaves the Dirac sampler's last steps too coarse; a Dirac separation (MSDM or ISDM)
-        also keeps the recommended S_churn (0.4), which beat the paper's churn per step on short grids
-        (options.RECOMMENDED_SEPARATION)."""
+        """With ``paper_steps``, set the sampler, N, S_churn, σ_max, σ_min and R to the paper's values for
+        the current task and method. Without it (on a CPU), a separation gets its method's recommended
+        setting (``presets.recommended_separation``: Dirac on 12 steps × R 2 with S_churn 0.4, Gaussian on
+        48 steps × R 1 with S_churn 12.8, both down to σ_min 3e-3 — the Gaussian likelihood fails on Dirac's
+        12 steps), and generation or imputation keeps N and the sampler with the paper's S_churn per step."""
         request = self.request()
+        if self.task.value == "separate" and not paper_steps:
+            self.apply_setting(presets.recommended_separation(request.isdm, request.likelihood))
+            return
         preset = request.preset()
         steps = min(preset.num_steps, self.steps.max) if paper_steps else int(self.steps.value)
         sampler = preset.sampler if paper_steps else self.sampler.value
-        cfg = preset.with_steps(steps)
-        if self.task.value == "separate" and not paper_steps:
-            cfg = cfg.replace(sigma_min=RECOMMENDED.sigma_min)
-            if request.likelihood == "dirac":
-                cfg = cfg.replace(s_churn=RECOMMENDED.s_churn)
-        self.apply_setting(cfg, sampler)
+        self.apply_setting(preset.with_steps(steps), sampler)
 
     def apply_setting(self, cfg, sampler: str | None = None) -> None:
         """Set the sampler controls to the config ``cfg`` (its sampler, unless ``sampler`` is given)."""

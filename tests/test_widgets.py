@@ -113,14 +113,19 @@ def test_request_reads_the_controls(lab):
 
 
 def test_task_and_method_switch_to_their_presets(lab):
-    # on a CPU the step count stays (here 2) and S_churn keeps the preset's churn per step at it
+    # on a CPU generation keeps the step count (here 2) and the preset's churn per step at it
     lab.task.value = "generate"
     assert (lab.churn.value, lab.sigma_max.value) == (pytest.approx(20.0 * 2 / 150), 20.0)
-    lab.task.value = "separate"                  # a Dirac separation keeps the recommended S_churn and σ_min
+    lab.task.value = "separate"                  # a separation moves to the recommended setting (Dirac)
     assert (lab.churn.value, lab.sigma_max.value, lab.sigma_min) == \
         (pytest.approx(options.RECOMMENDED_SEPARATION["churn"]), 1.0, options.RECOMMENDED_SEPARATION["sigma_min"])
+    lab.method.value = "gaussian"                # … and a Gaussian one its own recommended setting, 48 steps × R 1
+    assert lab.request().config() == presets.recommended_separation(method="gaussian")
+    assert (lab.steps.value, lab.resamples.value, lab.churn.value) == \
+        (options.RECOMMENDED_GAUSSIAN["steps"], 1, pytest.approx(options.RECOMMENDED_GAUSSIAN["churn"]))
+    lab.method.value = "dirac"
+    assert lab.request().config() == presets.recommended_separation()
     lab.method.value = "gaussian"
-    assert (lab.churn.value, lab.sigma_max.value) == (pytest.approx(40.0 * 2 / 150), 1.0)
     lab.paper_button.click()
     assert lab.request().config() == tasks.SeparationConfig.paper_gaussian()
 
@@ -194,15 +199,14 @@ def test_separate_makes_the_same_call_as_msdm_separate(lab, checkpoint, tmp_path
     upload(lab, content, "mix.wav")
     assert lab.source.value == "upload"
     lab.steps.value, lab.churn.value, lab.seed.value, lab.seconds.value = 3, 5.0, 7, 5.0
-    lab.resamples.value = tasks.SeparationConfig.paper_gaussian().num_resamples
     assert lab.sample(wait=True) is not None, text(lab)
     assert_readable(lab, "resampled from 44100 Hz", "downmixed to mono")
     (cli_args, cli_kw), (lab_args, lab_kw) = rec.calls
     assert lab_args[0] is lab.model and isinstance(cli_args[0], EDMDenoiser)
     assert torch.equal(lab_args[1], cli_args[1]), "the lab must read the upload exactly as msdm separate reads the file"
-    # the method switch keeps the recommended σ_min, the command line's default
-    assert lab_args[2] == cli_args[2] == tasks.SeparationConfig.paper_gaussian().replace(num_steps=3, s_churn=5.0,
-                                                                                         sigma_min=3e-3)
+    # the method switch gives the Gaussian likelihood's recommended R and σ_min, the command line's defaults
+    assert lab_args[2] == cli_args[2] == tasks.SeparationConfig.paper_gaussian().replace(
+        num_steps=3, s_churn=5.0, sigma_min=3e-3, num_resamples=options.RECOMMENDED_GAUSSIAN["resamples"])
     assert seed_of(lab_kw.pop("generator")) == seed_of(cli_kw.pop("generator")) == (7, "cpu")
     lab_kw.pop("callback"), cli_kw.pop("callback")
     assert lab_kw == cli_kw == {"chunk_length": 32768, "batch_size": 8, "chunking": "seamless", "overlap": 4096,

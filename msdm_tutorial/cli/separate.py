@@ -18,7 +18,7 @@ from ..data.audio import audio_info
 from ..data.datasets import list_tracks, read_track, stem_path
 from ..models import chunk_length, compile_model, model_rate, model_stems, parse_stems, pick_device
 from ..outputs import check_output_folder, stem_files, write_stem_folder
-from ..presets import separation_settings, settings_text, with_constrained_stem
+from ..presets import recommended_separation, settings_text, with_constrained_stem
 from ..separation import check_not_silent, separate_mixture
 from ..task_inputs import silent_items
 from .common import CommandError, note, write_json
@@ -28,7 +28,7 @@ from .task_commands import (add_task_parsers, check_result_file, crop_seconds, l
 
 def separation_setup(args, device):
     """The model, its stems and rate, the sampling config, the chunk length and the precision."""
-    cfg = separation_settings(args.method, bool(args.isdm), **sampling_overrides(args))
+    cfg = recommended_separation(bool(args.isdm), args.method, **sampling_overrides(args))
     model = load_separation_model(args, device, parse_stems(args.stems))
     stems = model_stems(model)
     cfg = with_constrained_stem(cfg, args.constrain, stems)
@@ -138,7 +138,7 @@ def run_evaluate(args) -> int:
     if args.csv and Path(args.csv).exists() and not Path(args.csv).is_dir():
         raise CommandError(f"--csv {args.csv}: exists and is not a folder")
     check_result_file(args.json)
-    separation_settings(args.method, bool(args.isdm), **sampling_overrides(args))  # bad values first
+    recommended_separation(bool(args.isdm), args.method, **sampling_overrides(args))  # bad values first
     device = pick_device(args.device)
     data = Path(args.data)
     if not data.is_dir():
