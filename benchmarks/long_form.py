@@ -199,7 +199,7 @@ def main(argv=None) -> int:
     load = os.getloadavg()[0]
     header = (f"Measured by `.venv/bin/python {command.strip()}` on {platform.processor() or platform.machine()}, "
               f"{os.cpu_count()} cores, torch {torch.__version__}, {args.threads} thread(s), load average {load:.1f} "
-              f"at the start (other jobs shared the CPU). Model `{os.path.relpath(args.checkpoint, ROOT)}`; MSDM Dirac, "
+              f"at the start{' (other jobs shared the CPU)' if load > 0.5 else ''}. Model `{os.path.relpath(args.checkpoint, ROOT)}`; MSDM Dirac, "
               f"{cfg.sampler} {cfg.num_steps} steps × R {cfg.num_resamples} ({cfg.nfe} NFE per chunk), S_churn {cfg.s_churn:g}, "
               f"σ from {cfg.sigma_max:g} to {cfg.sigma_min:g}{' (the recommended setting)' if args.recommended else ''}; "
               f"bf16 = bfloat16 autocast of the network (`precision=\"bf16\"`), fp32 = float32.")
