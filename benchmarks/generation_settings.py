@@ -22,6 +22,9 @@ them candidates for choosing ``msdm generate``'s default for a model: more or le
 the grid ending at σ_min 3e-3 (separation's). Choose on development songs (``--seed-base 5003``, disjoint
 from generation_quality.py's 9001) and several generation seeds (``--generation-seeds 0 1``), then
 confirm with generation_quality.py. It also prints the pitched stems' spectral flatness in dB.
+
+``--chunk-rms`` also prints each stem's per-chunk RMS percentiles, real and generated: whether a stem
+that comes out too quiet on average is quiet in every chunk or silent in some.
 """
 
 from __future__ import annotations
@@ -73,6 +76,9 @@ def main() -> int:
                         help="seed base of the real songs (9001: generation_quality.py's; 5003 for development)")
     parser.add_argument("--generation-seeds", type=int, nargs="+", default=[0], metavar="SEED",
                         help="one generated set of 16 chunks per seed; ratios are printed per seed and averaged")
+    parser.add_argument("--chunk-rms", action="store_true",
+                        help="also print each stem's per-chunk RMS (10th / 50th / 90th percentile) of the real "
+                             "reference and of every setting: is a quiet stem quiet in every chunk, or silent in some?")
     args = parser.parse_args()
     if args.list:
         for key, (name, config) in SETTINGS.items():
@@ -91,6 +97,9 @@ def main() -> int:
     scales = [quality.DistanceScale(clips(reference, s), [clips(b, s) for b in baselines], SR) for s in STEMS]
     real_flat = [10 * math.log10(quality.spectral_flatness(clips(reference, s))) for s in PITCHED]
     print("| real reference | — | — | — | " + " / ".join(f"{f:.1f}" for f in real_flat) + " | — |")
+    if args.chunk_rms:
+        print("per-chunk RMS, 10th / 50th / 90th percentile, " + ", ".join(STEMS) + ": real "
+              + chunk_rms_text(torch.stack([clips(reference, s) for s in STEMS], 1)))
     settings = {SETTINGS[key][0]: SETTINGS[key][1] for key in args.settings}
     paper, heun = SETTINGS["paper"][1], SETTINGS["heun40"][1]
     for s_min in args.sigma_min:
@@ -113,7 +122,16 @@ def main() -> int:
               + " / ".join(f"{v:.3f}" for v in rms) + " | " + " / ".join(f"{f:.0f}" for f in floor)
               + " | " + " / ".join(f"{f:.1f}" for f in flat)
               + f" | {time.perf_counter() - start:.0f} s |", flush=True)
+        if args.chunk_rms:
+            print(f"per-chunk RMS, {name}: " + chunk_rms_text(x), flush=True)
     return 0
+
+
+def chunk_rms_text(x: torch.Tensor) -> str:
+    """Per stem, the 10th / 50th / 90th percentile of the RMS of each chunk of ``x`` (N, K, T)."""
+    rms = x.float().pow(2).mean(-1).sqrt()                                          # (N, K)
+    q = torch.tensor([0.1, 0.5, 0.9])
+    return "; ".join(" / ".join(f"{v:.3f}" for v in rms[:, k].quantile(q).tolist()) for k in range(x.shape[1]))
 
 
 if __name__ == "__main__":
