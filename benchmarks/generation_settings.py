@@ -24,7 +24,9 @@ from generation_quality.py's 9001) and several generation seeds (``--generation-
 confirm with generation_quality.py. It also prints the pitched stems' spectral flatness in dB.
 
 ``--chunk-rms`` also prints each stem's per-chunk RMS percentiles, real and generated: whether a stem
-that comes out too quiet on average is quiet in every chunk or silent in some.
+that comes out too quiet on average is quiet in every chunk or silent in some. ``--path-rms`` prints, along
+the sampling path, each stem's median per-chunk RMS of the estimate D(x; σ) at a few σ (20 … 0.01): where
+a stem's level is decided.
 """
 
 from __future__ import annotations
@@ -79,6 +81,9 @@ def main() -> int:
     parser.add_argument("--chunk-rms", action="store_true",
                         help="also print each stem's per-chunk RMS (10th / 50th / 90th percentile) of the real "
                              "reference and of every setting: is a quiet stem quiet in every chunk, or silent in some?")
+    parser.add_argument("--path-rms", action="store_true",
+                        help="also print, along the first generation seed's sampling path, each stem's median "
+                             "per-chunk RMS of the estimate D(x; σ) at a few σ: where a stem's level is decided")
     args = parser.parse_args()
     if args.list:
         for key, (name, config) in SETTINGS.items():
@@ -107,8 +112,11 @@ def main() -> int:
         settings[f"Heun 40, no churn, σ_max 20, σ_min {s_min:g}"] = heun.replace(sigma_min=s_min)
     for name, config in settings.items():
         start = time.perf_counter()
-        xs = [tasks.generate(model, (N, len(STEMS), length), config, generator=torch.Generator().manual_seed(seed))
-              for seed in args.generation_seeds]
+        path = []                        # (σ, median per-chunk RMS per stem of D(x; σ)), first seed only
+        record = (lambda step: path.append((step.sigma, step.denoised.float().pow(2).mean(-1).sqrt().median(0).values)))
+        xs = [tasks.generate(model, (N, len(STEMS), length), config, generator=torch.Generator().manual_seed(seed),
+                             callback=record if args.path_rms and i == 0 else None)
+              for i, seed in enumerate(args.generation_seeds)]
         per_seed = [[scale(x[:, k]) for k, scale in enumerate(scales)] for x in xs]
         ratios = [sum(r[k] for r in per_seed) / len(per_seed) for k in range(len(STEMS))]
         x = torch.cat(xs)
@@ -124,7 +132,15 @@ def main() -> int:
               + f" | {time.perf_counter() - start:.0f} s |", flush=True)
         if args.chunk_rms:
             print(f"per-chunk RMS, {name}: " + chunk_rms_text(x), flush=True)
+        if args.path_rms:
+            marks = [min(path, key=lambda p: abs(math.log(p[0] / target))) for target in PATH_SIGMAS]
+            print(f"median per-chunk RMS of D(x; σ) along the path, {name} (" + ", ".join(STEMS) + "): "
+                  + "; ".join(f"σ {sig:.3g}: " + " / ".join(f"{v:.3f}" for v in rms.tolist()) for sig, rms in marks),
+                  flush=True)
     return 0
+
+
+PATH_SIGMAS = (20.0, 5.0, 2.0, 1.0, 0.5, 0.2, 0.05, 0.01)
 
 
 def chunk_rms_text(x: torch.Tensor) -> str:
