@@ -61,6 +61,8 @@ SETTINGS = {   # key: (row name, config)
     "heun40-min3e-3": ("Heun 40, no churn, σ_max 20, σ_min 0.003", HEUN.replace(sigma_min=3e-3)),
     "heun75": ("Heun 75, no churn, σ_max 20", HEUN.replace(num_steps=75)),
     "heun40-c10": ("Heun 40, S_churn 10, σ_max 20", HEUN.replace(s_churn=10.0)),
+    "paper-tmin1": ("Euler 150, S_churn 20 only where σ ≥ 1, σ_max 20", PAPER.replace(s_tmin=1.0)),
+    "paper-tmin0.3": ("Euler 150, S_churn 20 only where σ ≥ 0.3, σ_max 20", PAPER.replace(s_tmin=0.3)),
 }
 DEFAULT_SETTINGS = ("paper", "heun40", "heun40-s3", "heun40-s1")
 PITCHED = ("bass", "guitar", "piano")

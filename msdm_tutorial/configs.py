@@ -32,6 +32,7 @@ class SamplingConfig:
     sampler: str = "euler"
     s_churn: float = 0.0
     num_resamples: int = 1
+    s_tmin: float = 0.0          # EDM's S_tmin: steps with σ_i < S_tmin take no churn (0: every step does)
 
     def __post_init__(self):
         if self.sampler not in ("euler", "heun"):
@@ -41,6 +42,8 @@ class SamplingConfig:
             raise ValueError(f"s_churn must be >= 0, got {self.s_churn}")
         if self.num_resamples < 1:
             raise ValueError(f"num_resamples must be >= 1, got {self.num_resamples}")
+        if not self.s_tmin >= 0:
+            raise ValueError(f"s_tmin must be >= 0, got {self.s_tmin}")
         if self.sampler == "heun" and self.num_resamples != 1:
             raise ValueError("the heun sampler has no correction resamples: set num_resamples=1 "
                              "(or use config.with_heun(num_steps))")
@@ -52,6 +55,8 @@ class SamplingConfig:
     def sampler_kwargs(self) -> dict:
         """Keyword arguments for ``samplers.euler`` / ``samplers.heun``."""
         kwargs = {"s_churn": self.s_churn}
+        if self.s_tmin:
+            kwargs["s_tmin"] = self.s_tmin
         if self.sampler == "euler":
             kwargs["num_resamples"] = self.num_resamples
         return kwargs

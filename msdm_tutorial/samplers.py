@@ -81,11 +81,12 @@ def _evaluate(deriv: Derivative, x: Tensor, sigma: float) -> Tensor:
 
 
 def euler_steps(deriv: Derivative, x: Tensor, sigmas: Tensor, s_churn: float = 0.0, num_resamples: int = 1,
-                generator: torch.Generator | None = None, project: Project | None = None) -> Iterator[Step]:
+                generator: torch.Generator | None = None, project: Project | None = None,
+                s_tmin: float = 0.0) -> Iterator[Step]:
     """MSDM's Euler loop with churn and R "correction" resamples (the paper's separation sampler).
 
     For each step i, repeated R times:
-        γ = min(S_churn / N, √2 − 1),  σ̂ = σ_i (1 + γ)
+        γ = min(S_churn / N, √2 − 1) if σ_i ≥ S_tmin else 0,  σ̂ = σ_i (1 + γ)
         x ← x + √(σ̂² − σ_i²) ε                      (churn: climb to σ̂)
         x ← x + (σ_{i+1} − σ̂) · deriv(x, σ̂)         (Euler step down to σ_{i+1})
         x ← x + √(σ_i² − σ_{i+1}²) ε  if not the last resample   (re-noise back to σ_i)
@@ -95,10 +96,11 @@ def euler_steps(deriv: Derivative, x: Tensor, sigmas: Tensor, s_churn: float = 0
         raise ValueError(f"num_resamples must be >= 1, got {num_resamples}")
     project = project or _identity
     n = len(s) - 1
-    gamma = min(s_churn / n, math.sqrt(2.0) - 1.0)
+    churn = min(s_churn / n, math.sqrt(2.0) - 1.0)
     nfe = 0
     for i in range(n):
         sigma, sigma_next = s[i], s[i + 1]
+        gamma = churn if sigma >= s_tmin else 0.0         # EDM's S_tmin: no churn below it
         for r in range(num_resamples):
             sigma_hat = sigma * (1.0 + gamma)
             if gamma > 0:

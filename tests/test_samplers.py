@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from msdm_tutorial import samplers, toy2d
+from msdm_tutorial import samplers, tasks, toy2d
 from msdm_tutorial.schedules import karras_sigmas
 
 
@@ -118,6 +118,27 @@ def test_seeded_runs_are_reproducible():
     runs = [samplers.euler(deriv, samplers.initial_noise((4, 8), sig, g), sig, s_churn=5, generator=g)
             for g in (torch.Generator().manual_seed(3), torch.Generator().manual_seed(3))]
     assert torch.equal(*runs)
+
+
+def test_euler_s_tmin_churns_only_at_and_above_it():
+    """S_tmin above σ_max is no churn at all; S_tmin inside the grid churns only the steps from σ_i ≥ S_tmin."""
+    sig = karras_sigmas(12, 1e-3, 1.0)
+    deriv = samplers.score_derivative(gaussian_denoiser(0.04))
+
+    def run(**kw):
+        g = torch.Generator().manual_seed(3)
+        return list(samplers.euler_steps(deriv, samplers.initial_noise((4, 8), sig, g), sig, s_churn=5, generator=g, **kw))
+
+    g = torch.Generator().manual_seed(3)
+    plain = list(samplers.euler_steps(deriv, samplers.initial_noise((4, 8), sig, g), sig, s_churn=0.0, generator=g))
+    assert torch.equal(run(s_tmin=2.0)[-1].x, plain[-1].x)
+    full, partial = run(), run(s_tmin=0.1)
+    k = next(i for i, st in enumerate(partial) if st.sigma < 0.1)   # the first step below S_tmin
+    assert torch.equal(full[k - 1].x, partial[k - 1].x), "above S_tmin the runs are the same"
+    assert not torch.equal(full[-1].x, partial[-1].x), "below it one churns and the other does not"
+    assert tasks.GenerationConfig.paper().replace(s_tmin=1.0).sampler_kwargs()["s_tmin"] == 1.0
+    with pytest.raises(ValueError, match="s_tmin"):
+        tasks.GenerationConfig.paper().replace(s_tmin=-1.0)
 
 
 @pytest.mark.parametrize("sampler", [samplers.euler, samplers.heun, samplers.adpm2])
