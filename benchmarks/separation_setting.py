@@ -202,7 +202,7 @@ def section_text(group: str, rows: list[dict], args) -> str:
                            align="lrrr" + "r" * (len(STEMS) + 1)), "",
             f"- Best: {best['name']}, σ_min {best['sigma_min']:g}, S_churn {best['churn']:.3g} ({best['nfe']} NFE): "
             f"{avg(best):.2f} dB. On 12 steps every S_churn fails: the likelihood's pull grows like 1/σ, and the "
-            "grid's steps are too coarse for it (the lab warns below 50 steps).",
+            f"grid's steps are too coarse for it (the lab warns below {RECOMMENDED_GAUSSIAN['steps']} steps).",
             f"- `msdm separate --method gaussian`'s defaults since 2026-12-05 (`options.RECOMMENDED_GAUSSIAN`, also the "
             f"lab's on a CPU): {chosen['name']}, σ_min {chosen['sigma_min']:g}, S_churn {chosen['churn']:.3g}, "
             f"the paper's churn per step ({chosen['nfe']} NFE, twice the Dirac setting's): **{avg(chosen):.2f} dB**, "

@@ -54,8 +54,9 @@ MAX_FRAMES = 40
 RECOMMENDED = presets.recommended_separation()
 #: A result louder than this has left audio's [−1, 1] range for good: the sampler diverged.
 DIVERGED_PEAK = 10.0
-#: Below this many Euler steps the Gaussian likelihood (γ = 0.75σ, stiff as 1/σ) tends to overshoot and diverge.
-GAUSSIAN_MIN_STEPS = 50
+#: Below this many Euler steps the Gaussian likelihood (γ = 0.75σ, stiff as 1/σ) tends to overshoot and diverge:
+#: its recommended step count, so that the lab never warns about the setting it recommends.
+GAUSSIAN_MIN_STEPS = options.RECOMMENDED_GAUSSIAN["steps"]
 DIVERGED_HINTS = {"gaussian": f"the Gaussian likelihood is stiff; use at least {GAUSSIAN_MIN_STEPS} steps "
                               "(the paper: 150 × R 2) or the Dirac method",
                   "dirac": "use more steps or less churn"}

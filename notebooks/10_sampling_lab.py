@@ -197,7 +197,7 @@ if gaussian_residual is None:
 
 # %%
 # Self-check
-assert gaussian_residual < 1, f"Σ stems is far from y ({gaussian_residual:.3g}): did the sampler diverge? Use ≥ 50 steps"
+assert gaussian_residual < 1, f"Σ stems is far from y ({gaussian_residual:.3g}): did the sampler diverge? Use ≥ {lab_session.GAUSSIAN_MIN_STEPS} steps"
 assert gaussian_residual > 10 * residual, "the Gaussian likelihood is soft: Σ stems only approaches y"
 print(f"Σ stems − y   Dirac: {residual:.1e}   Gaussian: {gaussian_residual:.2g}. A soft constraint "
       "leaves a residual; Dirac's is float rounding")

@@ -123,6 +123,10 @@ def test_task_and_method_switch_to_their_presets(lab):
     assert lab.request().config() == presets.recommended_separation(method="gaussian")
     assert (lab.steps.value, lab.resamples.value, lab.churn.value) == \
         (options.RECOMMENDED_GAUSSIAN["steps"], 1, pytest.approx(options.RECOMMENDED_GAUSSIAN["churn"]))
+    assert "careful" not in lab.info.value, "the lab must not warn about the setting it recommends"
+    lab.steps.value = 12
+    assert "careful" in lab.info.value, "…but about Dirac's 12 steps, on which the Gaussian likelihood diverges"
+    lab.steps.value = options.RECOMMENDED_GAUSSIAN["steps"]
     lab.method.value = "dirac"
     assert lab.request().config() == presets.recommended_separation()
     lab.method.value = "gaussian"
