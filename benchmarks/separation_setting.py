@@ -27,7 +27,8 @@ A third group (``--group churn``) keeps the recommended grid and sampler and var
 and for the four shipped ISDM models (``isdm-tiny-{stem}.pt``): the paper gives ISDM twice MSDM's churn
 (40 against 20 on 150 steps), and the recommended setting kept that ratio (3.2 against 1.6 on 12 steps).
 A fourth (``--group gaussian``) does the same for MSDM with the Gaussian likelihood, whose paper churn
-is ISDM's (S_churn 40 on 150 steps, 3.2 on 12): the lab switches to it at that churn per step.
+is ISDM's (S_churn 40 on 150 steps, 3.2 on 12), on 12 steps and at 48 and 100 NFE: it chose the Gaussian
+defaults of ``msdm separate`` and the lab (``options.RECOMMENDED_GAUSSIAN``).
 
 Why σ_max below 1 was tried: the toy songs' stems have an RMS of about 0.05–0.16, 1.3–4× below the
 σ_data = 0.2 the preconditioning assumes, so σ = 1 is 6–20× the stems' level. Only the section

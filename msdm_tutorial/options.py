@@ -145,10 +145,9 @@ def sampling_options(task: str, paper_steps: str, paper_resamples: str = "R 1",
                   f"{gauss['churn']:g} for gaussian: the course's recommended settings; paper: 20 on 150 steps for "
                   "MSDM Dirac, 40 for ISDM and Gaussian)" if separation
                   else "S_churn, the stochasticity (paper preset by default)")
-    resamples_help = (f"euler: R, the correction loop: each step is taken R times, re-noised in between, N·R NFE "
-                      f"(default: the paper preset's for dirac, {gauss['resamples']} for gaussian; paper: {paper_resamples})" if separation
-                      else f"euler: R, the correction loop: each step is taken R times, re-noised in between, N·R NFE "
-                           f"(paper: {paper_resamples})")
+    resamples_help = ("euler: R, the correction loop: each step is taken R times, re-noised in between, N·R NFE ("
+                      + (f"default: the paper preset's for dirac, {gauss['resamples']} for gaussian; " if separation else "")
+                      + f"paper: {paper_resamples})")
     return [
         Option("--steps", steps_help, range=COUNT, group=group),
         Option("--sampler", "euler: the paper's sampler (with its R correction resamples for separation); "

@@ -6,6 +6,7 @@ import shlex
 import pytest
 
 from msdm_tutorial import cli, options, presets, tasks
+from msdm_tutorial.cli.task_commands import sampling_overrides
 
 
 def _parse(argv):
@@ -21,7 +22,6 @@ def test_cli_defaults_are_the_recommended_separation(command):
     for name, value in options.RECOMMENDED_SEPARATION.items():
         if name not in sampling:
             assert getattr(args, name) == value, name
-    from msdm_tutorial.cli.task_commands import sampling_overrides
     for method in ("dirac", "gaussian"):
         args = _parse([command, *required, "--method", method])
         cfg = presets.recommended_separation(False, args.method, **sampling_overrides(args))
