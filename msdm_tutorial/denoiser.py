@@ -91,13 +91,25 @@ class EDMDenoiser(nn.Module):
             self.clamp = clamp
 
 
-def edm_loss(denoise, x0: Tensor, sigma: Tensor, noise: Tensor, sigma_data: float) -> Tensor:
+def edm_loss(denoise, x0: Tensor, sigma: Tensor, noise: Tensor, sigma_data: float,
+             stem_weights: tuple[float, ...] | None = None) -> Tensor:
     """Batch mean of  λ(σ) · mean‖D(x0 + σn; σ) − x0‖²  (the mean runs over an item's elements).
+
+    ``stem_weights`` (one per stem, i.e. per channel of x0) weigh each stem's squared error,
+    Σ_k w_k ‖D_k − x0_k‖² / Σ_k w_k: the weights are normalised to mean 1, so equal weights (or
+    None) give the plain loss. The minimiser is still E[x0 | x] for any positive weights; they only
+    move the network's finite capacity (and the gradient) between stems.
 
     ``denoise`` is any callable D(x, σ) — an :class:`EDMDenoiser`, or one wrapped in
     DistributedDataParallel during training — and should not clamp.
     """
     s = as_batch_sigma(sigma, x0)
     d = denoise(x0 + s * noise, s.flatten())
-    per_item = ((d.float() - x0) ** 2).flatten(1).mean(1)
+    squared_error = (d.float() - x0) ** 2
+    if stem_weights is not None:
+        w = torch.as_tensor(stem_weights, dtype=squared_error.dtype, device=squared_error.device)
+        if w.shape != (x0.shape[1],) or not bool((w > 0).all()):
+            raise ValueError(f"stem_weights: need {x0.shape[1]} positive weights (one per stem), got {tuple(stem_weights)}")
+        squared_error = squared_error * (w / w.mean()).view(1, -1, *([1] * (x0.dim() - 2)))
+    per_item = squared_error.flatten(1).mean(1)
     return (loss_weight(s.flatten(), sigma_data) * per_item).mean()

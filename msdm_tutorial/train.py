@@ -261,7 +261,7 @@ def training_step(model: nn.Module, state: TrainingState, batch: torch.Tensor, s
         param_group["lr"] = lr_at(state.step, cfg)
     with mixed_precision(cfg, processes.device):
         loss = edm_loss(model, x0, sigma[this_rank].to(processes.device), noise[this_rank].to(processes.device),
-                        cfg.sigma_data)
+                        cfg.sigma_data, cfg.stem_loss_weights)
     state.optimizer.zero_grad(set_to_none=True)
     loss.backward()
     grad_norm = (nn.utils.clip_grad_norm_(state.denoiser.parameters(), cfg.grad_clip) if cfg.grad_clip
@@ -284,7 +284,8 @@ def training_step(model: nn.Module, state: TrainingState, batch: torch.Tensor, s
 @torch.no_grad()
 def validation_loss(denoiser: EDMDenoiser, batches, cfg: TrainConfig, device) -> float:
     """Mean EDM loss on fixed chunks, at 8 fixed σ quantiles of the training distribution and fixed
-    noise, so the number is comparable across the whole run."""
+    noise, so the number is comparable across the whole run. Unweighted across stems (whatever
+    ``stem_loss_weights`` is), so runs that weigh the stems differently compare on one scale."""
     g = torch.Generator().manual_seed(1234)
     q = torch.linspace(0.05, 0.95, 8)
     sigmas = torch.exp(cfg.sigma_mean + cfg.sigma_std * math.sqrt(2) * torch.erfinv(2 * q - 1))
@@ -407,6 +408,11 @@ def start_processes(cfg: TrainConfig, run_dir, resume: bool, device: str | None)
     processes = setup_distributed(device)
     if cfg.batch_size % processes.world_size:
         raise ValueError(f"batch_size {cfg.batch_size} is not divisible by {processes.world_size} processes")
+    weights = cfg.stem_loss_weights
+    if weights is not None and (len(weights) != len(cfg.stems)
+                                or not all(math.isfinite(w) and w > 0 for w in weights)):
+        raise ValueError(f"stem_loss_weights {tuple(weights)}: need {len(cfg.stems)} positive weights, "
+                         f"one per stem of {', '.join(cfg.stems)}")
     if processes.is_main:
         prepare_run_dir(run_dir, cfg, resume)
     processes.barrier()

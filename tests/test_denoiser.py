@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch import nn
 
-from msdm_tutorial.denoiser import EDMDenoiser, c_in, c_noise, c_out, c_skip, loss_weight
+from msdm_tutorial.denoiser import EDMDenoiser, c_in, c_noise, c_out, c_skip, edm_loss, loss_weight
 
 
 class Zero(nn.Module):
@@ -66,6 +66,26 @@ def test_loss_weight_equals_lambda(gen):
     s = sigma.view(4, 1, 1)
     per_item = ((c_skip(s, sd) * (x0 + s * n) - x0) ** 2).flatten(1).mean(1)
     assert torch.allclose(d.loss(x0, sigma=sigma, noise=n), (loss_weight(sigma, sd) * per_item).mean(), rtol=1e-5)
+
+
+def test_stem_weights_weigh_each_stems_error_and_are_normalised(gen):
+    """Σ_k w_k‖D_k − x0_k‖² / Σ_k w_k: equal weights give the plain loss, a scale of w changes nothing,
+    and a weight moves the loss towards that stem's own error."""
+    sd = 0.2
+    d = EDMDenoiser(Zero(), sigma_data=sd)
+    x0 = torch.randn(3, 4, 64, generator=gen) * torch.tensor([0.4, 0.1, 0.1, 0.05]).view(1, 4, 1)
+    n = torch.randn(3, 4, 64, generator=gen)
+    sigma = torch.tensor([0.05, 0.5, 3.0])
+    plain = edm_loss(d, x0, sigma, n, sd)
+    assert torch.allclose(edm_loss(d, x0, sigma, n, sd, (2.0, 2.0, 2.0, 2.0)), plain)
+    assert torch.allclose(edm_loss(d, x0, sigma, n, sd, (1, 1, 1, 4)), edm_loss(d, x0, sigma, n, sd, (3, 3, 3, 12)))
+    per_stem = [edm_loss(d, x0[:, k:k + 1], sigma, n[:, k:k + 1], sd) for k in range(4)]
+    weighted = edm_loss(d, x0, sigma, n, sd, (1, 1, 1, 4))
+    assert torch.allclose(weighted, (per_stem[0] + per_stem[1] + per_stem[2] + 4 * per_stem[3]) / 7, rtol=1e-5)
+    assert not torch.allclose(weighted, plain)
+    for bad in ((1, 1, 1), (1, 1, 1, 0), (1, 1, -1, 4)):
+        with pytest.raises(ValueError, match="stem_weights"):
+            edm_loss(d, x0, sigma, n, sd, bad)
 
 
 def test_zero_network_loss_is_one_for_data_with_variance_sigma_data(gen):

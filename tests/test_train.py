@@ -96,6 +96,9 @@ def test_one_ddp_step_equals_the_single_process_step(tmp_path):
     (["--preset", "huge"], "unknown preset 'huge'"),
     (["--preset", "tiny", "--data", "/nonexistent/data"], "data folder not found"),
     (["--preset", "tiny", "--stems", "bass,flute"], "unknown stem"),
+    (["--preset", "tiny", "--stem-loss-weights", "1,1,4"], "need 4 positive numbers"),
+    (["--preset", "tiny", "--stem-loss-weights", "1,1,x,4"], "need 4 positive numbers"),
+    (["--preset", "tiny", "--stems", "bass", "--stem-loss-weights", "1,2"], "need 1 positive numbers"),
 ])
 def test_bad_input_one_line_exit_2(tmp_path, capsys, args, message):
     argv = ["train", "--data", str(DATA), "--out", str(tmp_path / "run"), *args]
@@ -130,6 +133,29 @@ def test_fine_tuning_starts_from_the_checkpoint_weights(tmp_path):
     assert_same_weights(a, b)                                # lr 0 and EMA 1: the weights are the base's
     saved = json.loads((tmp_path / "ft" / "config.json").read_text())
     assert saved["init_from"] == str(base) and saved["sigma_mean"] == -1.0
+
+
+def test_stem_loss_weights_reach_the_training_step_and_the_saved_config(tmp_path, capsys):
+    """Same seed, same data: only the piano's weight differs, so the first step's loss differs; the
+    config keeps the weights, a resume must repeat them, and a bad weight vector stops before any step."""
+    plain = train.train(replace(FAST, steps=1), DATA, tmp_path / "plain", progress=False, device="cpu")
+    args = ["train", "--preset", "tiny", "--data", str(DATA), "--out", str(tmp_path / "pw"), "--chunk-length", "8192",
+            "--batch-size", "4", "--steps", "1", "--val-every", "0", "--log-every", "1", "--warmup-steps", "100",
+            "--stem-loss-weights", "1,1,1,4"]
+    assert cli.main(args) == 0
+    saved = json.loads((tmp_path / "pw" / "config.json").read_text())
+    assert saved["stem_loss_weights"] == [1.0, 1.0, 1.0, 4.0]
+    assert train.TrainConfig.from_dict(saved).stem_loss_weights == (1.0, 1.0, 1.0, 4.0)
+    first = [json.loads(l)["loss"] for l in (tmp_path / "pw" / "log.jsonl").read_text().splitlines()][0]
+    plain_first = json.loads((tmp_path / "plain" / "log.jsonl").read_text().splitlines()[0])["loss"]
+    assert abs(first - plain_first) > 1e-3 * plain_first, (first, plain_first)
+    assert cli.main([*args[:-2], "--stem-loss-weights", "1,1,1,4", "--steps", "2", "--resume"]) == 0
+    assert cli.main([*args[:-2], "--steps", "3", "--resume"]) == 2      # without them it is another config
+    assert "stem_loss_weights" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="stem_loss_weights"):
+        train.train(replace(FAST, steps=1, stem_loss_weights=(1.0, 2.0)), DATA, tmp_path / "bad", progress=False,
+                    device="cpu")
+    assert not (tmp_path / "bad").exists()
 
 
 def test_fine_tuning_refuses_another_architecture_or_stems(tmp_path):

@@ -6,6 +6,7 @@ Multi-GPU: ``torchrun --nproc-per-node N -m msdm_tutorial.cli.train --preset pap
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from dataclasses import replace
@@ -38,6 +39,16 @@ def config_from_args(args) -> TrainConfig:
         value = getattr(args, name, None)
         if value is not None:
             changes[name] = value
+    if args.stem_loss_weights:
+        stems = changes.get("stems", cfg.stems)
+        try:
+            weights = tuple(float(w) for w in args.stem_loss_weights.split(","))
+        except ValueError:
+            weights = ()
+        if len(weights) != len(stems) or not all(math.isfinite(w) and w > 0 for w in weights):
+            raise ValueError(f"--stem-loss-weights {args.stem_loss_weights}: need {len(stems)} positive numbers, "
+                             f"one per stem of {','.join(stems)}")
+        changes["stem_loss_weights"] = weights
     if args.no_autocast:
         changes["autocast"] = "none"
     return replace(cfg, **changes)
@@ -82,6 +93,8 @@ def add_arguments(p) -> None:
     p.add_argument("--seed", type=SEED)
     p.add_argument("--sigma-mean", dest="sigma_mean", type=real(), help="training σ: ln σ ~ N(mean, std²) (paper: -3)")
     p.add_argument("--sigma-std", dest="sigma_std", type=real(0, low_open=True), help="training σ: ln σ ~ N(mean, std²) (paper: 1)")
+    p.add_argument("--stem-loss-weights", dest="stem_loss_weights", metavar="W,W,…",
+                   help="per-stem weight of the loss, one per stem (e.g. 1,1,1,4; normalised to mean 1; default equal)")
     p.add_argument("--sigma-data", dest="sigma_data", type=real(0, low_open=True),
                    help="σ_data of the EDM preconditioning (paper: 0.2; the toy stems' joint RMS is about 0.09)")
     p.add_argument("--ema-decay", dest="ema_decay", type=real(0, 1), help="EMA decay of the weights")
