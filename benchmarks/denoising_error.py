@@ -14,6 +14,10 @@ leak on silence (``quality.silence_leak``, mean over stems, dB re σ) at the sma
 ends: what a model lets through there stays in its samples as a noise floor where the stems rest
 (``benchmarks/regeneration.py``).
 
+``--per-stem`` also prints, per stem and σ, the relative error e_k(σ) and the best gain
+g_k(σ) = ⟨x0_k, D_k⟩ / ‖D_k‖² (``quality.denoising_error``): 1 for an MMSE denoiser, > 1 where the model's
+estimate of a stem is too quiet for what it knows (biased towards silence), < 1 where it passes noise on.
+
 Calibration row: the Wiener filter (``quality.WienerDenoiser``), the best *linear* denoiser, which
 knows each stem's average spectrum and nothing else. Sampling from it gives coloured noise, so a model
 must beat it at σ ≳ 0.3 to generate notes.
@@ -56,11 +60,24 @@ def edge_bias(denoiser, x0: torch.Tensor, sigma: float = 10.0) -> float:
     return float(d[..., :64].pow(2).mean().sqrt() / d[..., 2048:-2048].pow(2).mean().sqrt())
 
 
+def per_stem_table(rows) -> str:
+    """Per stem and σ: 'relative error / best gain' of every row (the model's own stems)."""
+    table = []
+    for label, err, _, _ in rows:
+        stems = STEMS if len(next(iter(err.values()))["relative"]) == len(STEMS) else ("own stem",)
+        for k, stem in enumerate(stems):
+            table.append([label, stem, *(f"{v['relative'][k]:.3f} / {v['best_gain'][k]:.2f}" for v in err.values())])
+    return ("Per stem: relative error e_k(σ) / best gain g_k(σ) (1 = MMSE-consistent; > 1 = too quiet)\n\n"
+            + markdown_table(["model", "stem", *(f"σ {s:g}" for s in SIGMAS)], table))
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("checkpoints", nargs="+", type=Path)
     parser.add_argument("--label", action="append", default=[], help="a name per checkpoint, in order")
     parser.add_argument("--write", action="store_true", help="write the section of docs/benchmarks.md")
+    parser.add_argument("--per-stem", action="store_true",
+                        help="also print each stem's relative error and best gain per σ (printed, not written)")
     args = parser.parse_args(argv)
     labels = args.label + [p.name for p in args.checkpoints[len(args.label):]]
     rows = []
@@ -96,6 +113,8 @@ def main(argv=None) -> int:
                               f"{err[0.1]['edge_ratio']:.2f}", f"{bias:.2f}", *(f"{v:.1f}" for v in lk.values())]
                              for label, err, bias, lk in rows))]
     print_section(lines[0], "\n".join(lines) + "\n", args.write)
+    if args.per_stem:
+        print(per_stem_table(rows))
     return 0
 
 

@@ -155,16 +155,26 @@ def denoising_error(denoiser, x0: Tensor, sigmas, generator: torch.Generator | N
     error within ``edge`` samples of either end of the chunk over the error elsewhere: a network that
     handles its borders as well as its middle scores ≈ 1.
 
+    ``best_gain`` (per stem) is the gain that would minimise the error of the estimate scaled as a whole,
+
+        g_k(σ) = ⟨x0_k, D_k⟩ / ⟨D_k, D_k⟩,
+
+    which is 1 for the MMSE denoiser E[x0 | x] (the orthogonality principle: its error is uncorrelated
+    with the estimate) and for the best linear one (Wiener). g_k > 1: the estimate of stem k is too
+    quiet for what it knows (biased towards silence); g_k < 1: too loud (it passes noise off as signal).
+
     ``x0``: held-out chunks ``(B, K, T)``; the same noise draw is used at every σ.
     """
     noise = torch.randn(x0.shape, generator=generator)
     power = x0.pow(2).mean((0, 2)).clamp_min(1e-12)
     out = {}
     for sigma in sigmas:
-        err = (denoiser(x0 + float(sigma) * noise, float(sigma)).float() - x0).pow(2)
+        estimate = denoiser(x0 + float(sigma) * noise, float(sigma)).float()
+        err = (estimate - x0).pow(2)
         per_stem = err.mean((0, 2)) / power
         at_edges = torch.cat([err[..., :edge], err[..., -edge:]], -1).mean()
-        out[float(sigma)] = {"relative": per_stem.tolist(),
+        gain = (x0 * estimate).sum((0, 2)) / estimate.pow(2).sum((0, 2)).clamp_min(1e-20)
+        out[float(sigma)] = {"relative": per_stem.tolist(), "best_gain": gain.tolist(),
                              "edge_ratio": float(at_edges / err[..., edge:-edge].mean().clamp_min(1e-20))}
     return out
 

@@ -9,6 +9,7 @@ Training draws ln σ ~ N(P_mean, P_std²); MSDM uses P_mean = −3, P_std = 1.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -65,3 +66,37 @@ class LogNormalSigma:
         log_sigma = sigma.log()
         var = self.std ** 2
         return -0.5 * (log_sigma - self.mean) ** 2 / var - 0.5 * torch.log(torch.tensor(2 * torch.pi * var)) - log_sigma
+
+
+@dataclass(frozen=True)
+class HighSigmaMixture:
+    """A log-normal σ with a share of draws moved to the high σ that generation starts from:
+
+        ln σ ~ (1 − p) · N(mean, std²) + p · U[ln σ_lo, ln σ_hi].
+
+    With ``LogNormalSigma(−2, 1.5)`` only 1.9 % of draws land above σ = 3, where total generation
+    spends about a third of its Karras steps (σ_max 20, ρ 7); p = 0.2 on [1, 20] puts 14 % there.
+    """
+
+    base: LogNormalSigma = LogNormalSigma()
+    fraction: float = 0.2
+    low: float = 1.0
+    high: float = 20.0
+
+    def __post_init__(self):
+        if not 0 <= self.fraction <= 1 or not 0 < self.low < self.high:
+            raise ValueError(f"need 0 <= fraction <= 1 and 0 < low < high, got fraction={self.fraction}, "
+                             f"low={self.low}, high={self.high}")
+
+    def sample(self, n: int, generator: torch.Generator | None = None, device=None) -> Tensor:
+        sigma = self.base.sample(n, generator=generator, device=device)
+        u = torch.rand(n, generator=generator, device=device)
+        which = torch.rand(n, generator=generator, device=device) < self.fraction
+        log_uniform = (math.log(self.low) + u * math.log(self.high / self.low)).exp()
+        return torch.where(which, log_uniform, sigma)
+
+    def log_prob(self, sigma: Tensor) -> Tensor:
+        """Density of σ: (1 − p)·lognormal + p·1/(σ ln(σ_hi/σ_lo)) on [σ_lo, σ_hi]."""
+        inside = (sigma >= self.low) & (sigma <= self.high)
+        uniform = torch.where(inside, 1 / (sigma * math.log(self.high / self.low)), torch.zeros_like(sigma))
+        return ((1 - self.fraction) * self.base.log_prob(sigma).exp() + self.fraction * uniform).log()

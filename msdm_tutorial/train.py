@@ -39,7 +39,7 @@ from torch import nn
 from .denoiser import EDMDenoiser, edm_loss
 from .models import pick_device
 from .runs import Logger, prepare_run_dir, restore_latest, save_training_checkpoint, truncate_log, write_samples
-from .schedules import LogNormalSigma
+from .schedules import HighSigmaMixture, LogNormalSigma
 from .train_config import PRESETS, TRAIN_DATA, TrainConfig, get_preset, unet_config_for  # noqa: F401
 from .unet import build as build_unet
 from .unet import get_config
@@ -244,7 +244,17 @@ def mixed_precision(cfg: TrainConfig, device: torch.device):
 # ---------------------------------------------------------------------------------------------
 
 
-def training_step(model: nn.Module, state: TrainingState, batch: torch.Tensor, sigma_distribution: LogNormalSigma,
+def training_sigma(cfg: TrainConfig) -> LogNormalSigma | HighSigmaMixture:
+    """ln σ ~ N(sigma_mean, sigma_std²), with ``sigma_high_fraction`` of the draws log-uniform on
+    ``sigma_high_range`` when it is above 0."""
+    base = LogNormalSigma(cfg.sigma_mean, cfg.sigma_std)
+    if not cfg.sigma_high_fraction:
+        return base
+    return HighSigmaMixture(base, cfg.sigma_high_fraction, *cfg.sigma_high_range)
+
+
+def training_step(model: nn.Module, state: TrainingState, batch: torch.Tensor,
+                  sigma_distribution: LogNormalSigma | HighSigmaMixture,
                   cfg: TrainConfig, processes: DistributedContext) -> tuple[float, float]:
     """One Adam step on the EDM loss of this process's share of the global batch; returns (loss, grad norm).
 
@@ -283,8 +293,9 @@ def training_step(model: nn.Module, state: TrainingState, batch: torch.Tensor, s
 
 @torch.no_grad()
 def validation_loss(denoiser: EDMDenoiser, batches, cfg: TrainConfig, device) -> float:
-    """Mean EDM loss on fixed chunks, at 8 fixed σ quantiles of the training distribution and fixed
-    noise, so the number is comparable across the whole run. Unweighted across stems (whatever
+    """Mean EDM loss on fixed chunks, at 8 fixed σ quantiles of the training log-normal (without its
+    ``sigma_high_fraction`` share) and fixed noise, so the number is comparable across the whole run
+    and across runs that differ only in that share. Unweighted across stems (whatever
     ``stem_loss_weights`` is), so runs that weigh the stems differently compare on one scale."""
     g = torch.Generator().manual_seed(1234)
     q = torch.linspace(0.05, 0.95, 8)
@@ -436,7 +447,7 @@ def train(cfg: TrainConfig, data_dir, run_dir, resume: bool = False, device: str
     model = parallel_model(state.denoiser, processes)
     monitor = TrainingMonitor(cfg, data_dir, run_dir, processes, callback)
     batches = iter(make_loader(cfg, data_dir, state.step, processes))
-    sigma_distribution = LogNormalSigma(cfg.sigma_mean, cfg.sigma_std)
+    sigma_distribution = training_sigma(cfg)
     monitor.start(state.step, progress)
 
     start_step, loss, last_saved = state.step, float("nan"), None

@@ -32,6 +32,8 @@ class TrainConfig:
     sigma_data: float = 0.2
     sigma_mean: float = -3.0                 # ln σ ~ N(sigma_mean, sigma_std²)
     sigma_std: float = 1.0
+    sigma_high_fraction: float = 0.0         # share of draws log-uniform on sigma_high_range (HighSigmaMixture)
+    sigma_high_range: tuple[float, float] = (1.0, 20.0)
     stem_loss_weights: tuple[float, ...] | None = None  # per-stem weight of the loss (None = equal; edm_loss)
     autocast: str = "bf16"                   # "bf16" or "none"
     num_workers: int = 0
@@ -51,7 +53,7 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
         d = dict(d)
-        for k in ("stems", "betas", "stem_loss_weights"):
+        for k in ("stems", "betas", "stem_loss_weights", "sigma_high_range"):
             if d.get(k) is not None:
                 d[k] = tuple(d[k])
         return cls(**d)

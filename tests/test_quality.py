@@ -113,6 +113,27 @@ def test_wiener_denoiser_reaches_its_closed_form_error_on_gaussian_stems():
         assert all(w > e * 1.2 for w, e in zip(worse, err)), (worse, err)
 
 
+def test_best_gain_is_one_for_the_wiener_filter_and_shows_a_shrinking_or_leaky_denoiser():
+    """The orthogonality principle: the best linear (and the MMSE) estimate needs no extra gain;
+    an estimate halved needs 2; one that passes noise on needs less than 1."""
+    g = torch.Generator().manual_seed(0)
+    T = 4096
+    f = torch.arange(T // 2 + 1, dtype=torch.float64)
+    shape = torch.stack([1 / (1 + (f / 40) ** 2), torch.exp(-((f - 600) / 80) ** 2) + 1e-4])
+    spectrum = torch.randn(256, 2, T // 2 + 1, dtype=torch.complex128, generator=g) * shape.sqrt()
+    clips = torch.fft.irfft(spectrum, n=T, norm="ortho").float()
+    wiener = quality.WienerDenoiser.fit(clips[:192])
+    held = clips[192:]
+    for sigma in (0.03, 0.3):
+        gain = quality.denoising_error(wiener, held, [sigma], generator=g)[sigma]["best_gain"]
+        assert np.allclose(gain, 1.0, atol=0.1), (sigma, gain)
+        halved = quality.denoising_error(lambda x, s: 0.5 * wiener(x, s), held, [sigma], generator=g)[sigma]
+        assert np.allclose(halved["best_gain"], 2.0, atol=0.2), halved["best_gain"]
+    leaky = quality.denoising_error(lambda x, s: wiener(x, s) + (x - wiener(x, s)) / 2, held, [1.0],
+                                    generator=g)[1.0]["best_gain"]               # half the removed noise back
+    assert all(v < 0.9 for v in leaky), leaky
+
+
 def test_tonality_places_real_clips_at_one_and_white_noise_near_zero():
     t = torch.arange(16384) / 22050
     real = torch.stack([0.1 * torch.sin(2 * torch.pi * f * t) for f in (220.0, 330.0, 440.0, 550.0)])

@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from msdm_tutorial.schedules import KarrasSchedule, LogNormalSigma, karras_sigmas
+from msdm_tutorial.schedules import HighSigmaMixture, KarrasSchedule, LogNormalSigma, karras_sigmas
 
 
 def test_karras_grid_equals_formula():
@@ -40,3 +40,20 @@ def test_lognormal_density_integrates_to_one():
     s = torch.logspace(-6, 2, 200_001, dtype=torch.float64)
     total = torch.trapezoid(d.log_prob(s).exp(), s).item()
     assert abs(total - 1.0) < 1e-3
+
+
+def test_high_sigma_mixture_moves_its_share_of_draws_to_the_high_range(gen):
+    base = LogNormalSigma(-2.0, 1.5)
+    mix = HighSigmaMixture(base, fraction=0.2, low=1.0, high=20.0)
+    s = mix.sample(200_000, generator=gen)
+    # P(σ > 3) = 0.8·P_base(σ > 3) + 0.2·ln(20/3)/ln(20)
+    p_base = 0.5 * math.erfc((math.log(3) + 2.0) / (1.5 * math.sqrt(2)))
+    expected = 0.8 * p_base + 0.2 * math.log(20 / 3) / math.log(20)
+    assert abs((s > 3).double().mean().item() - expected) < 0.005
+    assert (s > 0).all() and abs((base.sample(200_000, generator=gen) > 3).double().mean().item() - p_base) < 0.002
+    grid = torch.logspace(-6, 2, 400_001, dtype=torch.float64)
+    assert abs(torch.trapezoid(mix.log_prob(grid).exp(), grid).item() - 1.0) < 2e-3
+    with pytest.raises(ValueError, match="fraction"):
+        HighSigmaMixture(base, fraction=1.5)
+    with pytest.raises(ValueError, match="low"):
+        HighSigmaMixture(base, low=5.0, high=1.0)

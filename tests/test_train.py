@@ -97,6 +97,8 @@ def test_one_ddp_step_equals_the_single_process_step(tmp_path):
     (["--preset", "tiny", "--data", "/nonexistent/data"], "data folder not found"),
     (["--preset", "tiny", "--stems", "bass,flute"], "unknown stem"),
     (["--preset", "tiny", "--stem-loss-weights", "1,1,4"], "need 4 positive numbers"),
+    (["--preset", "tiny", "--sigma-high-range", "20,1"], "need LOW,HIGH"),
+    (["--preset", "tiny", "--sigma-high-fraction", "1.5"], "sigma-high-fraction"),
     (["--preset", "tiny", "--stem-loss-weights", "1,1,x,4"], "need 4 positive numbers"),
     (["--preset", "tiny", "--stems", "bass", "--stem-loss-weights", "1,2"], "need 1 positive numbers"),
 ])
@@ -156,6 +158,21 @@ def test_stem_loss_weights_reach_the_training_step_and_the_saved_config(tmp_path
         train.train(replace(FAST, steps=1, stem_loss_weights=(1.0, 2.0)), DATA, tmp_path / "bad", progress=False,
                     device="cpu")
     assert not (tmp_path / "bad").exists()
+
+
+def test_high_sigma_share_reaches_the_run(tmp_path):
+    """--sigma-high-fraction/--sigma-high-range build a HighSigmaMixture and are kept in config.json;
+    a fraction of 0 leaves the plain log-normal (and its random stream) as before."""
+    cfg = replace(FAST, sigma_high_fraction=0.25, sigma_high_range=(2.0, 10.0))
+    mix = train.training_sigma(cfg)
+    assert mix.fraction == 0.25 and (mix.low, mix.high) == (2.0, 10.0) and mix.base.mean == cfg.sigma_mean
+    assert train.training_sigma(FAST) == train.LogNormalSigma(FAST.sigma_mean, FAST.sigma_std)
+    args = ["train", "--preset", "tiny", "--data", str(DATA), "--out", str(tmp_path / "hi"), "--chunk-length", "8192",
+            "--batch-size", "4", "--steps", "1", "--val-every", "0", "--sigma-high-fraction", "0.25",
+            "--sigma-high-range", "2,10"]
+    assert cli.main(args) == 0
+    saved = train.TrainConfig.from_dict(json.loads((tmp_path / "hi" / "config.json").read_text()))
+    assert saved.sigma_high_fraction == 0.25 and saved.sigma_high_range == (2.0, 10.0)
 
 
 def test_fine_tuning_refuses_another_architecture_or_stems(tmp_path):

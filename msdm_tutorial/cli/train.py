@@ -22,7 +22,7 @@ from .parsing import COUNT, NON_NEGATIVE, SEED, real
 #: Options copied onto the preset when given (attribute names of TrainConfig and of the parsed args).
 OVERRIDES = ("steps", "batch_size", "lr", "chunk_length", "num_workers", "seed", "save_every", "val_every",
              "warmup_steps", "sample_steps", "log_every", "sigma_mean", "sigma_std", "ema_decay", "init_from",
-             "train_data", "sample_rate", "sigma_data")
+             "train_data", "sample_rate", "sigma_data", "sigma_high_fraction")
 
 
 def config_from_args(args) -> TrainConfig:
@@ -39,6 +39,14 @@ def config_from_args(args) -> TrainConfig:
         value = getattr(args, name, None)
         if value is not None:
             changes[name] = value
+    if args.sigma_high_range:
+        try:
+            low, high = (float(v) for v in args.sigma_high_range.split(","))
+        except ValueError:
+            low = high = float("nan")
+        if not 0 < low < high < math.inf:
+            raise ValueError(f"--sigma-high-range {args.sigma_high_range}: need LOW,HIGH with 0 < LOW < HIGH")
+        changes["sigma_high_range"] = (low, high)
     if args.stem_loss_weights:
         stems = changes.get("stems", cfg.stems)
         try:
@@ -93,6 +101,10 @@ def add_arguments(p) -> None:
     p.add_argument("--seed", type=SEED)
     p.add_argument("--sigma-mean", dest="sigma_mean", type=real(), help="training σ: ln σ ~ N(mean, std²) (paper: -3)")
     p.add_argument("--sigma-std", dest="sigma_std", type=real(0, low_open=True), help="training σ: ln σ ~ N(mean, std²) (paper: 1)")
+    p.add_argument("--sigma-high-fraction", dest="sigma_high_fraction", type=real(0, 1),
+                   help="share of training σ drawn log-uniform on --sigma-high-range (default 0: none)")
+    p.add_argument("--sigma-high-range", dest="sigma_high_range", metavar="LOW,HIGH",
+                   help="σ range of those draws (default 1,20: where total generation starts)")
     p.add_argument("--stem-loss-weights", dest="stem_loss_weights", metavar="W,W,…",
                    help="per-stem weight of the loss, one per stem (e.g. 1,1,1,4; normalised to mean 1; default equal)")
     p.add_argument("--sigma-data", dest="sigma_data", type=real(0, low_open=True),
