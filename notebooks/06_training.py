@@ -423,6 +423,42 @@ if SHIPPED:
     assert losses["shipped msdm-tiny"][j] < baseline[j], "the shipped model should beat F ≡ 0 where it trained most"
 
 # %% [markdown]
+# ### What does it know, per stem? The best gain
+# The loss above averages the four stems. Per stem, one number tells whether the estimate is *honest*
+# about what it knows. The ideal denoiser returns the posterior mean $\mathbb{E}[x_0 \mid x]$, and its
+# error is uncorrelated with its estimate (the orthogonality principle), so no gain $g$ on the estimate
+# could lower the error: the best gain
+# $$g_k(\sigma) = \frac{\langle x_{0,k},\, D_k(x;\sigma)\rangle}{\lVert D_k(x;\sigma)\rVert^2}$$
+# is 1 at every σ. $g_k > 1$: the estimate of stem $k$ is too quiet for what it knows; $g_k < 1$: it
+# passes off noise (or a guess) as the stem; $g_k \approx 0$: a guess unrelated to the truth — where a
+# model that knows nothing should return silence. `quality.denoising_error` reports it with the relative
+# error. The check at small σ is calibrated against an estimate halved (g = 2) and one that lets the
+# noise through (g far below 1); both fail it. `benchmarks/denoising_error.py --per-stem` runs this on
+# more chunks and against the Wiener filter (docs/training_recipe.md).
+
+# %%
+gain_sigmas = [0.1, 1.0, 10.0]
+def on_device(D):                                   # quality.denoising_error adds CPU noise to CPU chunks
+    return lambda x, s: D(x.to(device), s).float().cpu()
+with torch.no_grad():
+    probe = {name: quality.denoising_error(on_device(D), xv, gain_sigmas, generator=torch.Generator().manual_seed(0))
+             for name, D in [("shipped" if SHIPPED else "live run", model),
+                             ("estimate halved", lambda x, s: 0.5 * model(x, s)),
+                             ("noise let through", lambda x, s: x)]}
+print("best gain g_k(σ) per stem " + ", ".join(STEMS))
+for name, per_sigma in probe.items():
+    print(f"  {name:18s}" + "  ".join(f"σ {s:g}: " + " ".join(f"{g:5.2f}" for g in v["best_gain"])
+                                      for s, v in per_sigma.items()))
+def calibrated(per_sigma, sigma=0.1, tolerance=0.15):
+    return all(abs(g - 1) < tolerance for g in per_sigma[sigma]["best_gain"])
+assert not calibrated(probe["estimate halved"]) and not calibrated(probe["noise let through"]), \
+    "the check must fail a halved estimate and one that lets the noise through"
+if SHIPPED:
+    assert calibrated(probe["shipped"]), "the shipped model should be calibrated (g ≈ 1) at σ = 0.1"
+    guessed = [k for k, g in zip(STEMS, probe["shipped"][10.0]["best_gain"]) if g < 0.5]
+    print("at σ = 10 the shipped model's estimate is mostly a guess (g < 0.5) for:", ", ".join(guessed) or "no stem")
+
+# %% [markdown]
 # ### Listen: unconditional samples
 # Generation is the sampler of notebook 03 on the probability-flow ODE of the learned joint
 # density: start from noise at σ_max, integrate $dx/d\sigma = (x - D(x;\sigma))/\sigma$ down to 0 with
