@@ -12,6 +12,8 @@ D to [−1, 1] (audio-diffusion-pytorch's ``dynamic_threshold=0``).
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor, nn
 
@@ -91,6 +93,11 @@ class EDMDenoiser(nn.Module):
             self.clamp = clamp
 
 
+def valid_stem_weights(weights, num_stems: int) -> bool:
+    """True when ``weights`` holds ``num_stems`` finite positive numbers (``edm_loss``'s stem_weights)."""
+    return len(weights) == num_stems and all(math.isfinite(w) and w > 0 for w in weights)
+
+
 def edm_loss(denoise, x0: Tensor, sigma: Tensor, noise: Tensor, sigma_data: float,
              stem_weights: tuple[float, ...] | None = None) -> Tensor:
     """Batch mean of  λ(σ) · mean‖D(x0 + σn; σ) − x0‖²  (the mean runs over an item's elements).
@@ -107,9 +114,10 @@ def edm_loss(denoise, x0: Tensor, sigma: Tensor, noise: Tensor, sigma_data: floa
     d = denoise(x0 + s * noise, s.flatten())
     squared_error = (d.float() - x0) ** 2
     if stem_weights is not None:
-        w = torch.as_tensor(stem_weights, dtype=squared_error.dtype, device=squared_error.device)
-        if w.shape != (x0.shape[1],) or not bool((w > 0).all()):
+        if not valid_stem_weights(stem_weights, x0.shape[1]):     # checked on the host: no device sync
             raise ValueError(f"stem_weights: need {x0.shape[1]} positive weights (one per stem), got {tuple(stem_weights)}")
-        squared_error = squared_error * (w / w.mean()).view(1, -1, *([1] * (x0.dim() - 2)))
+        mean = sum(stem_weights) / len(stem_weights)
+        w = torch.tensor([v / mean for v in stem_weights], dtype=squared_error.dtype, device=squared_error.device)
+        squared_error = squared_error * w.view(1, -1, *([1] * (x0.dim() - 2)))
     per_item = squared_error.flatten(1).mean(1)
     return (loss_weight(s.flatten(), sigma_data) * per_item).mean()

@@ -36,7 +36,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from .denoiser import EDMDenoiser, edm_loss
+from .denoiser import EDMDenoiser, edm_loss, valid_stem_weights
 from .models import pick_device
 from .runs import Logger, prepare_run_dir, restore_latest, save_training_checkpoint, truncate_log, write_samples
 from .schedules import HighSigmaMixture, LogNormalSigma
@@ -420,8 +420,7 @@ def start_processes(cfg: TrainConfig, run_dir, resume: bool, device: str | None)
     if cfg.batch_size % processes.world_size:
         raise ValueError(f"batch_size {cfg.batch_size} is not divisible by {processes.world_size} processes")
     weights = cfg.stem_loss_weights
-    if weights is not None and (len(weights) != len(cfg.stems)
-                                or not all(math.isfinite(w) and w > 0 for w in weights)):
+    if weights is not None and not valid_stem_weights(weights, len(cfg.stems)):
         raise ValueError(f"stem_loss_weights {tuple(weights)}: need {len(cfg.stems)} positive weights, "
                          f"one per stem of {', '.join(cfg.stems)}")
     if processes.is_main:

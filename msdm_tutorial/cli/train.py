@@ -13,6 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from .. import STEMS
+from ..denoiser import valid_stem_weights
 from ..models import parse_stems
 from ..train import train
 from ..train_config import PRESETS, TRAIN_DATA, TrainConfig, get_preset
@@ -23,6 +24,14 @@ from .parsing import COUNT, NON_NEGATIVE, SEED, real
 OVERRIDES = ("steps", "batch_size", "lr", "chunk_length", "num_workers", "seed", "save_every", "val_every",
              "warmup_steps", "sample_steps", "log_every", "sigma_mean", "sigma_std", "ema_decay", "init_from",
              "train_data", "sample_rate", "sigma_data", "sigma_high_fraction")
+
+
+def comma_floats(text: str) -> tuple[float, ...]:
+    """``"1,1,1,4"`` → (1.0, 1.0, 1.0, 4.0); ``()`` when a part is not a number (the caller names the option)."""
+    try:
+        return tuple(float(v) for v in text.split(","))
+    except ValueError:
+        return ()
 
 
 def config_from_args(args) -> TrainConfig:
@@ -40,20 +49,14 @@ def config_from_args(args) -> TrainConfig:
         if value is not None:
             changes[name] = value
     if args.sigma_high_range:
-        try:
-            low, high = (float(v) for v in args.sigma_high_range.split(","))
-        except ValueError:
-            low = high = float("nan")
-        if not 0 < low < high < math.inf:
+        bounds = comma_floats(args.sigma_high_range)
+        if len(bounds) != 2 or not 0 < bounds[0] < bounds[1] < math.inf:
             raise ValueError(f"--sigma-high-range {args.sigma_high_range}: need LOW,HIGH with 0 < LOW < HIGH")
-        changes["sigma_high_range"] = (low, high)
+        changes["sigma_high_range"] = bounds
     if args.stem_loss_weights:
         stems = changes.get("stems", cfg.stems)
-        try:
-            weights = tuple(float(w) for w in args.stem_loss_weights.split(","))
-        except ValueError:
-            weights = ()
-        if len(weights) != len(stems) or not all(math.isfinite(w) and w > 0 for w in weights):
+        weights = comma_floats(args.stem_loss_weights)
+        if not valid_stem_weights(weights, len(stems)):
             raise ValueError(f"--stem-loss-weights {args.stem_loss_weights}: need {len(stems)} positive numbers, "
                              f"one per stem of {','.join(stems)}")
         changes["stem_loss_weights"] = weights
