@@ -18,6 +18,10 @@ ends: what a model lets through there stays in its samples as a noise floor wher
 g_k(σ) = ⟨x0_k, D_k⟩ / ‖D_k‖² (``quality.denoising_error``): 1 for an MMSE denoiser, > 1 where the model's
 estimate of a stem is too quiet for what it knows (biased towards silence), < 1 where it passes noise on.
 
+``--context`` also prints, per stem at σ 0.3, 1 and 3, the relative error in its own song and with the
+other three stems taken from another song (``quality.context_use``): how much of what the model knows
+about a stem it takes from the others (the joint density MSDM learns). Equal for the Wiener filter.
+
 Calibration row: the Wiener filter (``quality.WienerDenoiser``), the best *linear* denoiser, which
 knows each stem's average spectrum and nothing else. Sampling from it gives coloured noise, so a model
 must beat it at σ ≳ 0.3 to generate notes.
@@ -42,6 +46,7 @@ from msdm_tutorial.models import model_rate  # noqa: E402
 from msdm_tutorial.data.stream import ToySongStream  # noqa: E402
 
 SIGMAS = (0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
+CONTEXT_SIGMAS = (0.3, 1.0, 3.0)         # quality.context_use: a stem in its own song and in a foreign one
 LEAK_SIGMAS = (0.003, 0.01, 0.03)        # quality.silence_leak: noise let through on silent stems
 EVAL_SEED = 424242
 CHUNKS = 48
@@ -71,6 +76,19 @@ def per_stem_table(rows) -> str:
             + markdown_table(["model", "stem", *(f"σ {s:g}" for s in SIGMAS)], table))
 
 
+def context_table(denoisers) -> str:
+    """Per stem and σ: 'e in its own song → e with the other stems from another song' (quality.context_use)."""
+    table = []
+    for label, denoiser, x0 in denoisers:
+        use = {s: quality.context_use(denoiser, x0, s, generator=torch.Generator().manual_seed(3))
+               for s in CONTEXT_SIGMAS}
+        for k, stem in enumerate(STEMS):
+            table.append([label, stem, *(f"{u['own'][k]:.3f} → {u['foreign'][k]:.3f}" for u in use.values())])
+    return ("Per stem: relative error in its own song → with the other stems from another song (equal for a "
+            "denoiser that treats stems independently)\n\n"
+            + markdown_table(["model", "stem", *(f"σ {s:g}" for s in CONTEXT_SIGMAS)], table))
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("checkpoints", nargs="+", type=Path)
@@ -78,9 +96,12 @@ def main(argv=None) -> int:
     parser.add_argument("--write", action="store_true", help="write the section of docs/benchmarks.md")
     parser.add_argument("--per-stem", action="store_true",
                         help="also print each stem's relative error and best gain per σ (printed, not written)")
+    parser.add_argument("--context", action="store_true",
+                        help="also print each stem's relative error in its own song and with the other stems "
+                             "from another song (quality.context_use; printed, not written)")
     args = parser.parse_args(argv)
     labels = args.label + [p.name for p in args.checkpoints[len(args.label):]]
-    rows = []
+    rows, joint = [], []                           # joint: (label, denoiser, chunks) for --context
     models = [(checkpoints.load(path).eval(), label) for path, label in zip(args.checkpoints, labels)]
     clips = {}                                     # sample rate → unseen chunks, all stems, made once
     for rate in sorted({model_rate(m) for m, _ in models} | {SAMPLE_RATE}):
@@ -92,11 +113,14 @@ def main(argv=None) -> int:
         at = "" if rate == SAMPLE_RATE else f", {rate} Hz"
         rows.append((f"Wiener filter (linear; knows each stem's average spectrum only{at})", err,
                      edge_bias(wiener, clips[rate]), leak(wiener, clips[rate])))
+        joint.append((f"Wiener filter{at}", wiener, clips[rate]))
     for denoiser, label in models:
         x0 = clips[model_rate(denoiser)]
         mine = x0[:, [STEMS.index(s) for s in denoiser.stems]]     # an ISDM model sees its own stem
         err = quality.denoising_error(denoiser, mine, SIGMAS, generator=torch.Generator().manual_seed(0))
         rows.append((label, err, edge_bias(denoiser, mine), leak(denoiser, mine)))
+        if len(denoiser.stems) == len(STEMS):
+            joint.append((label, denoiser, mine))
         print(label, {s: round(sum(v["relative"]) / len(v["relative"]), 3) for s, v in err.items()}, flush=True)
 
     lines = ["## Denoising error by noise level (training ablations)", "",
@@ -115,6 +139,8 @@ def main(argv=None) -> int:
     print_section(lines[0], "\n".join(lines) + "\n", args.write)
     if args.per_stem:
         print(per_stem_table(rows))
+    if args.context:
+        print(context_table(joint))
     return 0
 
 

@@ -63,6 +63,10 @@ SETTINGS = {   # key: (row name, config)
     "heun40-c10": ("Heun 40, S_churn 10, σ_max 20", HEUN.replace(s_churn=10.0)),
     "paper-tmin1": ("Euler 150, S_churn 20 only where σ ≥ 1, σ_max 20", PAPER.replace(s_tmin=1.0)),
     "paper-tmin0.3": ("Euler 150, S_churn 20 only where σ ≥ 0.3, σ_max 20", PAPER.replace(s_tmin=0.3)),
+    "paper-snoise1.007": ("Euler 150, S_churn 20, S_noise 1.007, σ_max 20", PAPER.replace(s_noise=1.007)),
+    "paper-snoise1.02": ("Euler 150, S_churn 20, S_noise 1.02, σ_max 20", PAPER.replace(s_noise=1.02)),
+    "paper-snoise1.05": ("Euler 150, S_churn 20, S_noise 1.05, σ_max 20", PAPER.replace(s_noise=1.05)),
+    "paper-snoise1.1": ("Euler 150, S_churn 20, S_noise 1.1, σ_max 20", PAPER.replace(s_noise=1.1)),
 }
 DEFAULT_SETTINGS = ("paper", "heun40", "heun40-s3", "heun40-s1")
 PITCHED = ("bass", "guitar", "piano")

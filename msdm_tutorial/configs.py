@@ -33,6 +33,8 @@ class SamplingConfig:
     s_churn: float = 0.0
     num_resamples: int = 1
     s_tmin: float = 0.0          # EDM's S_tmin: steps with σ_i < S_tmin take no churn (0: every step does)
+    s_noise: float = 1.0         # EDM's S_noise: the churn's noise is scaled by it (> 1 offsets a denoiser
+                                 # that removes a little too much noise)
 
     def __post_init__(self):
         if self.sampler not in ("euler", "heun"):
@@ -44,6 +46,8 @@ class SamplingConfig:
             raise ValueError(f"num_resamples must be >= 1, got {self.num_resamples}")
         if not self.s_tmin >= 0:
             raise ValueError(f"s_tmin must be >= 0, got {self.s_tmin}")
+        if not self.s_noise > 0:
+            raise ValueError(f"s_noise must be > 0, got {self.s_noise}")
         if self.sampler == "heun" and self.num_resamples != 1:
             raise ValueError("the heun sampler has no correction resamples: set num_resamples=1 "
                              "(or use config.with_heun(num_steps))")
@@ -57,6 +61,8 @@ class SamplingConfig:
         kwargs = {"s_churn": self.s_churn}
         if self.s_tmin:
             kwargs["s_tmin"] = self.s_tmin
+        if self.s_noise != 1.0:
+            kwargs["s_noise"] = self.s_noise
         if self.sampler == "euler":
             kwargs["num_resamples"] = self.num_resamples
         return kwargs

@@ -180,6 +180,38 @@ def denoising_error(denoiser, x0: Tensor, sigmas, generator: torch.Generator | N
 
 
 @torch.no_grad()
+def context_use(denoiser, x0: Tensor, sigma: float, generator: torch.Generator | None = None,
+                shift: int = 1) -> dict[str, list[float]]:
+    """How much a joint denoiser takes from the *other* stems: per stem k, the relative error at σ
+
+        e_k(own)     = ‖D(x0 + σn; σ)_k − x0_k‖² / ‖x0_k‖²
+        e_k(foreign) = the same with the other stems, x0_{j≠k}, taken from another song (song i + ``shift``)
+
+    for the same noise n. The stems of one song share a key, chords and a beat, so a model of their
+    *joint* density (MSDM) denoises a stem better in its own song than in a foreign one, where the
+    context points elsewhere. A denoiser that treats the stems independently (ISDM, the Wiener filter)
+    gives e(foreign) = e(own) exactly. ``x0``: real chunks ``(B, K, T)``, B ≥ 2.
+    """
+    b, k = x0.shape[:2]
+    if b < 2 or shift % b == 0:
+        raise ValueError(f"context_use needs two songs or more and a shift that pairs each with another, got "
+                         f"{b} songs and shift {shift}")
+    noise = float(sigma) * torch.randn(x0.shape, generator=generator, device=x0.device)
+    power = x0.pow(2).sum((0, 2)).clamp_min(1e-20)
+
+    def errors(x: Tensor) -> Tensor:
+        return (denoiser(x + noise, float(sigma)).float() - x0).pow(2).sum((0, 2)) / power
+
+    own = errors(x0)
+    foreign = []
+    for stem in range(k):
+        x = torch.roll(x0, shift, 0)
+        x[:, stem] = x0[:, stem]
+        foreign.append(float(errors(x)[stem]))
+    return {"own": own.tolist(), "foreign": foreign}
+
+
+@torch.no_grad()
 def silence_leak(denoiser, shape, sigmas, generator: torch.Generator | None = None) -> dict[float, list[float]]:
     """How much noise ``denoiser`` lets through where every stem is silent: for every σ, per stem k,
 

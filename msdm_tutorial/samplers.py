@@ -82,12 +82,13 @@ def _evaluate(deriv: Derivative, x: Tensor, sigma: float) -> Tensor:
 
 def euler_steps(deriv: Derivative, x: Tensor, sigmas: Tensor, s_churn: float = 0.0, num_resamples: int = 1,
                 generator: torch.Generator | None = None, project: Project | None = None,
-                s_tmin: float = 0.0) -> Iterator[Step]:
+                s_tmin: float = 0.0, s_noise: float = 1.0) -> Iterator[Step]:
     """MSDM's Euler loop with churn and R "correction" resamples (the paper's separation sampler).
 
     For each step i, repeated R times:
         γ = min(S_churn / N, √2 − 1) if σ_i ≥ S_tmin else 0,  σ̂ = σ_i (1 + γ)
-        x ← x + √(σ̂² − σ_i²) ε                      (churn: climb to σ̂)
+        x ← x + √(σ̂² − σ_i²) · S_noise · ε          (churn: climb to σ̂; EDM's S_noise > 1 adds a little
+                                                       more noise than the network will remove)
         x ← x + (σ_{i+1} − σ̂) · deriv(x, σ̂)         (Euler step down to σ_{i+1})
         x ← x + √(σ_i² − σ_{i+1}²) ε  if not the last resample   (re-noise back to σ_i)
     """
@@ -104,7 +105,7 @@ def euler_steps(deriv: Derivative, x: Tensor, sigmas: Tensor, s_churn: float = 0
         for r in range(num_resamples):
             sigma_hat = sigma * (1.0 + gamma)
             if gamma > 0:
-                x = x + math.sqrt(sigma_hat ** 2 - sigma ** 2) * _noise_like(x, generator)
+                x = x + math.sqrt(sigma_hat ** 2 - sigma ** 2) * s_noise * _noise_like(x, generator)
             x = project(x, sigma_hat)
             d = _evaluate(deriv, x, sigma_hat)
             nfe += 1

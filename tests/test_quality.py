@@ -134,6 +134,26 @@ def test_best_gain_is_one_for_the_wiener_filter_and_shows_a_shrinking_or_leaky_d
     assert all(v < 0.9 for v in leaky), leaky
 
 
+def test_context_use_tells_a_joint_denoiser_from_independent_ones():
+    """Two stems that are one signal: a denoiser that averages them (the joint MMSE answer) halves the
+    noise in its own song and mixes in a wrong stem in a foreign one; the Wiener filter, stem by stem,
+    scores the same either way."""
+    g = torch.Generator().manual_seed(0)
+    signal = torch.randn(8, 1, 512, generator=g)
+    x0 = torch.cat([signal, signal], 1)                                   # stem 1 = stem 0 in every song
+    joint = lambda x, sigma: x.mean(1, keepdim=True).expand_as(x)        # noqa: E731
+    use = quality.context_use(joint, x0, 0.3, generator=g)
+    assert np.allclose(use["own"], 0.3 ** 2 / 2, rtol=0.15), use          # σ²/2 over unit power
+    assert all(f > o + 0.3 for f, o in zip(use["foreign"], use["own"])), use   # ≈ ½ + σ²/2
+    wiener = quality.WienerDenoiser.fit(torch.randn(64, 2, 512, generator=g))
+    independent = quality.context_use(wiener, x0, 0.3, generator=g)
+    assert np.allclose(independent["foreign"], independent["own"], rtol=1e-5), independent
+    with pytest.raises(ValueError, match="two songs"):
+        quality.context_use(joint, x0[:1], 0.3)
+    with pytest.raises(ValueError, match="shift"):
+        quality.context_use(joint, x0, 0.3, shift=8)
+
+
 def test_tonality_places_real_clips_at_one_and_white_noise_near_zero():
     t = torch.arange(16384) / 22050
     real = torch.stack([0.1 * torch.sin(2 * torch.pi * f * t) for f in (220.0, 330.0, 440.0, 550.0)])

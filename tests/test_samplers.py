@@ -140,6 +140,29 @@ def test_euler_s_tmin_churns_only_at_and_above_it():
         tasks.GenerationConfig.paper().replace(s_tmin=-1.0)
 
 
+def test_euler_s_noise_scales_the_churn_noise():
+    """EDM's S_noise multiplies the noise the churn adds: with D ≡ 0 one step maps x to (σ_1/σ̂)(x + √(σ̂² − σ_0²)·S·ε),
+    so the part that the churn added doubles with S = 2; S = 1 is the paper's sampler unchanged."""
+    sig = karras_sigmas(4, 1e-3, 1.0)
+    deriv = samplers.score_derivative(lambda x, sigma: torch.zeros_like(x))
+    x0 = torch.randn(4, 8, generator=torch.Generator().manual_seed(1))
+
+    def first_step(**kw):
+        return next(samplers.euler_steps(deriv, x0, sig, s_churn=1.0, generator=torch.Generator().manual_seed(3),
+                                         **kw)).x
+
+    sigma_hat = float(sig[0]) * (1 + 1.0 / 4)                # γ = S_churn / N
+    deterministic = x0 * float(sig[1]) / sigma_hat
+    added = first_step() - deterministic
+    assert added.abs().mean() > 1e-3
+    torch.testing.assert_close(first_step(s_noise=2.0) - deterministic, 2 * added)
+    assert torch.equal(first_step(s_noise=1.0), first_step())
+    assert tasks.GenerationConfig.paper().replace(s_noise=1.05).sampler_kwargs()["s_noise"] == 1.05
+    assert "s_noise" not in tasks.GenerationConfig.paper().sampler_kwargs()
+    with pytest.raises(ValueError, match="s_noise"):
+        tasks.GenerationConfig.paper().replace(s_noise=0.0)
+
+
 @pytest.mark.parametrize("sampler", [samplers.euler, samplers.heun, samplers.adpm2])
 def test_bad_inputs_raise_value_errors(sampler):
     deriv = samplers.score_derivative(gaussian_denoiser(0.04))
