@@ -74,12 +74,17 @@ print(f"GenerationConfig.paper(): Karras grid σ = {paper.sigma_max:g} … {pape
       f"{paper.num_steps} {paper.sampler} steps, S_churn {paper.s_churn:g} (γ = S_churn/N = {paper.s_churn / paper.num_steps:.3f})")
 
 
-def generate(config, batch, seed=0, margin=None):
-    """``batch`` samples (batch, K, LENGTH) with a progress bar over the sampler's steps."""
+def generate(config, batch, seed=0, margin=None, path=None):
+    """``batch`` samples (batch, K, LENGTH) with a progress bar over the sampler's steps. ``path``: a list
+    that collects, at every step, σ and each stem's RMS of the estimate D(x; σ) (mean over the batch)."""
     g = torch.Generator(device=device).manual_seed(seed)
     with StepProgress(config.num_steps, f"{config.sampler} {config.num_steps} steps") as bar:
-        x = tasks.generate(D, (batch, len(STEMS), LENGTH), config=config, generator=g, device=device, callback=bar,
-                           margin=margin)
+        def callback(step):
+            bar(step)
+            if path is not None:
+                path.append((step.sigma, step.denoised.float().pow(2).mean(-1).sqrt().mean(0).cpu()))
+        x = tasks.generate(D, (batch, len(STEMS), LENGTH), config=config, generator=g, device=device,
+                           callback=callback, margin=margin)
     return x.cpu()
 
 # %% [markdown]
@@ -94,7 +99,8 @@ N_SAMPLES = course.size(8, 3)
 STEPS = course.size(64, 12)
 config = tasks.GenerationConfig.paper().with_steps(STEPS)
 t0 = time.time()
-samples = generate(config, N_SAMPLES)
+path = []                                                 # (σ, RMS of D(x; σ) per stem) at every step
+samples = generate(config, N_SAMPLES, path=path)
 mixes = samples.sum(1)                                    # y = Σ_k x_k
 print(f"{N_SAMPLES} samples × {LENGTH / SR:.2f} s: {config.sampler} {config.num_steps} steps, S_churn {config.s_churn:.2f} "
       f"(γ = {config.s_churn / config.num_steps:.3f}, as the paper's), {config.nfe} NFE: {time.time() - t0:.0f} s")
@@ -209,6 +215,46 @@ assert coh_gen[0] - coh_gen[1] > MIN_COHERENCE_GAIN, (
     f"{coh_gen[1]:.2f} across samples (needs a gap > {MIN_COHERENCE_GAIN})")
 print(f"levels in the data's range ✓ | drums and the other stems share their onsets ✓ "
       f"(gain {coh_gen[0] - coh_gen[1]:.2f} > {MIN_COHERENCE_GAIN})")
+
+# %% [markdown]
+# **When does the sampler decide each stem?** Every step's estimate $D(x;\sigma)$ is the model's current
+# guess of the finished stems (`Step.denoised`; the `generate` helper above recorded its RMS per stem).
+# At $\sigma_0$ the music is buried under noise 20 times louder than the stems, and the best guess of
+# a stem you cannot hear is its average: silence. As σ falls, each stem's estimate climbs towards the
+# level it will end at — the moment the sampler *commits* to that stem. The figure shows the climb, with
+# each stem's level in the data dashed: a stem whose estimate never reaches its dashed line comes out
+# too quiet, and one whose estimate peaks and then sinks is being worn down by the churn's re-noising
+# (`docs/training_recipe.md`, section 4, "Where the generated piano goes quiet"). The check pins the
+# first claim (at $\sigma_0$ every estimate is far below the data's level; calibration: a denoiser that
+# returns its input, $D(x;\sigma) = x$, has RMS $\sigma_0$ and fails it); where each stem first reaches
+# half the data's level, its peak and where it ends are printed for this run.
+
+# %%
+sigmas_path = np.array([p[0] for p in path])
+levels = torch.stack([p[1] for p in path])                                     # (steps, K)
+data_level = rms(real).mean(0)                                                 # per stem, the data's mean RMS
+fig, ax = plt.subplots(figsize=(8, 3.4), layout="constrained")
+for k, stem in enumerate(STEMS):
+    color = plotting.STEM_COLORS[stem]
+    ax.plot(sigmas_path, 20 * np.log10(levels[:, k].numpy() + 1e-9), color=color, label=stem)
+    ax.axhline(20 * np.log10(float(data_level[k])), color=color, ls="--", lw=1)
+ax.set(xscale="log", xlim=(sigmas_path[0], sigmas_path[-1]), xlabel="σ (the sampler runs from left to right)", ylabel="RMS of D(x; σ) (dBFS)",
+       title="each stem's estimate along the sampling path (dashed: the data's level)")
+ax.legend(ncol=4, fontsize=8)
+plt.show()
+
+MAX_START_SHARE = 0.5   # at σ_0 every stem's estimate below half the data's level (D = x would give σ_0 = 20)
+start_share = levels[0] / data_level
+final = levels[-1]
+for k, stem in enumerate(STEMS):
+    reached = levels[:, k] >= 0.5 * data_level[k]                              # half the data's level (−6 dB)
+    when = f"at σ ≈ {sigmas_path[int(reached.float().argmax())]:.2g}" if reached.any() else "never"
+    print(f"{stem:>6}: estimate at σ_0 {start_share[k]:.2f}× the data's level; reaches half of it {when}; "
+          f"peaks at {float(levels[:, k].max() / data_level[k]):.2f}×, ends at {float(final[k] / data_level[k]):.2f}×")
+assert float(config.sigmas()[0]) / float(data_level.max()) > 1 / MAX_START_SHARE, "calibration: D = x must fail the check"
+assert (start_share < MAX_START_SHARE).all(), f"at σ_0 the estimates should be near silence: {start_share}"
+print(f"at σ_0 = {float(config.sigmas()[0]):g} every stem's estimate is below {MAX_START_SHARE:g}× the data's level ✓ "
+      "(the model starts from the average and commits as σ falls)")
 
 # %% [markdown]
 # **The ends of a sample.** The network sees zeros beyond the ends of its input, and its estimate is
