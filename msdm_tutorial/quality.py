@@ -205,8 +205,8 @@ def context_use(denoiser, x0: Tensor, sigma: float, generator: torch.Generator |
     own = errors(x0)
     foreign = []
     for stem in range(k):
-        x = torch.roll(x0, shift, 0)
-        x[:, stem] = x0[:, stem]
+        x = torch.roll(x0, -shift, 0)                # x[i] = song i + shift …
+        x[:, stem] = x0[:, stem]                     # … but stem k of song i
         foreign.append(float(errors(x)[stem]))
     return {"own": own.tolist(), "foreign": foreign}
 
