@@ -26,7 +26,8 @@ confirm with generation_quality.py. It also prints the pitched stems' spectral f
 ``--chunk-rms`` also prints each stem's per-chunk RMS percentiles, real and generated: whether a stem
 that comes out too quiet on average is quiet in every chunk or silent in some. ``--path-rms`` prints, along
 the sampling path, each stem's median per-chunk RMS of the estimate D(x; σ) at a few σ (20 … 0.01): where
-a stem's level is decided.
+a stem's level is decided. ``--precision fp32`` runs the denoiser in fp32 rather than ``msdm generate``'s
+default (bf16 autocast where the CPU has native bf16): whether bf16 costs generation anything.
 """
 
 from __future__ import annotations
@@ -84,6 +85,8 @@ def main() -> int:
                         help="seed base of the real songs (9001: generation_quality.py's; 5003 for development)")
     parser.add_argument("--generation-seeds", type=int, nargs="+", default=[0], metavar="SEED",
                         help="one generated set of 16 chunks per seed; ratios are printed per seed and averaged")
+    parser.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto",
+                        help="the denoiser's precision (auto: bf16 where the CPU has it natively, as msdm generate)")
     parser.add_argument("--chunk-rms", action="store_true",
                         help="also print each stem's per-chunk RMS (10th / 50th / 90th percentile) of the real "
                              "reference and of every setting: is a quiet stem quiet in every chunk, or silent in some?")
@@ -101,7 +104,7 @@ def main() -> int:
     songs = real_songs(args.seed_base, N_REF + N * N_BASELINES, 6.0, length)
     reference = songs[:N_REF]
     baselines = [songs[N_REF + i * N:N_REF + (i + 1) * N] for i in range(N_BASELINES)]
-    print(f"{args.checkpoint}: real songs from seed base {args.seed_base}; {N} generated chunks of {length} "
+    print(f"{args.checkpoint} ({args.precision}): real songs from seed base {args.seed_base}; {N} generated chunks of {length} "
           f"samples per setting and generation seed {args.generation_seeds}; distance ratio per stem "
           "(1 = as real songs; mean over seeds, then per seed), RMS per stem, noise floor per stem (dBFS), "
           "flatness of bass / guitar / piano (dB; real in the first row)")
@@ -121,7 +124,7 @@ def main() -> int:
         path = []                        # (σ, median per-chunk RMS per stem of D(x; σ)), first seed only
         record = (lambda step: path.append((step.sigma, step.denoised.float().pow(2).mean(-1).sqrt().median(0).values)))
         xs = [tasks.generate(model, (N, len(STEMS), length), config, generator=torch.Generator().manual_seed(seed),
-                             callback=record if args.path_rms and i == 0 else None)
+                             callback=record if args.path_rms and i == 0 else None, precision=args.precision)
               for i, seed in enumerate(args.generation_seeds)]
         per_seed = [[scale(x[:, k]) for k, scale in enumerate(scales)] for x in xs]
         ratios = [sum(r[k] for r in per_seed) / len(per_seed) for k in range(len(STEMS))]
