@@ -255,7 +255,10 @@ plt.show()
 # prints by how much) — the fresh noise is removed again by Euler steps that each slightly
 # over-shrink. EDM saw the same loss of detail with too much churn and counters it with
 # $S_{\text{noise}}$ slightly above 1 and a restricted σ range $[S_{t\min}, S_{t\max}]$
-# (`samplers.heun` takes all three); MSDM tunes $S_{\text{churn}}$ per task.
+# (`samplers.heun` takes all three, `samplers.euler` the last two); MSDM tunes $S_{\text{churn}}$ per
+# task. On the music model one $S_{\text{noise}}$ for all stems is no cure: it brings a stem that the
+# churn wears down back up and floods the stems that the network already under-denoises
+# (`docs/training_recipe.md`, section 4, "Where the generated piano goes quiet").
 #
 # %%
 churn = dist["euler + churn (S=20, R=2)"]
