@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/imputation_settings.py [--checkpoint CKPT] [--settings NAME …]
 
 The held-out songs of ``benchmarks/generation_quality.py`` (16 unseen toy songs, seed base 9001, one
-clip of the model's chunk each) are imputed with bass and drums kept (``tasks.impute``, one batch, bf16
+clip of the model's chunk each; ``--seed-base 5003`` for development songs, to compare models) are imputed with bass and drums kept (``tasks.impute``, one batch, bf16
 where native, seed 0) at several sampler settings of about the paper's cost. Per setting: the key fit
 of the imputed guitar and piano (share of chroma energy on the song's key; white noise ≈ 0.58, the
 real stems 0.90 and 0.98), their spectral flatness (dB) and RMS. Issue 12's target is key fit ≥ 0.75.
@@ -42,12 +42,14 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", type=Path, default=G.CHECKPOINT)
     parser.add_argument("--settings", nargs="+", choices=list(SETTINGS), default=list(SETTINGS))
+    parser.add_argument("--seed-base", type=int, default=9001,
+                        help="seed base of the songs (9001: generation_quality.py's held-out set; 5003 for development)")
     args = parser.parse_args(argv)
     model = checkpoints.load(args.checkpoint).eval()
     G.SR = model_rate(model)
     length = chunk_length(model)
     total = G.N_REF + G.N * (G.N_BASELINES + 1)
-    songs = G.real_songs(9001, total, 6.0, length)[G.N_REF + G.N_BASELINES * G.N:]   # generation_quality's held-out set
+    songs = G.real_songs(args.seed_base, total, 6.0, length)[G.N_REF + G.N_BASELINES * G.N:]   # 9001: generation_quality's held-out set
     known = torch.stack([s["clip"] for s in songs]).float()
     rows = []
     for name in args.settings:
