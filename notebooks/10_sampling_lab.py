@@ -22,7 +22,7 @@
 # to SI-SDRi.
 #
 # *Prerequisites:* diffusion, schedules and samplers (notebooks 00–03) and the data (05). 
-# *Run time:* 13 s in default mode on an idle 2-core CPU (`benchmarks/notebook_times.py`) with the shipped tiny model; not yet measured on a GPU. The lab starts at the
+# *Run time:* 15 s in default mode on an idle 2-core CPU (`benchmarks/notebook_times.py`) with the shipped tiny model; not yet measured on a GPU. The lab starts at the
 # course's recommended separation setting (Euler 12 steps × R 2 on a σ grid from 1 to 3·10⁻³, 24 NFE); section 3 prints what one press of
 # **Sample** at that setting costs here.
 
