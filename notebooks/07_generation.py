@@ -82,7 +82,7 @@ def generate(config, batch, seed=0, margin=None, path=None):
         def callback(step):
             bar(step)
             if path is not None:
-                path.append((step.sigma, step.denoised.float().pow(2).mean(-1).sqrt().mean(0).cpu()))
+                path.append((step.sigma, step.denoised.float().pow(2).mean(-1).sqrt().mean(0)))   # stays on the device
         x = tasks.generate(D, (batch, len(STEMS), LENGTH), config=config, generator=g, device=device,
                            callback=callback, margin=margin)
     return x.cpu()
@@ -231,7 +231,7 @@ print(f"levels in the data's range ✓ | drums and the other stems share their o
 
 # %%
 sigmas_path = np.array([p[0] for p in path])
-levels = torch.stack([p[1] for p in path])                                     # (steps, K)
+levels = torch.stack([p[1] for p in path]).cpu()                               # (steps, K)
 data_level = rms(real).mean(0)                                                 # per stem, the data's mean RMS
 fig, ax = plt.subplots(figsize=(8, 3.4), layout="constrained")
 for k, stem in enumerate(STEMS):
