@@ -52,14 +52,17 @@ def median_rms(x: torch.Tensor) -> float:
 
 
 @torch.no_grad()
-def generate_to(denoiser, shape, sigmas: torch.Tensor, index: int, generator: torch.Generator) -> torch.Tensor:
-    """Run the generation sampler from σ_0 until the state is at ``sigmas[index]``, and return it."""
+def generate_to(denoiser, shape, sigmas: torch.Tensor, indices, generator: torch.Generator) -> dict:
+    """Run the generation sampler once from σ_0 and return its state at each ``sigmas[index]``, by index."""
     x = samplers.initial_noise(shape, sigmas, generator=generator)
-    kwargs = CONFIG.sampler_kwargs()
-    for step in samplers.euler_steps(samplers.score_derivative(denoiser), x, sigmas, generator=generator, **kwargs):
-        if step.i == index - 1:
-            return step.x
-    raise ValueError(f"index {index} is past the grid")
+    states, last = {}, max(indices)
+    for step in samplers.euler_steps(samplers.score_derivative(denoiser), x, sigmas, generator=generator,
+                                     **CONFIG.sampler_kwargs()):
+        if step.i + 1 in indices:
+            states[step.i + 1] = step.x
+        if step.i + 1 == last:
+            return states
+    raise ValueError(f"index {last} is past the grid")
 
 
 @torch.no_grad()
@@ -68,7 +71,7 @@ def finish(denoiser, x: torch.Tensor, sigmas: torch.Tensor, index: int, generato
     """Run the rest of the grid, ``sigmas[index:]``, with the full grid's churn per step γ = S_churn / N
     (or none: the probability-flow ODE)."""
     tail = sigmas[index:]
-    s_churn = CONFIG.s_churn * (len(tail) - 1) / (len(sigmas) - 1) if churn else 0.0
+    s_churn = CONFIG.with_steps(len(tail) - 1).s_churn if churn else 0.0        # the same γ per step
     return samplers.euler(samplers.score_derivative(denoiser), x, tail, s_churn=s_churn, generator=generator)
 
 
@@ -104,11 +107,12 @@ def main(argv=None) -> int:
     print(f"real {args.stem}: median chunk RMS {median_rms(x_real[:, k]):.3f}")
     print(f"| σ_s | own {args.stem} | context | D's {args.stem} at σ_s, median chunk RMS | final {args.stem} median "
           "chunk RMS | distance ratio: " + " | ".join(STEMS) + " | seconds |")
-    for target in args.swap_sigmas:
-        index = int(torch.argmin((sigmas[:-1].log() - torch.log(torch.tensor(target))).abs()))
+    indices = [int(torch.argmin((sigmas[:-1].log() - torch.log(torch.tensor(t))).abs())) for t in args.swap_sigmas]
+    generated = generate_to(denoiser, (N, len(STEMS), length), sigmas, set(indices),
+                            torch.Generator().manual_seed(args.generation_seed))
+    for index in indices:
         sigma = float(sigmas[index])
-        generator = torch.Generator().manual_seed(args.generation_seed)
-        x_gen = generate_to(denoiser, (N, len(STEMS), length), sigmas, index, generator)
+        x_gen = generated[index]
         noised = x_real + sigma * torch.randn(x_real.shape, generator=torch.Generator().manual_seed(1))
         for own_name, context_name in (("generated", "generated"), ("generated", "real"),
                                        ("real", "generated"), ("real", "real")):
