@@ -76,6 +76,8 @@ PRESETS["tiny-isdm"] = replace(PRESETS["tiny"], model="tiny-isdm", stems=("bass"
 PRESETS["paper-isdm"] = replace(PRESETS["paper"], model="paper-isdm", stems=("bass",))
 # `tiny` with wider finest levels (unet.PRESETS["tiny-wide"]); trains from scratch (other shapes).
 PRESETS["tiny-wide"] = replace(PRESETS["tiny"], model="tiny-wide")
+# `tiny-wide` with wider attention levels (unet.PRESETS["tiny-wide-ctx"]); trains from scratch.
+PRESETS["tiny-wide-ctx"] = replace(PRESETS["tiny"], model="tiny-wide-ctx")
 # ISDM at the widths of `tiny-wide` (halved, one stem): pick the stem with --stems.
 PRESETS["tiny-wide-isdm"] = replace(PRESETS["tiny"], model="tiny-wide-isdm", stems=("bass",))
 # `tiny` with local GroupNorm statistics (unet.PRESETS["tiny-localnorm"]); `tiny` weights fine-tune into it.

@@ -45,6 +45,10 @@ def test_presets_are_consistent():
     tiny = unet.PRESETS["tiny"]
     assert unet.num_parameters(unet.build("tiny", device="meta")) <= 4_000_000
     assert 32768 % tiny.downsampling == 0 and 22050 * 2 >= 32768  # 1.5 s chunks are valid
+    # tiny-wide-ctx is an ablation of one factor: tiny-wide with wider attention levels and 6 heads
+    ctx = unet.PRESETS["tiny-wide-ctx"]
+    assert ctx.replace(multipliers=(1, 1, 2, 2, 2), attention_heads=4) == unet.PRESETS["tiny-wide"]
+    assert ctx.channels * ctx.multipliers[-1] == ctx.attention_heads * ctx.attention_features
     for name, cfg in unet.PRESETS.items():
         assert unet.get_config(name) is cfg
         assert unet.UNetConfig.from_dict(cfg.to_dict()) == cfg
