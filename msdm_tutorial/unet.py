@@ -165,12 +165,6 @@ PRESETS: dict[str, UNetConfig] = {
     "tiny-wide": UNetConfig(channels=64, patch_factor=8, multipliers=(1, 1, 2, 2, 2), factors=(2, 4, 4, 4),
                             num_blocks=(1, 1, 2, 2), attentions=(False, False, True, True),
                             attention_heads=4, attention_features=32),
-    # `tiny-wide` with 1.5x the channels at its two attention levels (T/256, T/1024) and the bottleneck,
-    # 6 attention heads instead of 4: room where the U-Net sees the whole chunk, i.e. where one stem can
-    # learn from the others (issue 12's joint prior between sigma 3 and 0.3), for little compute (few frames).
-    "tiny-wide-ctx": UNetConfig(channels=64, patch_factor=8, multipliers=(1, 1, 2, 3, 3), factors=(2, 4, 4, 4),
-                                num_blocks=(1, 1, 2, 2), attentions=(False, False, True, True),
-                                attention_heads=6, attention_features=32),
     # One single-stem ISDM model per stem at half the widths of `tiny-wide` (~1.1M parameters, about a
     # quarter of it): the same levels, factors and attention as the MSDM model that ships (and, with one
     # stem packed instead of four, more channels per packed value), for ISDM against MSDM at equal compute
@@ -184,6 +178,10 @@ PRESETS: dict[str, UNetConfig] = {
                                  num_blocks=(1, 1, 2, 2), attentions=(False, False, True, True),
                                  attention_heads=4, attention_features=32, norm_window=2048),
 }
+# `tiny-wide` with 1.5x the channels at its two attention levels (T/256, T/1024) and the bottleneck,
+# 6 attention heads instead of 4: room where the U-Net sees the whole chunk, i.e. where one stem can
+# learn from the others (issue 12's joint prior between σ 3 and 0.3), for little compute (few frames).
+PRESETS["tiny-wide-ctx"] = PRESETS["tiny-wide"].replace(multipliers=(1, 1, 2, 3, 3), attention_heads=6)
 
 
 def get_config(config: UNetConfig | str | dict) -> UNetConfig:
