@@ -5,9 +5,12 @@
 
 The held-out songs of ``benchmarks/generation_quality.py`` (16 unseen toy songs, seed base 9001, one
 clip of the model's chunk each; ``--seed-base 5003`` for development songs, to compare models) are imputed with bass and drums kept (``tasks.impute``, one batch, bf16
-where native, seed 0) at several sampler settings of about the paper's cost. Per setting: the key fit
-of the imputed guitar and piano (share of chroma energy on the song's key; white noise ≈ 0.58, the
-real stems 0.90 and 0.98), their spectral flatness (dB) and RMS. Issue 12's target is key fit ≥ 0.75.
+where native, seed 0) at several sampler settings of about the paper's cost, with and without
+reconstruction guidance (``ImputationConfig.guidance``; ``recommended()`` is ``msdm impute``'s default).
+Per setting: the Fréchet distance ratio of the imputed guitar and piano to real ones
+(``quality.DistanceScale``, as in generation_quality.py: 1 = as close as real songs), their key fit (share of
+chroma energy on the song's key; white noise ≈ 0.58, the real stems 0.90 and 0.98), spectral flatness (dB) and
+RMS, and the seconds the batch took. Issue 12's targets: distance ratio ≤ 5, key fit ≥ 0.75.
 """
 
 from __future__ import annotations
@@ -34,6 +37,11 @@ SETTINGS = {
     "Euler 64 steps × R 4, the paper's churn per step": PAPER.with_steps(64).replace(num_resamples=4),
     "Euler 256 steps, S_churn 40": PAPER.replace(s_churn=40.0),
     "Heun 64 steps, no churn": PAPER.with_heun(64).replace(s_churn=0.0),
+    "Euler 64 steps, the paper's churn per step": PAPER.with_steps(64),
+    "the same with guidance 1": PAPER.with_steps(64).replace(guidance=1.0),
+    "the same with guidance 2": PAPER.with_steps(64).replace(guidance=2.0),
+    "the same with guidance 4": PAPER.with_steps(64).replace(guidance=4.0),
+    "recommended: the paper's with guidance 2": ImputationConfig.recommended(),
 }
 IMPUTED = ("guitar", "piano")
 
@@ -49,7 +57,12 @@ def main(argv=None) -> int:
     G.SR = model_rate(model)
     length = chunk_length(model)
     total = G.N_REF + G.N * (G.N_BASELINES + 1)
-    songs = G.real_songs(args.seed_base, total, 6.0, length)[G.N_REF + G.N_BASELINES * G.N:]   # 9001: generation_quality's held-out set
+    every = G.real_songs(args.seed_base, total, 6.0, length)       # reference, real baselines, held-out (as there)
+    reference, rest = every[:G.N_REF], every[G.N_REF:]
+    songs = rest[G.N_BASELINES * G.N:]                               # 9001: generation_quality's held-out set
+    scales = {stem: quality.DistanceScale(G.clips(reference, stem),
+                                          [G.clips(rest[i * G.N:(i + 1) * G.N], stem) for i in range(G.N_BASELINES)],
+                                          G.SR) for stem in IMPUTED}
     known = torch.stack([s["clip"] for s in songs]).float()
     rows = []
     for name in args.settings:
@@ -59,13 +72,16 @@ def main(argv=None) -> int:
         cells = []
         for stem in IMPUTED:
             k = STEMS.index(stem)
-            cells += [f"{np.nanmean([G.key_fit(x[i, k], songs[i]['meta']) for i in range(len(songs))]):.2f}",
+            cells += [f"{scales[stem](x[:, k]):.1f}",
+                      f"{np.nanmean([G.key_fit(x[i, k], songs[i]['meta']) for i in range(len(songs))]):.2f}",
                       f"{quality.flatness_db(x[:, k]):.1f}", f"{float(x[:, k].pow(2).mean().sqrt()):.3f}"]
-        rows.append([name, cfg.nfe, *cells])
-        print(f"  {name}: {time.perf_counter() - t0:.0f} s", flush=True)
-    print(f"\n{args.checkpoint.name}, bass and drums kept, {len(songs)} held-out songs:\n")
-    print(markdown_table(["setting", "NFE", *(f"{s} {m}" for s in IMPUTED for m in ("key fit", "flatness dB", "RMS"))],
-                         rows, align="lr" + "r" * 6))
+        seconds = time.perf_counter() - t0
+        rows.append([name, cfg.nfe, f"{seconds:.0f}", *cells])
+        print(f"  {name}: {seconds:.0f} s", flush=True)
+    print(f"\n{args.checkpoint.name}, bass and drums kept, {len(songs)} songs (seed base {args.seed_base}):\n")
+    print(markdown_table(["setting", "NFE", "s", *(f"{s} {m}" for s in IMPUTED
+                                                   for m in ("distance", "key fit", "flatness dB", "RMS"))],
+                         rows, align="lrr" + "r" * 8))
     return 0
 
 

@@ -56,11 +56,12 @@ def measure(stems: torch.Tensor, sr: int, chunk: int) -> dict:
 
 
 def generated(checkpoint: Path, seconds: float, seed: int, steps: int | None, overlap: float | None, sr: int,
-              work: Path) -> torch.Tensor:
+              work: Path, guidance: float | None = None) -> torch.Tensor:
     out = work / f"seed{seed}"
     argv = ["generate", "--checkpoint", str(checkpoint), "--out", str(out), "--seconds", f"{seconds:g}",
             "--seed", str(seed), "--quiet"] + (["--steps", str(steps)] if steps else []) \
-        + (["--overlap", f"{overlap:g}"] if overlap is not None else [])
+        + (["--overlap", f"{overlap:g}"] if overlap is not None else []) \
+        + (["--guidance", f"{guidance:g}"] if guidance is not None else [])
     run_quiet(argv)
     return torch.stack([read_audio(out / f"{s}.wav", sr).audio[0] for s in STEMS])
 
@@ -72,6 +73,8 @@ def main(argv=None) -> int:
     parser.add_argument("--songs", type=int, default=3, help="generated songs (seeds 0, 1, …) and real songs")
     parser.add_argument("--steps", type=int, help="σ steps (default: msdm generate's, the paper's 150)")
     parser.add_argument("--overlap", type=float, help="chunk overlap, a fraction of a chunk (default: msdm generate's 0.25)")
+    parser.add_argument("--guidance", type=float,
+                        help="reconstruction guidance on each chunk's held overlap (default: msdm generate's 0)")
     parser.add_argument("--write", action="store_true", help="write the section of docs/benchmarks.md")
     args = parser.parse_args(argv)
     torch.manual_seed(0)
@@ -81,8 +84,8 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         for seed in range(args.songs):
-            rows.append((f"generated, seed {seed}", measure(generated(args.checkpoint, args.seconds, seed, args.steps, args.overlap, sr,
-                                                                       Path(tmp)), sr, chunk)))
+            audio = generated(args.checkpoint, args.seconds, seed, args.steps, args.overlap, sr, Path(tmp), args.guidance)
+            rows.append((f"generated, seed {seed}", measure(audio, sr, chunk)))
             print(f"  seed {seed}: {rows[-1][1]['steady']:.0%} on one tempo, in-key share {rows[-1][1]['key']:.2f}",
                   flush=True)
     gen_s = time.perf_counter() - t0
@@ -104,6 +107,7 @@ def main(argv=None) -> int:
         f"{' --steps ' + str(args.steps) if args.steps else ''}"
         f"{'' if args.seconds == 20 else f' --seconds {args.seconds:g}'}{'' if args.songs == 3 else f' --songs {args.songs}'}"
         f"{'' if args.overlap is None else f' --overlap {args.overlap:g}'}"
+        f"{'' if args.guidance is None else f' --guidance {args.guidance:g}'}"
         f" --write` on {platform.machine()}, {os.cpu_count()} "
         f"cores, torch {torch.__version__}: `msdm generate --seconds {args.seconds:g} --seed S` ({steps}) with "
         f"`{args.checkpoint.name}`, outpainted in chunks of {chunk} samples; generation took {gen_s:.0f} s. Per "

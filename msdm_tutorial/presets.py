@@ -24,10 +24,12 @@ from .options import recommended_sampling
 
 
 def with_overrides(base, steps: int | None = None, sampler: str | None = None, churn: float | None = None,
-                   resamples: int | None = None, sigma_max: float | None = None, sigma_min: float | None = None):
+                   resamples: int | None = None, sigma_max: float | None = None, sigma_min: float | None = None,
+                   guidance: float | None = None):
     """The preset ``base`` with the overrides (None keeps the preset's): ``steps`` N, ``sampler``
     ("euler"/"heun"; Heun has no resamples), ``churn`` S_churn, ``resamples`` Euler's R, ``sigma_max``
-    the top of the σ grid, ``sigma_min`` its bottom. New ``steps``
+    the top of the σ grid, ``sigma_min`` its bottom, ``guidance`` the reconstruction guidance weight of
+    imputation and outpainting. New ``steps``
     without ``churn`` keep the churn per step, γ = S_churn / N (``SamplingConfig.with_steps``). The config
     class checks the values (``SamplingConfig.__post_init__``) and raises ValueError for bad ones."""
     cfg = base.with_heun() if sampler == "heun" else base
@@ -35,7 +37,7 @@ def with_overrides(base, steps: int | None = None, sampler: str | None = None, c
         cfg = cfg.with_steps(steps)              # keeps the preset's churn per step: S_churn scales with N
     changes = {name: value for name, value in (("num_steps", steps), ("sampler", sampler), ("s_churn", churn),
                                                ("num_resamples", resamples), ("sigma_max", sigma_max),
-                                               ("sigma_min", sigma_min))
+                                               ("sigma_min", sigma_min), ("guidance", guidance))
                if value is not None}
     return cfg.replace(**changes) if changes else cfg
 
@@ -92,8 +94,9 @@ def config_record(cfg) -> dict:
 def settings_text(cfg) -> str:
     """One line naming a sampling config: ``euler 150 steps × R 2, S_churn 20, σ_max 1, σ_min 0.0001 (300 NFE)``."""
     r = f" × R {cfg.num_resamples}" if cfg.sampler == "euler" and cfg.num_resamples > 1 else ""
+    guided = f", guidance {cfg.guidance:g}" if cfg.guidance else ""
     return (f"{cfg.sampler} {cfg.num_steps} steps{r}, S_churn {cfg.s_churn:g}, σ_max {cfg.sigma_max:g}, "
-            f"σ_min {cfg.sigma_min:g} ({cfg.nfe} NFE)")
+            f"σ_min {cfg.sigma_min:g}{guided} ({cfg.nfe} NFE)")
 
 
 __all__ = ["with_overrides", "separation_preset", "separation_settings", "recommended_separation",

@@ -20,6 +20,7 @@ from msdm_tutorial.course import data_small
 from msdm_tutorial.data.audio import read_audio
 from msdm_tutorial.data.datasets import load_track
 from msdm_tutorial.denoiser import EDMDenoiser
+from msdm_tutorial.configs import ImputationConfig
 
 SR = 22050
 TRACK = data_small() / "toy" / "test" / "Track00029"
@@ -124,6 +125,16 @@ def test_impute_keeps_the_given_stems(tmp_path, models, track):
     assert info["keep"] == ["drums", "bass"] and info["generated"] == ["guitar", "piano"]
     # the paper's imputation churn per step: S_churn 10 at 256 steps → 10·2/256 at 2 steps
     assert info["config"]["num_steps"] == 2 and info["config"]["s_churn"] == pytest.approx(10.0 * 2 / 256)
+    # the course's recommended imputation: reconstruction guidance 2, and --guidance 0 is the paper's method
+    assert info["config"]["guidance"] == ImputationConfig.recommended().guidance == 2.0
+    plain, js0 = tmp_path / "plain", tmp_path / "i0.json"
+    assert cli.main(["impute", "--checkpoint", models["msdm"], "--track", str(TRACK), "--keep", "drums,bass",
+                     "--out", str(plain), "--seconds", "0.3", "--json", str(js0), "--guidance", "0", *FAST]) == 0
+    assert json.loads(js0.read_text())["config"]["guidance"] == 0.0
+    assert not np.array_equal(_read(plain / "piano.wav"), _read(out / "piano.wav")), "guidance changes the result"
+    assert cli.main(["impute", "--checkpoint", models["msdm"], "--track", str(TRACK), "--keep", "drums,bass",
+                     "--out", str(tmp_path / "bad"), "--guidance", "-1", *FAST]) != 0
+    assert not (tmp_path / "bad").exists()
 
 
 def test_separate_dirac_sums_to_the_mixture(tmp_path, models, mixture, capsys):

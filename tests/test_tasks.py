@@ -433,6 +433,57 @@ def test_imputation_replacement_method_vs_exact_conditional():
     assert b["mean_err_sd"] < 0.3 * prior_only["mean_err_sd"]             # it does use the known stems
 
 
+def _imputed_moments(config, t: int = 8, batch: int = 16384):
+    """Monte-Carlo mean and covariance of the imputed guitar and piano on Gaussian sources."""
+    known = KNOWN.float().view(1, K, 1).expand(batch, K, t).clone()
+    x = tasks.impute(GaussianPrior(COV), known, KEEP, config=config, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(x[:, :2], known[:, :2])
+    free = x[:, 2:].double().permute(0, 2, 1).reshape(-1, 2)
+    mean, cov = torch.zeros(K, dtype=torch.float64), torch.zeros(K, K, dtype=torch.float64)
+    mean[2:], cov[2:, 2:] = free.mean(0), torch.cov(free.T)
+    return mean, cov
+
+
+def test_reconstruction_guidance_removes_the_replacement_methods_bias():
+    """On Gaussian sources the replacement method's imputed mean stops ~0.2 posterior sd short of the
+    exact conditional mean; reconstruction guidance with w = 2 closes that gap (to < 0.05 sd, Monte-Carlo
+    error ~0.003 sd), keeping the variances within 15 %. w = 8 overshoots: guidance is a weight, not a fix-all."""
+    exact_mu, exact_cov = exact_conditional(COV, [0, 1], KNOWN)
+    errors = {}
+    for w in (0.0, 2.0, 8.0):
+        mean, cov = _imputed_moments(ImputationConfig.paper().replace(guidance=w))
+        errors[w] = bias(mean, cov, exact_mu, exact_cov, idx=[2, 3])
+    assert errors[0.0]["mean_err_sd"] > 0.15, errors                       # the bias guidance is for
+    assert errors[2.0]["mean_err_sd"] < 0.05, errors
+    assert 0.85 < errors[2.0]["var_ratio_min"] and errors[2.0]["var_ratio_max"] < 1.05, errors
+    assert errors[8.0]["mean_err_sd"] > errors[2.0]["mean_err_sd"] + 0.1, errors
+
+
+def test_reconstruction_guidance_is_the_score_plus_the_likelihood_gradient():
+    """dx/dσ = s + (1 − m)·(w/2σ)·∇‖m⊙(known − D)‖², with the gradient of the linear D = Wx in closed form:
+    ∇ = −2·Wᵀ(m⊙(known − Wx)) per time sample; kept stems get the plain score."""
+    prior = GaussianPrior(COV)
+    x = torch.randn(3, K, 5, generator=torch.Generator().manual_seed(1), dtype=torch.float64) * 0.3
+    known = torch.randn(3, K, 5, generator=torch.Generator().manual_seed(2), dtype=torch.float64) * 0.3
+    mask = torch.tensor([1.0, 1, 0, 0], dtype=torch.float64).view(1, K, 1).expand_as(x)
+    sigma, w = 0.7, 2.0
+    got = tasks.reconstruction_guidance(prior, known, mask, w)(x, sigma)
+    W = prior.weights(sigma).double()
+    residual = mask * (known - torch.einsum("ij,bjt->bit", W, x))
+    grad = -2 * torch.einsum("ji,bjt->bit", W, residual)
+    score = (x - torch.einsum("ij,bjt->bit", W, x)) / sigma
+    torch.testing.assert_close(got, score + (1 - mask) * w / (2 * sigma) * grad)
+    assert not torch.allclose(got, score)
+    assert torch.equal(got[:, :2], score[:, :2])
+
+
+def test_guidance_is_checked_and_only_for_imputation():
+    with pytest.raises(ValueError, match="guidance"):
+        ImputationConfig(guidance=-1.0)
+    with pytest.raises(ValueError, match="guidance"):
+        SeparationConfig(guidance=1.0)
+
+
 def test_imputation_project_noises_known_stems_to_sigma():
     known = torch.full((20000, K, 2), 0.5)
     mask = torch.tensor([1.0, 0, 1, 0]).view(1, K, 1)

@@ -109,7 +109,7 @@ def test_request_reads_the_controls(lab):
         ("impute", ("bass", "piano"), "Track00031", "heun", 7, 3.0, 42, 2.5)
     assert lab.resamples.disabled, "Heun has no correction resamples: R is disabled"
     cfg = req.config()
-    assert cfg == tasks.ImputationConfig.paper().with_heun(7).replace(s_churn=3.0)
+    assert cfg == tasks.ImputationConfig.recommended().with_heun(7).replace(s_churn=3.0)
 
 
 def test_task_and_method_switch_to_their_presets(lab):
@@ -234,7 +234,7 @@ def test_impute_makes_the_same_calls_as_msdm_impute(lab, checkpoint, tmp_path, m
     lab.song.value = SONG
     lab.sampler.value = "heun"
     lab.steps.value, lab.seed.value = 4, 3
-    lab.churn.value = tasks.ImputationConfig.paper().with_steps(4).s_churn   # what --steps 4 gives the CLI
+    lab.churn.value = tasks.ImputationConfig.recommended().with_steps(4).s_churn   # what --steps 4 gives the CLI
     req = replace(lab.request(), seconds=1.6)   # (the slider moves in 0.5 s steps) 1.6 s spans 2 chunks
     plan = lab_session.prepare(req, lab.model, TOY)
     lab_session.execute(plan)
@@ -243,7 +243,7 @@ def test_impute_makes_the_same_calls_as_msdm_impute(lab, checkpoint, tmp_path, m
     assert torch.equal(lab_args[1], cli_args[1]), "same known stems"
     assert lab_args[1].shape == (1, 4, round(1.6 * SR))
     assert lab_args[2] == cli_args[2] == ("bass", "piano")
-    assert lab_args[3] == cli_args[3] == tasks.ImputationConfig.paper().with_steps(4).with_heun()
+    assert lab_args[3] == cli_args[3] == tasks.ImputationConfig.recommended().with_steps(4).with_heun()
     assert seed_of(lab_kw.pop("generator")) == seed_of(cli_kw.pop("generator")) == (3, "cpu")
     lab_kw.pop("callback"), cli_kw.pop("callback")
     assert lab_kw.pop("batch_size") >= 8 and cli_kw.pop("batch_size") == 8
