@@ -288,8 +288,8 @@ def impute(denoiser: Denoiser, known: Tensor, keep: Iterable[str] | Tensor, conf
     config = config or ImputationConfig.paper()
     project = imputation_project(known, mask, generator)
     denoiser = with_precision(denoiser, precision, known.device)
-    deriv = (reconstruction_guidance(denoiser, known, mask, config.guidance) if config.guidance else
-             score_derivative(denoiser))
+    guided = config.guidance and bool(mask.any())          # nothing known (an outpainted song's first chunk): no pull
+    deriv = reconstruction_guidance(denoiser, known, mask, config.guidance) if guided else score_derivative(denoiser)
     return _sample(deriv, known.shape, config, project, generator, callback, known.device, known.dtype)
 
 

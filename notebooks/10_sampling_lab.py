@@ -22,7 +22,7 @@
 # to SI-SDRi.
 #
 # *Prerequisites:* diffusion, schedules and samplers (notebooks 00–03) and the data (05). 
-# *Run time:* 15 s in default mode on an idle 2-core CPU (`benchmarks/notebook_times.py`) with the shipped tiny model; not yet measured on a GPU. The lab starts at the
+# *Run time:* 14 s in default mode on an idle 2-core CPU (`benchmarks/notebook_times.py`) with the shipped tiny model; not yet measured on a GPU. The lab starts at the
 # course's recommended separation setting (Euler 12 steps × R 2 on a σ grid from 1 to 3·10⁻³, 24 NFE); section 3 prints what one press of
 # **Sample** at that setting costs here.
 
@@ -37,7 +37,8 @@
 #   -\sigma\nabla_x\log p_\sigma(x) = \frac{x - D(x;\sigma)}{\sigma}.$$
 #
 # Only the conditioning changes. **Generation** uses the prior itself. **Imputation** re-inserts
-# the stems you keep, noised to the current σ. **Separation** adds the likelihood of the mixture
+# the stems you keep, noised to the current σ, and (the course's default) adds reconstruction
+# guidance, the gradient of the model's error on the kept stems (notebook 08). **Separation** adds the likelihood of the mixture
 # $y = \sum_k x_k$, either as a hard constraint (*Dirac*: $x_k = y - \sum_{j\neq k} x_j$) or as a
 # Gaussian of width $\gamma = 0.75\,\sigma$. *ISDM* swaps the joint denoiser for $K$ independent
 # single-stem ones. The code is in `msdm_tutorial.tasks` (`generate`, `impute`, `separate_long`).
