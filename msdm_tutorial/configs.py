@@ -121,7 +121,7 @@ class ImputationConfig(SamplingConfig):
         paper's compute (a guided step costs a forward and a backward pass). On Gaussian stems w = 2
         removes most of the replacement method's bias (``tests/test_tasks.py``, notebook 08); on the tiny
         model it lifts the imputed piano's key fit at an unchanged distance to real pianos
-        (docs/training_recipe.md, "Imputation: reconstruction guidance"). ``.replace(guidance=0.0)`` is
+        (docs/training_recipe.md, "… reconstruction guidance brings the piano's"). ``.replace(guidance=0.0)`` is
         the paper's."""
         return cls(guidance=2.0)
 
