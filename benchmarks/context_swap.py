@@ -37,9 +37,9 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from generation_quality import CHECKPOINT, N, N_BASELINES, N_REF, SR, clips, real_songs  # noqa: E402
+from generation_quality import CHECKPOINT, N, clips, distance_scale, song_sets  # noqa: E402
 
-from msdm_tutorial import STEMS, checkpoints, quality, samplers, tasks  # noqa: E402
+from msdm_tutorial import STEMS, checkpoints, samplers, tasks  # noqa: E402
 from msdm_tutorial.models import chunk_length  # noqa: E402
 from msdm_tutorial.precision import with_precision  # noqa: E402
 
@@ -91,10 +91,8 @@ def main(argv=None) -> int:
     model = checkpoints.load(args.checkpoint).eval()
     denoiser = with_precision(model, "auto")
     length = chunk_length(model)
-    songs = real_songs(args.seed_base, N_REF + N * N_BASELINES + N, 6.0, length)
-    reference, swap = songs[:N_REF], songs[N_REF + N * N_BASELINES:]
-    baselines = [songs[N_REF + i * N:N_REF + (i + 1) * N] for i in range(N_BASELINES)]
-    scales = [quality.DistanceScale(clips(reference, s), [clips(b, s) for b in baselines], SR) for s in STEMS]
+    reference, baselines, swap = song_sets(args.seed_base, length)
+    scales = [distance_scale(reference, baselines, s) for s in STEMS]
     x_real = torch.stack([s["clip"] for s in swap]).float()                       # (N, K, T)
     k = STEMS.index(args.stem)
     own = torch.zeros(1, len(STEMS), 1)

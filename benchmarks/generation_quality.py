@@ -67,6 +67,19 @@ def real_songs(seed_base: int, count: int, seconds: float, length: int):
     return songs
 
 
+def song_sets(seed_base: int, length: int, seconds: float = 6.0):
+    """The unseen songs every distance here is measured on: (reference, real baselines, held-out) — N_REF
+    songs, N_BASELINES disjoint sets of N, and N more, in that order of seeds."""
+    songs = real_songs(seed_base, N_REF + N * (N_BASELINES + 1), seconds, length)
+    reference, rest = songs[:N_REF], songs[N_REF:]
+    return reference, [rest[i * N:(i + 1) * N] for i in range(N_BASELINES)], rest[N_BASELINES * N:]
+
+
+def distance_scale(reference, baselines, stem: str) -> quality.DistanceScale:
+    """The Fréchet distance ratio of ``stem`` against ``reference``, scaled by the real baselines'."""
+    return quality.DistanceScale(clips(reference, stem), [clips(b, stem) for b in baselines], SR)
+
+
 def clips(songs, stem: str) -> torch.Tensor:
     return torch.stack([s["clip"][STEMS.index(stem)] for s in songs])
 
@@ -124,11 +137,7 @@ def main(argv=None) -> int:
     label = args.label or args.checkpoint.name
 
     t0 = time.perf_counter()
-    total = N_REF + N * (N_BASELINES + 1)
-    songs = real_songs(args.seed_base, total, args.song_seconds, length)
-    reference, rest = songs[:N_REF], songs[N_REF:]
-    baselines = [rest[i * N:(i + 1) * N] for i in range(N_BASELINES)]
-    held_out = rest[N_BASELINES * N:]
+    reference, baselines, held_out = song_sets(args.seed_base, length, args.song_seconds)
     g = torch.Generator().manual_seed(1)
     with tempfile.TemporaryDirectory() as tmp:
         generated = generated_clips(args.checkpoint, Path(tmp), seconds, args.generation_seed)
@@ -137,7 +146,7 @@ def main(argv=None) -> int:
 
     rows = {}
     for stem in STEMS:
-        scale = quality.DistanceScale(clips(reference, stem), [clips(b, stem) for b in baselines], SR)
+        scale = distance_scale(reference, baselines, stem)
         real = clips(held_out, stem)
         rms = float(real.pow(2).mean().sqrt())
         candidates = {"real held-out": real,

@@ -41,7 +41,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from generation_quality import CHECKPOINT, N, N_BASELINES, N_REF, SR, clips, real_songs  # noqa: E402
+from generation_quality import CHECKPOINT, N, clips, distance_scale, song_sets  # noqa: E402
 
 from msdm_tutorial import STEMS, checkpoints, quality, tasks  # noqa: E402
 from msdm_tutorial.models import chunk_length  # noqa: E402
@@ -101,14 +101,12 @@ def main() -> int:
     torch.set_num_threads(1)
     model = checkpoints.load(args.checkpoint)
     length = chunk_length(model)
-    songs = real_songs(args.seed_base, N_REF + N * N_BASELINES, 6.0, length)
-    reference = songs[:N_REF]
-    baselines = [songs[N_REF + i * N:N_REF + (i + 1) * N] for i in range(N_BASELINES)]
+    reference, baselines, _ = song_sets(args.seed_base, length)
     print(f"{args.checkpoint} ({args.precision}): real songs from seed base {args.seed_base}; {N} generated chunks of {length} "
           f"samples per setting and generation seed {args.generation_seeds}; distance ratio per stem "
           "(1 = as real songs; mean over seeds, then per seed), RMS per stem, noise floor per stem (dBFS), "
           "flatness of bass / guitar / piano (dB; real in the first row)")
-    scales = [quality.DistanceScale(clips(reference, s), [clips(b, s) for b in baselines], SR) for s in STEMS]
+    scales = [distance_scale(reference, baselines, s) for s in STEMS]
     real_flat = [10 * math.log10(quality.spectral_flatness(clips(reference, s))) for s in PITCHED]
     print("| real reference | — | — | — | " + " / ".join(f"{f:.1f}" for f in real_flat) + " | — |")
     if args.chunk_rms:

@@ -56,13 +56,8 @@ def main(argv=None) -> int:
     model = checkpoints.load(args.checkpoint).eval()
     G.SR = model_rate(model)
     length = chunk_length(model)
-    total = G.N_REF + G.N * (G.N_BASELINES + 1)
-    every = G.real_songs(args.seed_base, total, 6.0, length)       # reference, real baselines, held-out (as there)
-    reference, rest = every[:G.N_REF], every[G.N_REF:]
-    songs = rest[G.N_BASELINES * G.N:]                               # 9001: generation_quality's held-out set
-    scales = {stem: quality.DistanceScale(G.clips(reference, stem),
-                                          [G.clips(rest[i * G.N:(i + 1) * G.N], stem) for i in range(G.N_BASELINES)],
-                                          G.SR) for stem in IMPUTED}
+    reference, baselines, songs = G.song_sets(args.seed_base, length)   # 9001: generation_quality's held-out set
+    scales = {stem: G.distance_scale(reference, baselines, stem) for stem in IMPUTED}
     known = torch.stack([s["clip"] for s in songs]).float()
     rows = []
     for name in args.settings:
