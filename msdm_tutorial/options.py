@@ -120,20 +120,18 @@ def recommended_sampling(method: str) -> dict:
 
 SAMPLING = "sampling (defaults: the paper's settings)"
 SAMPLING_SEPARATION = "sampling (defaults: the course's recommended setting)"
-#: ``msdm impute``'s defaults: ``ImputationConfig.recommended()`` (the paper's, with reconstruction guidance 2)
-RECOMMENDED_IMPUTATION = ImputationConfig.recommended()
 GUIDANCE = Range(float, 0)                 # reconstruction guidance weight w >= 0
 
 
-def guidance_option(default: float) -> Option:
-    """``--guidance W``: reconstruction guidance of the known samples (``tasks.reconstruction_guidance``)."""
-    used = ("the kept stems and the samples earlier chunks finished" if default else
-            "the overlap each outpainted chunk holds (songs longer than one chunk)")
-    default_text = f"{default:g}, the course's recommended setting" if default else f"{default:g}"
+def guidance_option(used: str, default_text: str) -> Option:
+    """``--guidance W``: reconstruction guidance on the known samples ``used`` (``tasks.reconstruction_guidance``);
+    unset, the command's preset decides (``default_text`` says what it is)."""
     return Option("--guidance", f"reconstruction guidance weight w on {used}: the free stems move so that the "
                                 f"model's estimate of the known samples comes out right; a guided step costs about "
                                 f"two network calls (default {default_text}; paper: 0, the replacement method alone)",
                   range=GUIDANCE, metavar="W", group=SAMPLING)
+
+
 ISDM_HELP = "ISDM instead: one single-stem checkpoint per stem"
 CONSTRAIN_HELP = "Dirac: the stem set to y − Σ others (default: the first, as the paper's code does)"
 
@@ -234,7 +232,8 @@ COMMAND_OPTIONS: dict[str, list[Option]] = {
         Option("--seconds", "length in seconds (default: the model's chunk length, ≈ 11.9 s for the paper's models, "
                             "≈ 1.5 s for tiny); longer songs are outpainted, each chunk continuing the previous one",
                range=SECONDS),
-        *chunk_options(chunking=False), *sampling_options("generate", "150 Euler steps"), guidance_option(0.0),
+        *chunk_options(chunking=False), *sampling_options("generate", "150 Euler steps"),
+        guidance_option("the overlap each outpainted chunk holds (songs longer than one chunk)", "0"),
         *PRECISION_OPTIONS,
         *run_options()],
     "impute": [
@@ -244,7 +243,9 @@ COMMAND_OPTIONS: dict[str, list[Option]] = {
         Option("--out", "output folder", required=True),
         Option("--seconds", "use only the first S seconds of the track", range=SECONDS),
         *chunk_options(), *sampling_options("impute", "256 Euler steps"),
-        guidance_option(RECOMMENDED_IMPUTATION.guidance), *PRECISION_OPTIONS, *run_options()],
+        guidance_option("the kept stems and the samples earlier chunks finished",
+                        f"{ImputationConfig.recommended().guidance:g}, the course's recommended setting"),
+        *PRECISION_OPTIONS, *run_options()],
     "separate": [
         Option("mixture", "the mixture (WAV or FLAC; stereo is downmixed)", metavar="MIX.wav"),
         Option("--checkpoint", "MSDM checkpoint (one model for all stems)"),
@@ -317,6 +318,6 @@ def command_line(task: str, settings: dict) -> str:
     return " ".join(parts)
 
 
-__all__ = ["Range", "Option", "COMMAND_OPTIONS", "RECOMMENDED_SEPARATION", "RECOMMENDED_GAUSSIAN", "RECOMMENDED_IMPUTATION", "recommended_sampling", "CHUNKINGS", "command_line",
+__all__ = ["Range", "Option", "COMMAND_OPTIONS", "RECOMMENDED_SEPARATION", "RECOMMENDED_GAUSSIAN", "recommended_sampling", "CHUNKINGS", "command_line",
            "find_option", "COUNT", "NON_NEGATIVE", "SEED", "SECONDS", "SAMPLE_RATE", "SIGMA", "RECOMMENDED_SIGMA_MAX",
            "RECOMMENDED_SIGMA_MIN", "RECOMMENDED_OVERLAP"]

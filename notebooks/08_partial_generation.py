@@ -311,15 +311,24 @@ def gaussian_denoiser(x, sigma):
 known = torch.zeros(1, 2, course.size(16384, 8192))
 known[:, 0] = 1.0                                         # the kept stem, at +1 sd
 paper = tasks.ImputationConfig.paper()
-bias_rows = {}
-for name, cfg in {"no churn": paper.replace(s_churn=0.0), "paper (S_churn 10)": paper,
-                  "S_churn 40": paper.replace(s_churn=40.0), "R = 4 resamples": paper.replace(num_resamples=4),
-                  "paper, 64 steps": paper.replace(num_steps=64)}.items():
+
+
+def shift_and_spread(cfg):
+    """Impute the missing Gaussian stem with ``cfg``: (share of the exact shift ρ reached, variance / exact)."""
     x = tasks.impute(gaussian_denoiser, known, torch.tensor([1.0, 0.0]), config=cfg, stems=("kept", "missing"),
                      generator=torch.Generator().manual_seed(0))[0, 1]
-    bias_rows[name] = (float(x.mean()) / rho, float(x.var()) / (1 - rho ** 2))
-display(Markdown(plotting.markdown_table(["setting", "share of the exact shift ρ reached", "variance / exact"], (
-    [n, f"{s:.0%}", f"{v:.2f}"] for n, (s, v) in bias_rows.items()))))
+    return float(x.mean()) / rho, float(x.var()) / (1 - rho ** 2)
+
+
+def show_bias(rows):
+    display(Markdown(plotting.markdown_table(["setting", "share of the exact shift ρ reached", "variance / exact"], (
+        [n, f"{s:.0%}", f"{v:.2f}"] for n, (s, v) in rows.items()))))
+
+
+bias_rows = {name: shift_and_spread(cfg) for name, cfg in {
+    "no churn": paper.replace(s_churn=0.0), "paper (S_churn 10)": paper, "S_churn 40": paper.replace(s_churn=40.0),
+    "R = 4 resamples": paper.replace(num_resamples=4), "paper, 64 steps": paper.replace(num_steps=64)}.items()}
+show_bias(bias_rows)
 
 # %% [markdown]
 # At the paper's settings the imputed stem moves only part of the way from the prior mean (0) to the
@@ -360,14 +369,8 @@ print(f"paper settings reach {paper_share:.0%} of the exact shift; churn 40 {bia
 # with $w = 2$. First the Gaussian stems, where the right answer is known:
 
 # %%
-guided_rows = {}
-for w in (1.0, 2.0, 4.0):
-    x = tasks.impute(gaussian_denoiser, known, torch.tensor([1.0, 0.0]), config=paper.replace(guidance=w),
-                     stems=("kept", "missing"), generator=torch.Generator().manual_seed(0))[0, 1]
-    guided_rows[f"paper + guidance w = {w:g}"] = (float(x.mean()) / rho, float(x.var()) / (1 - rho ** 2))
-display(Markdown(plotting.markdown_table(["setting", "share of the exact shift ρ reached", "variance / exact"], (
-    [n, f"{s:.0%}", f"{v:.2f}"] for n, (s, v) in {"paper (S_churn 10)": bias_rows["paper (S_churn 10)"],
-                                                   **guided_rows}.items()))))
+guided_rows = {f"paper + guidance w = {w:g}": shift_and_spread(paper.replace(guidance=w)) for w in (1.0, 2.0, 4.0)}
+show_bias({"paper (S_churn 10)": bias_rows["paper (S_churn 10)"], **guided_rows})
 guided_share = guided_rows["paper + guidance w = 2"][0]
 assert abs(guided_share - 1) < abs(paper_share - 1) / 2, f"guidance w = 2 should halve the gap: {guided_share:.0%}"
 assert guided_rows["paper + guidance w = 4"][0] > 1, "too much guidance should overshoot the exact shift"
@@ -455,9 +458,7 @@ else:
 
 # %% jupyter={"source_hidden": true} tags=["solution"]
 # Solution: more resamples, less bias — R = 2 lands in between.
-x = tasks.impute(gaussian_denoiser, known, torch.tensor([1.0, 0.0]), config=paper.replace(num_resamples=2),
-                 stems=("kept", "missing"), generator=torch.Generator().manual_seed(0))[0, 1]
-my_r2_share = float(x.mean()) / rho
+my_r2_share = shift_and_spread(paper.replace(num_resamples=2))[0]
 print(f"R = 2: {my_r2_share:.0%} of the shift")
 
 # %% [markdown]
