@@ -13,8 +13,10 @@ Rows, per stem:
 * **white / pink noise** at the real stem's RMS (must fail every check);
 * **another instrument**: real clips of a different stem (bass ← guitar, drums ← bass, guitar ← piano,
   piano ← guitar);
-* **generated**: ``msdm generate --batch 16`` at its default (paper) settings;
-* **imputed**: ``msdm impute --keep bass,drums`` on each of the held-out songs, default settings;
+* **generated**: ``msdm generate --batch 16`` at its default settings (the paper's sampler, autoguided by
+  the checkpoint's companion ``NAME-guide.pt`` when it has one; ``--guide none``: the model alone);
+* **imputed**: ``msdm impute --keep bass,drums`` on each of the held-out songs, default settings (the
+  course's recommended imputation, autoguided likewise);
   key fit (in-scale share of chroma energy for the song's key) is reported for these.
 Tonality is the spectral flatness of the loud frames (0.56 = −2.5 dB for white noise), compared in dB.
 """
@@ -43,7 +45,8 @@ from msdm_tutorial.data import analysis as A  # noqa: E402
 from msdm_tutorial.data.audio import read_audio, save_audio  # noqa: E402
 from msdm_tutorial.data.toy import synthesize_song  # noqa: E402
 from msdm_tutorial.data.toyset import song_seed  # noqa: E402
-from msdm_tutorial.models import chunk_length, model_rate  # noqa: E402
+from msdm_tutorial.autoguidance import AutoguidedDenoiser  # noqa: E402
+from msdm_tutorial.models import chunk_length, guide_path, model_rate, recorded_guidance, with_guide  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CHECKPOINT = ROOT / "data_small" / "checkpoints" / "msdm-tiny.pt"
@@ -80,6 +83,27 @@ def distance_scale(reference, baselines, stem: str) -> quality.DistanceScale:
     return quality.DistanceScale(clips(reference, stem), [clips(b, stem) for b in baselines], SR)
 
 
+def add_guide_arguments(parser, default: str = "none") -> None:
+    """``--guide C|auto|none --guide-weight W --guide-sigma-max S``, as ``msdm generate``'s (default: no guide)."""
+    parser.add_argument("--guide", default=default, metavar="C|auto|none",
+                        help=f"autoguidance guide (auto: the checkpoint's companion NAME-guide.pt; default {default})")
+    parser.add_argument("--guide-weight", type=float, metavar="W", help="autoguidance weight (default: the guide's)")
+    parser.add_argument("--guide-sigma-max", type=float, metavar="S", help="guide only where σ ≤ S (default: the guide's)")
+
+
+def load_guided(args):
+    """``args.checkpoint``'s model, autoguided as ``args.guide`` says (:func:`msdm_tutorial.models.with_guide`)."""
+    model = checkpoints.load(args.checkpoint).eval()
+    return with_guide(model, args.checkpoint, args.guide, args.guide_weight, args.guide_sigma_max)
+
+
+def guide_label(model) -> str:
+    """`` (autoguided: w W, σ ≤ S)`` for a guided model, else nothing."""
+    if not isinstance(model, AutoguidedDenoiser):
+        return ""
+    return f" (autoguided: w {model.weight:g}" + (f", σ ≤ {model.sigma_max:g})" if model.sigma_max else ")")
+
+
 def clips(songs, stem: str) -> torch.Tensor:
     return torch.stack([s["clip"][STEMS.index(stem)] for s in songs])
 
@@ -89,15 +113,15 @@ def run_quiet(argv) -> None:
         assert cli.main(argv) == 0, argv
 
 
-def generated_clips(checkpoint: Path, work: Path, seconds: float, seed: int = 0) -> dict[str, torch.Tensor]:
+def generated_clips(checkpoint: Path, work: Path, seconds: float, seed: int = 0, guide: str = "auto") -> dict[str, torch.Tensor]:
     out = work / "generated"
-    run_quiet(["generate", "--checkpoint", str(checkpoint), "--out", str(out), "--batch", str(N),
+    run_quiet(["generate", "--checkpoint", str(checkpoint), "--guide", guide, "--out", str(out), "--batch", str(N),
                "--seconds", f"{seconds}", "--seed", str(seed), "--quiet"])
     return {s: torch.stack([read_audio(out / f"sample_{b:03d}" / f"{s}.wav", SR).audio[0] for b in range(N)])
             for s in STEMS}
 
 
-def imputed_clips(checkpoint: Path, work: Path, songs, seconds: float) -> dict[str, torch.Tensor]:
+def imputed_clips(checkpoint: Path, work: Path, songs, seconds: float, guide: str = "auto") -> dict[str, torch.Tensor]:
     got = {s: [] for s in ("guitar", "piano")}
     for i, song in enumerate(songs):
         track = work / "tracks" / f"Track{i:05d}"
@@ -106,11 +130,21 @@ def imputed_clips(checkpoint: Path, work: Path, songs, seconds: float) -> dict[s
         for k, s in enumerate(STEMS):
             save_audio(track / f"{s}.wav", full[k][None], SR)
         out = work / "imputed" / track.name
-        run_quiet(["impute", "--checkpoint", str(checkpoint), "--track", str(track), "--keep", "bass,drums",
+        run_quiet(["impute", "--checkpoint", str(checkpoint), "--guide", guide, "--track", str(track), "--keep", "bass,drums",
                    "--out", str(out), "--seconds", f"{seconds}", "--seed", str(i), "--quiet"])
         for s in got:
             got[s].append(read_audio(out / f"{s}.wav", SR).audio[0])
     return {s: torch.stack(v) for s, v in got.items()}
+
+
+def guide_note(args) -> str:
+    """How the generated and imputed sets were guided, for the report."""
+    path = guide_path(args.checkpoint, args.guide)
+    if path is None:
+        return ", the model alone (no autoguidance)"
+    g = recorded_guidance(path)
+    where = f" where σ ≤ {g['sigma_max']:g}" if g.get("sigma_max") else ""
+    return f", autoguided by `{path.name}` (w {g.get('weight', 1.0):g}{where}, as the file records)"
 
 
 def key_fit(x: torch.Tensor, meta: dict) -> float:
@@ -126,6 +160,8 @@ def main(argv=None) -> int:
     parser.add_argument("--seed-base", type=int, default=9001, help="seed base of the unseen real songs")
     parser.add_argument("--generation-seed", type=int, default=0, help="msdm generate --seed of the generated set")
     parser.add_argument("--song-seconds", type=float, default=6.0)
+    parser.add_argument("--guide", default="auto", metavar="C|auto|none",
+                        help="msdm generate / impute --guide (default auto: as their defaults)")
     parser.add_argument("--write", action="store_true", help="write the section of docs/benchmarks.md")
     args = parser.parse_args(argv)
     global SR
@@ -140,8 +176,8 @@ def main(argv=None) -> int:
     reference, baselines, held_out = song_sets(args.seed_base, length, args.song_seconds)
     g = torch.Generator().manual_seed(1)
     with tempfile.TemporaryDirectory() as tmp:
-        generated = generated_clips(args.checkpoint, Path(tmp), seconds, args.generation_seed)
-        imputed = imputed_clips(args.checkpoint, Path(tmp), held_out, seconds)
+        generated = generated_clips(args.checkpoint, Path(tmp), seconds, args.generation_seed, args.guide)
+        imputed = imputed_clips(args.checkpoint, Path(tmp), held_out, seconds, args.guide)
     model_s = time.perf_counter() - t0
 
     rows = {}
@@ -181,11 +217,13 @@ def main(argv=None) -> int:
     lines = ["## Generation quality: distance to real stems", "",
              f"Measured by `.venv/bin/python benchmarks/generation_quality.py"
              f"{'' if args.checkpoint == CHECKPOINT else ' --checkpoint ' + str(args.checkpoint)}"
-             f"{'' if args.generation_seed == 0 else f' --generation-seed {args.generation_seed}'} --write` on "
+             f"{'' if args.generation_seed == 0 else f' --generation-seed {args.generation_seed}'}"
+             f"{'' if args.guide == 'auto' else f' --guide {args.guide}'} --write` on "
              f"{date.today()}: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}; "
              f"model sampling took {model_s:.0f} s. Unseen toy songs (seed base {args.seed_base}), one "
              f"{seconds:.2f}-s clip each; sets of {N} clips, reference {N_REF}, real baseline = mean of "
-             f"{N_BASELINES} disjoint real sets (`msdm_tutorial.quality`).", "",
+             f"{N_BASELINES} disjoint real sets (`msdm_tutorial.quality`). Generated and imputed: `msdm generate` "
+             f"and `msdm impute` at their defaults{guide_note(args)}.", "",
              "**Fréchet distance ratio** on log-mel frames (1 = as close to the reference as real songs are):", "",
              markdown_table(["set", *STEMS], ([name, *(cell(per.get(s, {}).get("ratio"), "{:.1f}") for s in STEMS)]
                                               for name, per in rows.items()))]

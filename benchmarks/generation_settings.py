@@ -23,6 +23,9 @@ the grid ending at σ_min 3e-3 (separation's). Choose on development songs (``--
 from generation_quality.py's 9001) and several generation seeds (``--generation-seeds 0 1``), then
 confirm with generation_quality.py. It also prints the pitched stems' spectral flatness in dB.
 
+``--guide auto`` (or a guide checkpoint, with ``--guide-weight`` and ``--guide-sigma-max``) runs every
+setting autoguided, as ``msdm generate`` does by default when the checkpoint has a companion guide.
+
 ``--chunk-rms`` also prints each stem's per-chunk RMS percentiles, real and generated: whether a stem
 that comes out too quiet on average is quiet in every chunk or silent in some. ``--path-rms`` prints, along
 the sampling path, each stem's median per-chunk RMS of the estimate D(x; σ) at a few σ (20 … 0.01): where
@@ -41,9 +44,10 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from generation_quality import CHECKPOINT, N, clips, distance_scale, song_sets  # noqa: E402
+from generation_quality import (CHECKPOINT, N, add_guide_arguments, clips, distance_scale, guide_label,  # noqa: E402
+                                load_guided, song_sets)
 
-from msdm_tutorial import STEMS, checkpoints, quality, tasks  # noqa: E402
+from msdm_tutorial import STEMS, quality, tasks  # noqa: E402
 from msdm_tutorial.models import chunk_length  # noqa: E402
 
 PAPER = tasks.GenerationConfig.paper()
@@ -93,16 +97,17 @@ def main() -> int:
     parser.add_argument("--path-rms", action="store_true",
                         help="also print, along the first generation seed's sampling path, each stem's median "
                              "per-chunk RMS of the estimate D(x; σ) at a few σ: where a stem's level is decided")
+    add_guide_arguments(parser)
     args = parser.parse_args()
     if args.list:
         for key, (name, config) in SETTINGS.items():
             print(f"{key:16s} {name} ({config.nfe} NFE)")
         return 0
     torch.set_num_threads(1)
-    model = checkpoints.load(args.checkpoint)
+    model = load_guided(args)
     length = chunk_length(model)
     reference, baselines, _ = song_sets(args.seed_base, length)
-    print(f"{args.checkpoint} ({args.precision}): real songs from seed base {args.seed_base}; {N} generated chunks of {length} "
+    print(f"{args.checkpoint}{guide_label(model)} ({args.precision}): real songs from seed base {args.seed_base}; {N} generated chunks of {length} "
           f"samples per setting and generation seed {args.generation_seeds}; distance ratio per stem "
           "(1 = as real songs; mean over seeds, then per seed), RMS per stem, noise floor per stem (dBFS), "
           "flatness of bass / guitar / piano (dB; real in the first row)")

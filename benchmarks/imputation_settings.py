@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import generation_quality as G  # noqa: E402
 from _report import markdown_table  # noqa: E402
 
-from msdm_tutorial import STEMS, checkpoints, quality, tasks  # noqa: E402
+from msdm_tutorial import STEMS, quality, tasks  # noqa: E402
 from msdm_tutorial.configs import ImputationConfig  # noqa: E402
 from msdm_tutorial.models import chunk_length, model_rate  # noqa: E402
 
@@ -52,8 +52,9 @@ def main(argv=None) -> int:
     parser.add_argument("--settings", nargs="+", choices=list(SETTINGS), default=list(SETTINGS))
     parser.add_argument("--seed-base", type=int, default=9001,
                         help="seed base of the songs (9001: generation_quality.py's held-out set; 5003 for development)")
+    G.add_guide_arguments(parser)
     args = parser.parse_args(argv)
-    model = checkpoints.load(args.checkpoint).eval()
+    model = G.load_guided(args)
     G.SR = model_rate(model)
     length = chunk_length(model)
     reference, baselines, songs = G.song_sets(args.seed_base, length)   # 9001: generation_quality's held-out set
@@ -73,7 +74,7 @@ def main(argv=None) -> int:
         seconds = time.perf_counter() - t0
         rows.append([name, cfg.nfe, f"{seconds:.0f}", *cells])
         print(f"  {name}: {seconds:.0f} s", flush=True)
-    print(f"\n{args.checkpoint.name}, bass and drums kept, {len(songs)} songs (seed base {args.seed_base}):\n")
+    print(f"\n{args.checkpoint.name}{G.guide_label(model)}, bass and drums kept, {len(songs)} songs (seed base {args.seed_base}):\n")
     print(markdown_table(["setting", "NFE", "s", *(f"{s} {m}" for s in IMPUTED
                                                    for m in ("distance", "key fit", "flatness dB", "RMS"))],
                          rows, align="lrr" + "r" * 8))

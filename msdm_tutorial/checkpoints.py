@@ -205,13 +205,14 @@ def convert(src, dst, *, config: UNetConfig | str | dict | None = None, stems=No
     return payload
 
 
-def export(checkpoint, out, dtype: torch.dtype = torch.float16) -> Path:
+def export(checkpoint, out, dtype: torch.dtype = torch.float16, extra: dict | None = None) -> Path:
     """Write a run's EMA weights as a small inference checkpoint: no optimizer, ``dtype`` weights,
-    D clamped to [−1, 1] as the paper does at inference."""
+    D clamped to [−1, 1] as the paper does at inference; ``extra`` plain data to keep with it (an
+    autoguidance guide's weight: ``{"autoguidance": {"weight": w, "main": "msdm-tiny.pt"}}``)."""
     denoiser = load(checkpoint, ema=True)
     denoiser.clamp = True
     denoiser.net.to(dtype)
-    return save(out, denoiser, denoiser.net.config)
+    return save(out, denoiser, denoiser.net.config, extra=extra)
 
 
 def preset_name(config: UNetConfig | dict) -> str | None:

@@ -2,6 +2,8 @@
 
 * :func:`load_model` — one MSDM checkpoint (ours or the paper's ``.ckpt``) with its stems checked;
   :func:`load_isdm` — K single-stem checkpoints as one ISDM model (``bass=b.pt,drums=d.pt,…``).
+* :func:`with_guide` — the model guided by a weaker version of itself (autoguidance), by default the
+  ``NAME-guide.pt`` shipped beside ``NAME.pt`` (:func:`companion_guide`) at the weight that file records.
 * :func:`model_stems`, :func:`model_rate` — its stems (in order) and its sample rate.
 * :func:`length_multiple` — the U-Net's valid-length multiple: its total downsampling 2^levels
   (the lcm over ISDM's models); :func:`chunk_length` — samples per chunk, ``CHUNK_MULTIPLE`` × that
@@ -23,7 +25,8 @@ import torch
 from torch import Tensor
 
 from . import SAMPLE_RATE, STEMS
-from .checkpoints import load
+from .autoguidance import AutoguidedDenoiser
+from .checkpoints import load, read
 from .chunking import PAPER_CHUNK_LENGTH
 from .data.audio import read_audio
 from .isdm import ISDMDenoiser
@@ -123,6 +126,55 @@ def load_isdm(spec, device="cpu", stems: tuple[str, ...] | None = None):
         raise ValueError(f"--isdm: {err}") from None
 
 
+#: A guide ``NAME-guide.pt`` ships beside ``NAME.pt``; its ``extra`` records the setting chosen for that
+#: model: {"autoguidance": {"weight": w, "sigma_max": S or None, "main": "NAME.pt"}}.
+GUIDE_SUFFIX = "-guide"
+
+
+def companion_guide(checkpoint) -> Path | None:
+    """``NAME-guide.pt`` beside the checkpoint ``NAME.pt``, when that file exists: its autoguidance guide."""
+    p = Path(checkpoint)
+    guide = p.with_name(p.stem + GUIDE_SUFFIX + p.suffix)
+    return guide if guide.is_file() else None
+
+
+def recorded_guidance(path) -> dict:
+    """The autoguidance setting a guide checkpoint records: ``{"weight": w, "sigma_max": S}`` (either may be absent)."""
+    return dict((read(path).get("extra") or {}).get("autoguidance") or {})
+
+
+def guide_path(checkpoint, guide: str | None = "auto") -> Path | None:
+    """The guide checkpoint ``guide`` names for ``checkpoint`` (see :func:`with_guide`), or None for none."""
+    if guide in (None, "none"):
+        return None
+    return companion_guide(checkpoint) if guide == "auto" else Path(guide)
+
+
+def with_guide(model, checkpoint, guide: str | None = "auto", weight: float | None = None,
+               sigma_max: float | None = None, device="cpu"):
+    """``model`` (loaded from ``checkpoint``) guided by a weaker version of itself, or ``model`` unchanged.
+
+    ``guide``: ``"auto"`` — the companion ``NAME-guide.pt`` (:func:`companion_guide`) when there is one;
+    ``"none"`` or None — no guidance; else a guide checkpoint's path. ``weight`` (w ≥ 1) and ``sigma_max``
+    (guide only where σ ≤ it) of :class:`~msdm_tutorial.autoguidance.AutoguidedDenoiser`; each defaults to
+    what the guide file records (the setting chosen for the model it ships with): w 1 (no guidance) and
+    every σ when it records none.
+    """
+    path = guide_path(checkpoint, guide)
+    if path is None:
+        return model
+    guide_model = load_model(path, device, model_stems(model))
+    recorded = recorded_guidance(path)
+    weight = recorded.get("weight", 1.0) if weight is None else weight
+    sigma_max = recorded.get("sigma_max") if sigma_max is None else sigma_max
+    if model_rate(guide_model) != model_rate(model):
+        raise ValueError(f"{path}: the guide runs at {model_rate(guide_model)} Hz, the model at {model_rate(model)} Hz")
+    if length_multiple(model) % length_multiple(guide_model):
+        raise ValueError(f"{path}: the guide takes lengths in multiples of {length_multiple(guide_model)} samples, "
+                         f"the model's ({length_multiple(model)}) are not all of them")
+    return AutoguidedDenoiser(model, guide_model, weight, sigma_max)
+
+
 def model_stems(denoiser) -> tuple[str, ...]:
     """The model's stems in channel order (``STEMS`` when it does not name them)."""
     return tuple(denoiser.stems) if getattr(denoiser, "stems", None) is not None else tuple(STEMS)
@@ -193,5 +245,6 @@ def compile_model(model):
 
 
 __all__ = ["CHUNK_MULTIPLE", "pick_device", "parse_stems", "load_checkpoint_file", "load_model", "parse_isdm",
-           "load_isdm", "model_stems", "model_rate", "length_multiple", "chunk_length", "generation_length",
+           "load_isdm", "AutoguidedDenoiser", "GUIDE_SUFFIX", "companion_guide", "guide_path", "recorded_guidance",
+           "with_guide", "model_stems", "model_rate", "length_multiple", "chunk_length", "generation_length",
            "read_model_input", "seeded_generator", "synchronize", "compile_model"]

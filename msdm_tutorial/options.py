@@ -121,6 +121,7 @@ def recommended_sampling(method: str) -> dict:
 SAMPLING = "sampling (defaults: the paper's settings)"
 SAMPLING_SEPARATION = "sampling (defaults: the course's recommended setting)"
 GUIDANCE = Range(float, 0)                 # reconstruction guidance weight w >= 0
+AUTOGUIDANCE = Range(float, 1)             # autoguidance weight w >= 1 (1: the model alone)
 
 
 def guidance_option(used: str, default_text: str) -> Option:
@@ -130,6 +131,19 @@ def guidance_option(used: str, default_text: str) -> Option:
                                 f"model's estimate of the known samples comes out right; a guided step costs about "
                                 f"two network calls (default {default_text}; paper: 0, the replacement method alone)",
                   range=GUIDANCE, metavar="W", group=SAMPLING)
+
+
+def autoguidance_options() -> list[Option]:
+    """``--guide C|auto|none`` and ``--guide-weight W``: autoguidance (``models.with_guide``)."""
+    return [Option("--guide", "autoguidance: a weaker version of the model (trained shorter) that guides it, "
+                              "D = D_guide + w·(D − D_guide); a guided step costs one more network call. auto (default): "
+                              "the checkpoint's companion NAME-guide.pt when it exists (msdm-tiny.pt ships one); "
+                              "none: the model alone, as the paper", default="auto", metavar="C|auto|none",
+                   group=SAMPLING),
+            Option("--guide-weight", "autoguidance weight w (default: the one the guide file records; 1: no guidance)",
+                   range=AUTOGUIDANCE, metavar="W", group=SAMPLING),
+            Option("--guide-sigma-max", "guide only where σ ≤ S (default: what the guide file records, else every σ)",
+                   range=SIGMA, metavar="S", group=SAMPLING)]
 
 
 ISDM_HELP = "ISDM instead: one single-stem checkpoint per stem"
@@ -234,6 +248,7 @@ COMMAND_OPTIONS: dict[str, list[Option]] = {
                range=SECONDS),
         *chunk_options(chunking=False), *sampling_options("generate", "150 Euler steps"),
         guidance_option("the overlap each outpainted chunk holds (songs longer than one chunk)", "0"),
+        *autoguidance_options(),
         *PRECISION_OPTIONS,
         *run_options()],
     "impute": [
@@ -245,6 +260,7 @@ COMMAND_OPTIONS: dict[str, list[Option]] = {
         *chunk_options(), *sampling_options("impute", "256 Euler steps"),
         guidance_option("the kept stems and the samples earlier chunks finished",
                         f"{ImputationConfig.recommended().guidance:g}, the course's recommended setting"),
+        *autoguidance_options(),
         *PRECISION_OPTIONS, *run_options()],
     "separate": [
         Option("mixture", "the mixture (WAV or FLAC; stereo is downmixed)", metavar="MIX.wav"),

@@ -20,7 +20,8 @@ outpainting            s                                            x ← h·(kn
 :func:`gaussian_derivative`. h: 1 on the samples of a chunk that neighbouring chunks already
 finished, every stem; seamless chunked separation adds this projection after the method's own.)
 ISDM separation is Dirac or Gaussian separation with the joint denoiser replaced by K independent
-single-stem denoisers (:class:`ISDMDenoiser`).
+single-stem denoisers (:class:`ISDMDenoiser`). Autoguidance replaces it by D_0 + w·(D_1 − D_0), the model
+extrapolated from a weaker version of itself (:class:`~msdm_tutorial.autoguidance.AutoguidedDenoiser`).
 
 Paper settings (Mariani et al. 2024 and their code) are the presets of :class:`GenerationConfig`,
 :class:`ImputationConfig` and :class:`SeparationConfig` (:mod:`msdm_tutorial.configs`). Long recordings are cut into chunks and
@@ -47,6 +48,7 @@ import torch
 from torch import Tensor
 
 from ._checks import check_finite
+from .autoguidance import AutoguidedDenoiser
 from .chunking import (CHUNKINGS, DEFAULT_OVERLAP, PAPER_CHUNK_LENGTH, SEAMLESS, chunk_joins, chunk_passes,
                        chunk_runs, default_overlap, join_chunks, map_chunks, run_chunked, split_chunks)
 from .configs import GenerationConfig, ImputationConfig, SamplingConfig, SeparationConfig
@@ -467,5 +469,5 @@ __all__ = [
     "SILENT_PEAK", "silent_items", "as_mixture", "resolve_stems", "stem_index", "stem_mask", "check_stems_shape",
     "PAPER_CHUNK_LENGTH", "CHUNKINGS", "SEAMLESS", "DEFAULT_OVERLAP", "split_chunks", "join_chunks", "map_chunks",
     "default_overlap", "chunk_passes", "chunk_joins", "chunk_runs", "run_chunked",
-    "PRECISIONS", "cpu_has_native_bf16", "resolve_precision", "with_precision", "ISDMDenoiser",
+    "PRECISIONS", "cpu_has_native_bf16", "resolve_precision", "with_precision", "ISDMDenoiser", "AutoguidedDenoiser",
 ]

@@ -78,6 +78,8 @@ PRESETS["paper-isdm"] = replace(PRESETS["paper"], model="paper-isdm", stems=("ba
 PRESETS["tiny-wide"] = replace(PRESETS["tiny"], model="tiny-wide")
 # `tiny-wide` with wider attention levels (unet.PRESETS["tiny-wide-ctx"]); trains from scratch.
 PRESETS["tiny-wide-ctx"] = replace(PRESETS["tiny"], model="tiny-wide-ctx")
+# `tiny-wide` at half its widths (unet.PRESETS["tiny-wide-half"]): an autoguidance guide; from scratch.
+PRESETS["tiny-wide-half"] = replace(PRESETS["tiny"], model="tiny-wide-half")
 # ISDM at the widths of `tiny-wide` (halved, one stem): pick the stem with --stems.
 PRESETS["tiny-wide-isdm"] = replace(PRESETS["tiny"], model="tiny-wide-isdm", stems=("bass",))
 # `tiny` with local GroupNorm statistics (unet.PRESETS["tiny-localnorm"]); `tiny` weights fine-tune into it.

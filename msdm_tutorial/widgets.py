@@ -67,7 +67,8 @@ class SamplingLab:
 
     ``model``: a denoiser (``checkpoints.load``); default: load ``checkpoint`` (default the shipped
     tiny model). ``isdm``: ``{stem: checkpoint}`` for the ISDM methods (default: ``isdm-tiny-{stem}.pt``
-    next to the checkpoint, when all exist). ``data_root``: the toy songs (``…/toy``, its ``test`` split).
+    next to the checkpoint, when all exist). Generation and imputation are autoguided by the checkpoint's
+    companion ``NAME-guide.pt`` when it has one, as ``msdm generate`` / ``impute`` are. ``data_root``: the toy songs (``…/toy``, its ``test`` split).
     ``steps`` / ``seconds``: the starting values of those controls (default: the paper preset's steps
     of ``task``, for separation the recommended setting's 24; 3 s). The controls stay the source of
     truth: ``request()`` reads them.
@@ -107,6 +108,12 @@ class SamplingLab:
                 raise LabError(first_line(err)) from None
         self.model = model.to(self.device).eval() if hasattr(model, "to") else model
         self.checkpoint = str(checkpoint) if checkpoint is not None else "CHECKPOINT"
+        # generation and imputation are autoguided by the checkpoint's companion guide, as msdm generate / impute
+        try:
+            self.guided_model = (models.with_guide(self.model, checkpoint, device=self.device).eval()
+                                 if checkpoint is not None else self.model)
+        except INPUT_ERRORS as err:
+            raise LabError(first_line(err)) from None
         self.stems, self.sample_rate = models.model_stems(self.model), models.model_rate(self.model)
         self.isdm_paths, self.isdm_model, self._isdm_note = self._load_isdm(isdm, checkpoint)
 
@@ -385,7 +392,9 @@ class SamplingLab:
             return None
         self.last_error = None
         try:
-            plan = prepare(self.request(), self.model, self.data_root, self.isdm_model)
+            req = self.request()
+            plan = prepare(req, self.model if req.task == "separate" else self.guided_model, self.data_root,
+                           self.isdm_model)
         except INPUT_ERRORS as err:
             self._fail(err)
             return None

@@ -28,10 +28,10 @@ FAST = ["--steps", "2", "--chunk-seconds", "0.2", "--quiet"]
 GEN = ["--steps", "2", "--quiet"]   # generate has no chunks
 
 
-def _save_model(path, stems):
-    torch.manual_seed(len(stems))
+def _save_model(path, stems, seed=None, extra=None):
+    torch.manual_seed(len(stems) if seed is None else seed)
     cfg = unet.PRESETS["tiny"].replace(in_channels=len(stems))
-    checkpoints.save(path, EDMDenoiser(unet.build(cfg), stems=tuple(stems), sample_rate=SR), cfg)
+    checkpoints.save(path, EDMDenoiser(unet.build(cfg), stems=tuple(stems), sample_rate=SR), cfg, extra=extra)
     return str(path)
 
 
@@ -106,6 +106,39 @@ def test_generate_files_json_and_seed(tmp_path, models):
     assert cli.main(["generate", "--checkpoint", models["msdm"], "--out", str(tmp_path / "batch"),
                      "--seconds", "0.1", "--batch", "2", "--sampler", "heun", *GEN]) == 0
     assert _files(tmp_path / "batch") == sorted(f"sample_00{i}/{s}.wav" for i in (0, 1) for s in (*STEMS, "mix"))
+
+
+@pytest.fixture(scope="module")
+def guided(tmp_path_factory):
+    """A model with a companion guide NAME-guide.pt that records its weight, and a guide of another stem set."""
+    root = tmp_path_factory.mktemp("guided")
+    return {"msdm": _save_model(root / "model.pt", STEMS),
+            "guide": _save_model(root / "model-guide.pt", STEMS, seed=7,
+                                 extra={"autoguidance": {"weight": 2.0, "sigma_max": 1.5}}),
+            "bass": _save_model(root / "bass.pt", ("bass",))}
+
+
+def test_generate_and_impute_are_autoguided_by_the_companion_guide(tmp_path, guided):
+    def run(command, out, *extra):
+        args = [command, "--checkpoint", guided["msdm"], "--out", str(tmp_path / out), "--seconds", "0.2",
+                "--json", str(tmp_path / f"{out}.json"), *extra]
+        args += GEN if command == "generate" else ["--track", str(TRACK), "--keep", "bass,drums", *FAST]
+        assert cli.main(args) == 0
+        return json.loads((tmp_path / f"{out}.json").read_text())["autoguidance"], _read(tmp_path / out / "piano.wav")
+
+    for command in ("generate", "impute"):
+        record, auto = run(command, f"{command}-auto")
+        assert record == {"guide": guided["guide"], "weight": 2.0, "sigma_max": 1.5}, "the companion at its recorded setting"
+        none_record, plain = run(command, f"{command}-none", "--guide", "none")
+        assert none_record is None and not np.array_equal(auto, plain), "guidance changes the result"
+        one_record, one = run(command, f"{command}-w1", "--guide-weight", "1")
+        assert one_record["weight"] == 1.0 and np.array_equal(one, plain), "w = 1 is the model alone"
+    record, _ = run("generate", "explicit", "--guide", guided["guide"], "--guide-weight", "3", "--guide-sigma-max", "20")
+    assert record == {"guide": guided["guide"], "weight": 3.0, "sigma_max": 20.0}
+    # a checkpoint without a companion is not guided
+    assert cli.main(["generate", "--checkpoint", guided["bass"], "--out", str(tmp_path / "b"), "--seconds", "0.2",
+                     "--json", str(tmp_path / "b.json"), *GEN]) == 0
+    assert json.loads((tmp_path / "b.json").read_text())["autoguidance"] is None
 
 
 def test_impute_keeps_the_given_stems(tmp_path, models, track):
@@ -297,6 +330,12 @@ BAD = {
     "--constrain with gaussian": (["evaluate", "--checkpoint", "{msdm}", "--data", str(TRACK.parents[1]),
                                    "--method", "gaussian", "--constrain", "bass"],
                                   "--constrain bass: only the dirac method constrains a stem"),
+    "guide of other stems": (["generate", "--checkpoint", "{msdm}", "--guide", "{bass}"],
+                             "bass.pt: the checkpoint's stems are bass, not the requested bass, drums, guitar, piano"),
+    "missing guide": (["impute", "--checkpoint", "{msdm}", "--track", str(TRACK), "--keep", "bass",
+                       "--guide", "{tmp}/nope.pt"], "nope.pt: no such checkpoint file"),
+    "guide weight below 1": (["generate", "--checkpoint", "{msdm}", "--guide-weight", "0.5"],
+                             "--guide-weight: 0.5: must be >= 1"),
     "--json into a missing folder": (["generate", "--checkpoint", "{msdm}", "--json", "{tmp}/no/such/r.json"],
                                      "--json {tmp}/no/such/r.json: the folder {tmp}/no/such does not exist"),
 }

@@ -272,6 +272,35 @@ def test_generate_makes_the_same_call_as_msdm_generate(lab, checkpoint, tmp_path
     assert lab_kw["config"] == tasks.GenerationConfig.paper().replace(num_steps=5, s_churn=0.0)
 
 
+def test_generation_and_imputation_are_autoguided_by_the_companion_guide_as_on_the_command_line(
+        checkpoint, tmp_path, monkeypatch):
+    from msdm_tutorial.autoguidance import AutoguidedDenoiser
+
+    main = tmp_path / "model.pt"
+    main.write_bytes(checkpoint.read_bytes())
+    torch.manual_seed(1)
+    checkpoints.save(tmp_path / "model-guide.pt", EDMDenoiser(unet.build("tiny"), stems=STEMS, sample_rate=SR), "tiny",
+                     extra={"autoguidance": {"weight": 1.5, "sigma_max": 2.0}})
+    rec = Recorder("generate")
+    monkeypatch.setattr(tasks, "generate", rec)
+    assert cli.main(["generate", "--checkpoint", str(main), "--out", str(tmp_path / "cli"), "--seconds", "0.5",
+                     "--steps", "2", "--quiet"]) == 0
+    lab = widgets.SamplingLab(checkpoint=main, data_root=TOY, seconds=0.5, steps=2)
+    lab.task.value = "generate"
+    assert lab.sample(wait=True) is not None, text(lab)
+    for args, _ in rec.calls:
+        model = args[0]
+        assert isinstance(model, AutoguidedDenoiser) and (model.weight, model.sigma_max) == (1.5, 2.0)
+    assert "--guide" not in lab.command_line(), "msdm generate takes the companion by default"
+    for task, name in (("impute", "impute_long"), ("separate", "separate_long")):   # separation: the model alone
+        rec = Recorder(name)
+        monkeypatch.setattr(tasks, name, rec)
+        lab.task.value = task
+        lab.song.value = SONG
+        assert lab.sample(wait=True) is not None, text(lab)
+        assert isinstance(rec.calls[0][0][0], AutoguidedDenoiser) == (task == "impute")
+
+
 # ----------------------------------------------------------------------------------------------
 # bad input: a readable message, never a traceback
 # ----------------------------------------------------------------------------------------------

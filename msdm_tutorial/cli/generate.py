@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from ..models import (chunk_length, compile_model, generation_length, length_multiple, load_model, model_rate,
+from ..models import (chunk_length, compile_model, generation_length, length_multiple, model_rate,
                       model_stems, parse_stems, pick_device, seeded_generator, synchronize)
 from ..outputs import check_output_folder, stem_files, write_stem_folder
 from ..presets import config_record, settings_text, with_overrides
@@ -22,8 +22,8 @@ from ..data.datasets import LENGTH_TOLERANCE_S, stem_path
 from .. import tasks
 from ..tasks import GenerationConfig, ImputationConfig, chunk_runs
 from .common import CommandError, note, write_json
-from .task_commands import (add_task_parsers, check_result_file, crop_seconds, model_label, overlap_of, precision_of,
-                          read_input_audio, run_record, sampling_overrides)
+from .task_commands import (add_task_parsers, check_result_file, crop_seconds, guide_text, load_guided_model,
+                            model_label, overlap_of, precision_of, read_input_audio, run_record, sampling_overrides)
 
 
 def run_generate(args) -> int:
@@ -32,7 +32,7 @@ def run_generate(args) -> int:
     check_result_file(args.json)
     cfg = with_overrides(GenerationConfig.paper(), **sampling_overrides(args), guidance=args.guidance)
     device = pick_device(args.device)
-    model = load_model(args.checkpoint, device, parse_stems(args.stems))
+    model, guide = load_guided_model(args, device)
     stems, sr, m = model_stems(model), model_rate(model), length_multiple(model)
     chunk = chunk_length(model, args.chunk_seconds)
     overlap = overlap_of(args, chunk)
@@ -56,8 +56,8 @@ def run_generate(args) -> int:
     written = write_stem_folder(out, files, sr)
     how = f"outpainted in {runs} chunks of {chunk} samples; " if n > chunk else ""
     print(f"wrote {len(written)} files to {out} ({args.batch} × {n / sr:.2f} s at {sr} Hz; {how}"
-          f"{settings_text(cfg)}; {precision}; {elapsed:.1f} s)")
-    write_json(args.json, {"command": "generate", **model_label(args), "out": str(out),
+          f"{settings_text(cfg)}{guide_text(guide)}; {precision}; {elapsed:.1f} s)")
+    write_json(args.json, {"command": "generate", **model_label(args), "autoguidance": guide, "out": str(out),
                            "files": [str(p) for p in written], "stems": list(stems), "sample_rate": sr,
                            "samples": n, "seconds": n / sr, "batch": args.batch, "seed": args.seed,
                            "chunk_length": chunk, "chunks": runs, "overlap": overlap, "precision": precision,
@@ -105,7 +105,7 @@ def run_impute(args) -> int:
     cfg = with_overrides(ImputationConfig.recommended(), **sampling_overrides(args), guidance=args.guidance)
     keep = parse_stems(args.keep, "--keep")
     device = pick_device(args.device)
-    model = load_model(args.checkpoint, device, parse_stems(args.stems))
+    model, guide = load_guided_model(args, device)
     stems, sr = model_stems(model), model_rate(model)
     check_kept_stems(keep, stems, args)
     chunk = chunk_length(model, args.chunk_seconds)
@@ -125,8 +125,9 @@ def run_impute(args) -> int:
     written = write_stem_folder(out, stem_files(stems, x.float()[0].cpu()), sr)
     generated = [s for s in stems if s not in keep]
     print(f"wrote {len(written)} files to {out} (kept {', '.join(keep)}; generated {', '.join(generated)}; "
-          f"{n / sr:.2f} s at {sr} Hz; {settings_text(cfg)}; {args.chunking} chunks; {precision}; {elapsed:.1f} s)")
-    write_json(args.json, {"command": "impute", **model_label(args), "track": str(args.track), "keep": list(keep),
+          f"{n / sr:.2f} s at {sr} Hz; {settings_text(cfg)}{guide_text(guide)}; {args.chunking} chunks; {precision}; "
+          f"{elapsed:.1f} s)")
+    write_json(args.json, {"command": "impute", **model_label(args), "autoguidance": guide, "track": str(args.track), "keep": list(keep),
                            "generated": generated, "out": str(out), "files": [str(p) for p in written],
                            "stems": list(stems), "sample_rate": sr, "samples": n, "seconds": n / sr,
                            **run_record(args, device, cfg, chunk, precision), "elapsed_s": elapsed})

@@ -13,6 +13,8 @@ per-stem WAV files plus ``mix.wav`` (:mod:`msdm_tutorial.outputs`, all or nothin
 * Long inputs are *seamless* by default (``--chunking seamless``): neighbouring chunks overlap by
   ``--overlap`` (a quarter chunk) and a chunk holds its overlap with finished chunks as known
   (:func:`msdm_tutorial.tasks.chunk_passes`); ``--chunking independent`` is the paper's.
+* ``msdm generate`` and ``msdm impute`` are *autoguided* by the checkpoint's companion ``NAME-guide.pt``
+  when it has one (``--guide``, ``--guide-weight``; :func:`msdm_tutorial.models.with_guide`).
 * ``--precision bf16|fp32`` (default bf16 where it is native), ``--compile`` (``torch.compile``).
 * ``--seed`` makes a run reproducible (same seed, device, batch and settings → the same files).
 """
@@ -23,6 +25,7 @@ import argparse
 from pathlib import Path
 
 from .. import models
+from ..task_inputs import parse_stems
 from ..chunking import DEFAULT_OVERLAP, SEAMLESS
 from ..precision import resolve_precision
 from ..presets import config_record
@@ -111,6 +114,25 @@ def load_separation_model(args, device, stems=None):
         raise CommandError(f"{what}: a model of the single stem {models.model_stems(model)[0]!r} has nothing to "
                            f"separate (combine one single-stem checkpoint per stem with --isdm)")
     return model
+
+
+def load_guided_model(args, device):
+    """``--checkpoint``'s model (``--stems`` checked), autoguided as ``--guide`` / ``--guide-weight`` say, and
+    how results record the guidance: ``{"guide": path, "weight": w, "sigma_max": S}``, or None for the model alone."""
+    model = models.load_model(args.checkpoint, device, parse_stems(args.stems))
+    guided = models.with_guide(model, args.checkpoint, args.guide, args.guide_weight, args.guide_sigma_max, device)
+    if guided is model:
+        return model, None
+    return guided, {"guide": str(models.guide_path(args.checkpoint, args.guide)), "weight": guided.weight,
+                    "sigma_max": guided.sigma_max}
+
+
+def guide_text(record: dict | None) -> str:
+    """``; autoguided by PATH at w W (σ ≤ S)`` for the summary line, or nothing."""
+    if not record:
+        return ""
+    where = f" for σ ≤ {record['sigma_max']:g}" if record["sigma_max"] is not None else ""
+    return f"; autoguided by {Path(record['guide']).name} at w {record['weight']:g}{where}"
 
 
 def run_record(args, device, cfg, chunk: int, precision: str) -> dict:
