@@ -16,7 +16,7 @@ Rows, per stem:
 * **generated**: ``msdm generate --batch 16`` at its default settings (the paper's sampler, autoguided by
   the checkpoint's companion ``NAME-guide.pt`` when it has one; ``--guide none``: the model alone);
 * **imputed**: ``msdm impute --keep bass,drums`` on each of the held-out songs, default settings (the
-  course's recommended imputation, autoguided likewise);
+  course's recommended imputation, not autoguided; ``--guide auto`` guides both commands);
   key fit (in-scale share of chroma energy for the song's key) is reported for these.
 Tonality is the spectral flatness of the loud frames (0.56 = −2.5 dB for white noise), compared in dB.
 """
@@ -46,6 +46,7 @@ from msdm_tutorial.data.audio import read_audio, save_audio  # noqa: E402
 from msdm_tutorial.data.toy import synthesize_song  # noqa: E402
 from msdm_tutorial.data.toyset import song_seed  # noqa: E402
 from msdm_tutorial.autoguidance import AutoguidedDenoiser  # noqa: E402
+from msdm_tutorial.options import DEFAULT_GUIDE  # noqa: E402
 from msdm_tutorial.models import chunk_length, guide_path, model_rate, recorded_guidance, with_guide  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -113,15 +114,20 @@ def run_quiet(argv) -> None:
         assert cli.main(argv) == 0, argv
 
 
-def generated_clips(checkpoint: Path, work: Path, seconds: float, seed: int = 0, guide: str = "auto") -> dict[str, torch.Tensor]:
+def guide_args(guide: str | None) -> list[str]:
+    """``--guide G`` when one is asked for; none leaves each command at its own default."""
+    return [] if guide is None else ["--guide", guide]
+
+
+def generated_clips(checkpoint: Path, work: Path, seconds: float, seed: int = 0, guide: str | None = None) -> dict[str, torch.Tensor]:
     out = work / "generated"
-    run_quiet(["generate", "--checkpoint", str(checkpoint), "--guide", guide, "--out", str(out), "--batch", str(N),
+    run_quiet(["generate", "--checkpoint", str(checkpoint), *guide_args(guide), "--out", str(out), "--batch", str(N),
                "--seconds", f"{seconds}", "--seed", str(seed), "--quiet"])
     return {s: torch.stack([read_audio(out / f"sample_{b:03d}" / f"{s}.wav", SR).audio[0] for b in range(N)])
             for s in STEMS}
 
 
-def imputed_clips(checkpoint: Path, work: Path, songs, seconds: float, guide: str = "auto") -> dict[str, torch.Tensor]:
+def imputed_clips(checkpoint: Path, work: Path, songs, seconds: float, guide: str | None = None) -> dict[str, torch.Tensor]:
     got = {s: [] for s in ("guitar", "piano")}
     for i, song in enumerate(songs):
         track = work / "tracks" / f"Track{i:05d}"
@@ -130,21 +136,21 @@ def imputed_clips(checkpoint: Path, work: Path, songs, seconds: float, guide: st
         for k, s in enumerate(STEMS):
             save_audio(track / f"{s}.wav", full[k][None], SR)
         out = work / "imputed" / track.name
-        run_quiet(["impute", "--checkpoint", str(checkpoint), "--guide", guide, "--track", str(track), "--keep", "bass,drums",
+        run_quiet(["impute", "--checkpoint", str(checkpoint), *guide_args(guide), "--track", str(track), "--keep", "bass,drums",
                    "--out", str(out), "--seconds", f"{seconds}", "--seed", str(i), "--quiet"])
         for s in got:
             got[s].append(read_audio(out / f"{s}.wav", SR).audio[0])
     return {s: torch.stack(v) for s, v in got.items()}
 
 
-def guide_note(args) -> str:
-    """How the generated and imputed sets were guided, for the report."""
-    path = guide_path(args.checkpoint, args.guide)
+def guide_note(checkpoint, guide: str) -> str:
+    """How a command with ``--guide guide`` was guided, for the report."""
+    path = guide_path(checkpoint, guide)
     if path is None:
-        return ", the model alone (no autoguidance)"
+        return " (the model alone, no autoguidance)"
     g = recorded_guidance(path)
     where = f" where σ ≤ {g['sigma_max']:g}" if g.get("sigma_max") else ""
-    return f", autoguided by `{path.name}` (w {g.get('weight', 1.0):g}{where}, as the file records)"
+    return f" autoguided by `{path.name}` (w {g.get('weight', 1.0):g}{where}, as the file records)"
 
 
 def key_fit(x: torch.Tensor, meta: dict) -> float:
@@ -160,8 +166,9 @@ def main(argv=None) -> int:
     parser.add_argument("--seed-base", type=int, default=9001, help="seed base of the unseen real songs")
     parser.add_argument("--generation-seed", type=int, default=0, help="msdm generate --seed of the generated set")
     parser.add_argument("--song-seconds", type=float, default=6.0)
-    parser.add_argument("--guide", default="auto", metavar="C|auto|none",
-                        help="msdm generate / impute --guide (default auto: as their defaults)")
+    parser.add_argument("--guide", metavar="C|auto|none",
+                        help="msdm generate and msdm impute --guide (default: each command's own, "
+                             f"{', '.join(f'{k} {v}' for k, v in DEFAULT_GUIDE.items())})")
     parser.add_argument("--write", action="store_true", help="write the section of docs/benchmarks.md")
     args = parser.parse_args(argv)
     global SR
@@ -218,12 +225,13 @@ def main(argv=None) -> int:
              f"Measured by `.venv/bin/python benchmarks/generation_quality.py"
              f"{'' if args.checkpoint == CHECKPOINT else ' --checkpoint ' + str(args.checkpoint)}"
              f"{'' if args.generation_seed == 0 else f' --generation-seed {args.generation_seed}'}"
-             f"{'' if args.guide == 'auto' else f' --guide {args.guide}'} --write` on "
+             f"{'' if args.guide is None else f' --guide {args.guide}'} --write` on "
              f"{date.today()}: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}; "
              f"model sampling took {model_s:.0f} s. Unseen toy songs (seed base {args.seed_base}), one "
              f"{seconds:.2f}-s clip each; sets of {N} clips, reference {N_REF}, real baseline = mean of "
-             f"{N_BASELINES} disjoint real sets (`msdm_tutorial.quality`). Generated and imputed: `msdm generate` "
-             f"and `msdm impute` at their defaults{guide_note(args)}.", "",
+             f"{N_BASELINES} disjoint real sets (`msdm_tutorial.quality`). Generated: `msdm generate`"
+             f"{guide_note(args.checkpoint, args.guide or DEFAULT_GUIDE['generate'])}; imputed: `msdm impute`"
+             f"{guide_note(args.checkpoint, args.guide or DEFAULT_GUIDE['impute'])}.", "",
              "**Fréchet distance ratio** on log-mel frames (1 = as close to the reference as real songs are):", "",
              markdown_table(["set", *STEMS], ([name, *(cell(per.get(s, {}).get("ratio"), "{:.1f}") for s in STEMS)]
                                               for name, per in rows.items()))]

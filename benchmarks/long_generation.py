@@ -34,7 +34,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import markdown_table, print_section  # noqa: E402
-from generation_quality import run_quiet  # noqa: E402
+from generation_quality import guide_note, run_quiet  # noqa: E402
 
 from msdm_tutorial import STEMS, checkpoints  # noqa: E402
 from msdm_tutorial.data import analysis as A  # noqa: E402
@@ -56,10 +56,10 @@ def measure(stems: torch.Tensor, sr: int, chunk: int) -> dict:
 
 
 def generated(checkpoint: Path, seconds: float, seed: int, steps: int | None, overlap: float | None, sr: int,
-              work: Path, guidance: float | None = None) -> torch.Tensor:
+              work: Path, guidance: float | None = None, guide: str = "auto") -> torch.Tensor:
     out = work / f"seed{seed}"
     argv = ["generate", "--checkpoint", str(checkpoint), "--out", str(out), "--seconds", f"{seconds:g}",
-            "--seed", str(seed), "--quiet"] + (["--steps", str(steps)] if steps else []) \
+            "--seed", str(seed), "--guide", guide, "--quiet"] + (["--steps", str(steps)] if steps else []) \
         + (["--overlap", f"{overlap:g}"] if overlap is not None else []) \
         + (["--guidance", f"{guidance:g}"] if guidance is not None else [])
     run_quiet(argv)
@@ -75,6 +75,8 @@ def main(argv=None) -> int:
     parser.add_argument("--overlap", type=float, help="chunk overlap, a fraction of a chunk (default: msdm generate's 0.25)")
     parser.add_argument("--guidance", type=float,
                         help="reconstruction guidance on each chunk's held overlap (default: msdm generate's 0)")
+    parser.add_argument("--guide", default="auto", metavar="C|auto|none",
+                        help="msdm generate --guide (default auto, its default: the checkpoint's companion guide)")
     parser.add_argument("--write", action="store_true", help="write the section of docs/benchmarks.md")
     args = parser.parse_args(argv)
     torch.manual_seed(0)
@@ -84,7 +86,8 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         for seed in range(args.songs):
-            audio = generated(args.checkpoint, args.seconds, seed, args.steps, args.overlap, sr, Path(tmp), args.guidance)
+            audio = generated(args.checkpoint, args.seconds, seed, args.steps, args.overlap, sr, Path(tmp), args.guidance,
+                              args.guide)
             rows.append((f"generated, seed {seed}", measure(audio, sr, chunk)))
             print(f"  seed {seed}: {rows[-1][1]['steady']:.0%} on one tempo, in-key share {rows[-1][1]['key']:.2f}",
                   flush=True)
@@ -108,9 +111,10 @@ def main(argv=None) -> int:
         f"{'' if args.seconds == 20 else f' --seconds {args.seconds:g}'}{'' if args.songs == 3 else f' --songs {args.songs}'}"
         f"{'' if args.overlap is None else f' --overlap {args.overlap:g}'}"
         f"{'' if args.guidance is None else f' --guidance {args.guidance:g}'}"
+        f"{'' if args.guide == 'auto' else f' --guide {args.guide}'}"
         f" --write` on {platform.machine()}, {os.cpu_count()} "
         f"cores, torch {torch.__version__}: `msdm generate --seconds {args.seconds:g} --seed S` ({steps}) with "
-        f"`{args.checkpoint.name}`, outpainted in chunks of {chunk} samples; generation took {gen_s:.0f} s. Per "
+        f"`{args.checkpoint.name}`{guide_note(args.checkpoint, args.guide)}, outpainted in chunks of {chunk} samples; generation took {gen_s:.0f} s. Per "
         f"{chunk / sr:.2f}-s segment: the onset tempo of the mix and the in-key share of the pitched stems "
         "(`data.analysis.tempo_and_key_per_chunk`). A song keeps one tempo and key when ≥ 60 % of its segments "
         "are within ±4 % of its median tempo and its mean in-key share is ≥ 0.8 (notebook 08, section 7).", "",

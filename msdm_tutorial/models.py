@@ -3,7 +3,8 @@
 * :func:`load_model` — one MSDM checkpoint (ours or the paper's ``.ckpt``) with its stems checked;
   :func:`load_isdm` — K single-stem checkpoints as one ISDM model (``bass=b.pt,drums=d.pt,…``).
 * :func:`with_guide` — the model guided by a weaker version of itself (autoguidance), by default the
-  ``NAME-guide.pt`` shipped beside ``NAME.pt`` (:func:`companion_guide`) at the weight that file records.
+  ``NAME-guide.pt`` shipped beside ``NAME.pt`` (:func:`companion_guide`) at the setting that file records;
+  :func:`denoisers_of` — the single denoisers inside an ISDM or autoguided model.
 * :func:`model_stems`, :func:`model_rate` — its stems (in order) and its sample rate.
 * :func:`length_multiple` — the U-Net's valid-length multiple: its total downsampling 2^levels
   (the lcm over ISDM's models); :func:`chunk_length` — samples per chunk, ``CHUNK_MULTIPLE`` × that
@@ -236,9 +237,18 @@ def synchronize(device) -> None:
         torch.cuda.synchronize(device)
 
 
+def denoisers_of(model) -> list:
+    """The single denoisers a model runs: ISDM's K models, an autoguided model's main and guide, else itself."""
+    if isinstance(model, ISDMDenoiser):
+        return [d for m in model._list() for d in denoisers_of(m)]
+    if isinstance(model, AutoguidedDenoiser):
+        return denoisers_of(model.main) + denoisers_of(model.guide)
+    return [model]
+
+
 def compile_model(model):
     """``--compile``: wrap the network(s) of ``model`` in ``torch.compile`` (each new shape compiles once)."""
-    for d in (model._list() if isinstance(model, ISDMDenoiser) else [model]):
+    for d in denoisers_of(model):
         if isinstance(getattr(d, "net", None), torch.nn.Module):
             d.net = torch.compile(d.net)
     return model
@@ -247,4 +257,4 @@ def compile_model(model):
 __all__ = ["CHUNK_MULTIPLE", "pick_device", "parse_stems", "load_checkpoint_file", "load_model", "parse_isdm",
            "load_isdm", "AutoguidedDenoiser", "GUIDE_SUFFIX", "companion_guide", "guide_path", "recorded_guidance",
            "with_guide", "model_stems", "model_rate", "length_multiple", "chunk_length", "generation_length",
-           "read_model_input", "seeded_generator", "synchronize", "compile_model"]
+           "read_model_input", "seeded_generator", "synchronize", "compile_model", "denoisers_of"]

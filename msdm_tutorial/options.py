@@ -133,13 +133,21 @@ def guidance_option(used: str, default_text: str) -> Option:
                   range=GUIDANCE, metavar="W", group=SAMPLING)
 
 
-def autoguidance_options() -> list[Option]:
-    """``--guide C|auto|none`` and ``--guide-weight W``: autoguidance (``models.with_guide``)."""
+#: ``--guide``'s default per command: generation is autoguided by the checkpoint's companion guide; imputation
+#: is not, since on top of its reconstruction guidance it made the imputed piano too loud and farther from real
+#: pianos (docs/training_recipe.md, section 4, "Autoguidance").
+DEFAULT_GUIDE = {"generate": "auto", "impute": "none"}
+
+
+def autoguidance_options(task: str) -> list[Option]:
+    """``--guide C|auto|none``, ``--guide-weight W`` and ``--guide-sigma-max S``: autoguidance (``models.with_guide``)."""
+    default = DEFAULT_GUIDE[task]
+    defaults = {"auto": "auto (default): the checkpoint's companion NAME-guide.pt when it exists (msdm-tiny.pt ships "
+                        "one); none: the model alone, as the paper",
+                "none": "none (default): the model alone; auto: the checkpoint's companion NAME-guide.pt when it exists"}
     return [Option("--guide", "autoguidance: a weaker version of the model (trained shorter) that guides it, "
-                              "D = D_guide + w·(D − D_guide); a guided step costs one more network call. auto (default): "
-                              "the checkpoint's companion NAME-guide.pt when it exists (msdm-tiny.pt ships one); "
-                              "none: the model alone, as the paper", default="auto", metavar="C|auto|none",
-                   group=SAMPLING),
+                              "D = D_guide + w·(D − D_guide); a guided step costs one more network call. "
+                              + defaults[default], default=default, metavar="C|auto|none", group=SAMPLING),
             Option("--guide-weight", "autoguidance weight w (default: the one the guide file records; 1: no guidance)",
                    range=AUTOGUIDANCE, metavar="W", group=SAMPLING),
             Option("--guide-sigma-max", "guide only where σ ≤ S (default: what the guide file records, else every σ)",
@@ -248,7 +256,7 @@ COMMAND_OPTIONS: dict[str, list[Option]] = {
                range=SECONDS),
         *chunk_options(chunking=False), *sampling_options("generate", "150 Euler steps"),
         guidance_option("the overlap each outpainted chunk holds (songs longer than one chunk)", "0"),
-        *autoguidance_options(),
+        *autoguidance_options("generate"),
         *PRECISION_OPTIONS,
         *run_options()],
     "impute": [
@@ -260,7 +268,7 @@ COMMAND_OPTIONS: dict[str, list[Option]] = {
         *chunk_options(), *sampling_options("impute", "256 Euler steps"),
         guidance_option("the kept stems and the samples earlier chunks finished",
                         f"{ImputationConfig.recommended().guidance:g}, the course's recommended setting"),
-        *autoguidance_options(),
+        *autoguidance_options("impute"),
         *PRECISION_OPTIONS, *run_options()],
     "separate": [
         Option("mixture", "the mixture (WAV or FLAC; stereo is downmixed)", metavar="MIX.wav"),

@@ -30,6 +30,7 @@ from typing import Sequence
 import torch
 
 from . import models, plotting, presets
+from .options import DEFAULT_GUIDE
 from .lab_session import (GAUSSIAN_MIN_STEPS, INPUT_ERRORS, MAX_FRAMES, METHODS, RECOMMENDED, LabError, LabRequest,
                           LabResult, RunCancelled, chunk_batch, clip_samples, command_line, command_path,
                           default_checkpoint, default_data_root, execute, find_isdm, first_line, prepare,
@@ -67,8 +68,8 @@ class SamplingLab:
 
     ``model``: a denoiser (``checkpoints.load``); default: load ``checkpoint`` (default the shipped
     tiny model). ``isdm``: ``{stem: checkpoint}`` for the ISDM methods (default: ``isdm-tiny-{stem}.pt``
-    next to the checkpoint, when all exist). Generation and imputation are autoguided by the checkpoint's
-    companion ``NAME-guide.pt`` when it has one, as ``msdm generate`` / ``impute`` are. ``data_root``: the toy songs (``…/toy``, its ``test`` split).
+    next to the checkpoint, when all exist). Generation is autoguided by the checkpoint's companion
+    ``NAME-guide.pt`` when it has one, as ``msdm generate`` is. ``data_root``: the toy songs (``…/toy``, its ``test`` split).
     ``steps`` / ``seconds``: the starting values of those controls (default: the paper preset's steps
     of ``task``, for separation the recommended setting's 24; 3 s). The controls stay the source of
     truth: ``request()`` reads them.
@@ -108,7 +109,7 @@ class SamplingLab:
                 raise LabError(first_line(err)) from None
         self.model = model.to(self.device).eval() if hasattr(model, "to") else model
         self.checkpoint = str(checkpoint) if checkpoint is not None else "CHECKPOINT"
-        # generation and imputation are autoguided by the checkpoint's companion guide, as msdm generate / impute
+        # generation is autoguided by the checkpoint's companion guide, as msdm generate is (DEFAULT_GUIDE)
         try:
             self.guided_model = (models.with_guide(self.model, checkpoint, device=self.device).eval()
                                  if checkpoint is not None else self.model)
@@ -393,8 +394,8 @@ class SamplingLab:
         self.last_error = None
         try:
             req = self.request()
-            plan = prepare(req, self.model if req.task == "separate" else self.guided_model, self.data_root,
-                           self.isdm_model)
+            plan = prepare(req, self.guided_model if DEFAULT_GUIDE.get(req.task) == "auto" else self.model,
+                           self.data_root, self.isdm_model)
         except INPUT_ERRORS as err:
             self._fail(err)
             return None

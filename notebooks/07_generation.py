@@ -23,7 +23,7 @@
 #
 # *Prerequisites:* [03 · Samplers](03_samplers.ipynb), [05 · Data](05_data.ipynb),
 # [06 · Training](06_training.ipynb). 
-# *Run time:* 29 s in default mode on an idle 2-core CPU (`benchmarks/notebook_times.py`). Not yet measured on a GPU.
+# *Run time:* 42 s in default mode on an idle 2-core CPU (`benchmarks/notebook_times.py`). Not yet measured on a GPU.
 
 # %%
 # Set-up: works locally and on Colab. On Colab it clones the course and installs it,
@@ -409,8 +409,9 @@ plotting.players({labels[key]: x.sum(0) for key, x in variants.items()}, SR, col
 # one. `msdm_tutorial.autoguidance.AutoguidedDenoiser` is that one line, and since it is a denoiser,
 # every task takes it unchanged. The shipped model has a companion, `msdm-tiny-guide.pt`, which records
 # the weight chosen for it and guides only below a σ (above it, the guided bass came out too loud);
-# `models.with_guide` loads both, and `msdm generate` and `msdm impute` use it by default
-# (`--guide none`: the model alone, as in the paper). A guided step costs one more network call below
+# `models.with_guide` loads both, and `msdm generate` uses it by default (`--guide none`: the model alone,
+# as in the paper; `msdm impute` only with `--guide auto`, since on top of its reconstruction guidance it
+# made the imputed piano too loud). A guided step costs one more network call below
 # that σ.
 #
 # The cell below generates the same seeds as section 2 with the guided model, then asks section 3's

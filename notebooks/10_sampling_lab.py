@@ -41,9 +41,9 @@
 # guidance, the gradient of the model's error on the kept stems (notebook 08). **Separation** adds the likelihood of the mixture
 # $y = \sum_k x_k$, either as a hard constraint (*Dirac*: $x_k = y - \sum_{j\neq k} x_j$) or as a
 # Gaussian of width $\gamma = 0.75\,\sigma$. *ISDM* swaps the joint denoiser for $K$ independent
-# single-stem ones. Generation and imputation are also *autoguided*, as `msdm generate` and `msdm impute` are
-# by default: the model's estimate is extrapolated from that of a weaker version of itself, the same run at half
-# its training (`msdm-tiny-guide.pt`; notebook 07, section 5). The code is in `msdm_tutorial.tasks`
+# single-stem ones. Generation is also *autoguided*, as `msdm generate` is by default: the model's estimate is
+# extrapolated from that of a weaker version of itself, the same run at half its training (`msdm-tiny-guide.pt`;
+# notebook 07, section 5). The code is in `msdm_tutorial.tasks`
 # (`generate`, `impute`, `separate_long`) and `msdm_tutorial.autoguidance`.
 #
 # The knobs of the loop (`msdm_tutorial.samplers`):

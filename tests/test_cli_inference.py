@@ -118,7 +118,7 @@ def guided(tmp_path_factory):
             "bass": _save_model(root / "bass.pt", ("bass",))}
 
 
-def test_generate_and_impute_are_autoguided_by_the_companion_guide(tmp_path, guided):
+def test_generate_is_autoguided_by_the_companion_guide_and_impute_on_request(tmp_path, guided):
     def run(command, out, *extra):
         args = [command, "--checkpoint", guided["msdm"], "--out", str(tmp_path / out), "--seconds", "0.2",
                 "--json", str(tmp_path / f"{out}.json"), *extra]
@@ -127,12 +127,14 @@ def test_generate_and_impute_are_autoguided_by_the_companion_guide(tmp_path, gui
         return json.loads((tmp_path / f"{out}.json").read_text())["autoguidance"], _read(tmp_path / out / "piano.wav")
 
     for command in ("generate", "impute"):
-        record, auto = run(command, f"{command}-auto")
+        record, auto = run(command, f"{command}-auto", "--guide", "auto")
         assert record == {"guide": guided["guide"], "weight": 2.0, "sigma_max": 1.5}, "the companion at its recorded setting"
         none_record, plain = run(command, f"{command}-none", "--guide", "none")
         assert none_record is None and not np.array_equal(auto, plain), "guidance changes the result"
-        one_record, one = run(command, f"{command}-w1", "--guide-weight", "1")
+        one_record, one = run(command, f"{command}-w1", "--guide", "auto", "--guide-weight", "1")
         assert one_record["weight"] == 1.0 and np.array_equal(one, plain), "w = 1 is the model alone"
+        default_record, _ = run(command, f"{command}-default")
+        assert default_record == (record if command == "generate" else None), "generate guides by default, impute not"
     record, _ = run("generate", "explicit", "--guide", guided["guide"], "--guide-weight", "3", "--guide-sigma-max", "20")
     assert record == {"guide": guided["guide"], "weight": 3.0, "sigma_max": 20.0}
     # a checkpoint without a companion is not guided
@@ -418,7 +420,7 @@ def test_compile_wraps_the_networks_without_running_them():
     """--compile hands each network to torch.compile (compiling happens on the first call, not tested here:
     it takes minutes on a CPU)."""
     from msdm_tutorial.models import compile_model
-    from msdm_tutorial.tasks import ISDMDenoiser
+    from msdm_tutorial.tasks import AutoguidedDenoiser, ISDMDenoiser
 
     def tiny(stems):
         cfg = unet.PRESETS["tiny"].replace(in_channels=len(stems))
@@ -426,5 +428,6 @@ def test_compile_wraps_the_networks_without_running_them():
 
     msdm = compile_model(tiny(STEMS))
     isdm = compile_model(ISDMDenoiser({"bass": tiny(("bass",)), "drums": tiny(("drums",))}))
-    for d in (msdm, *isdm.denoisers):
+    guided = compile_model(AutoguidedDenoiser(tiny(STEMS), tiny(STEMS), 1.5))
+    for d in (msdm, *isdm.denoisers, guided.main, guided.guide):
         assert type(d.net).__name__ == "OptimizedModule"

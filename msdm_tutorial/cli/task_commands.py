@@ -13,8 +13,9 @@ per-stem WAV files plus ``mix.wav`` (:mod:`msdm_tutorial.outputs`, all or nothin
 * Long inputs are *seamless* by default (``--chunking seamless``): neighbouring chunks overlap by
   ``--overlap`` (a quarter chunk) and a chunk holds its overlap with finished chunks as known
   (:func:`msdm_tutorial.tasks.chunk_passes`); ``--chunking independent`` is the paper's.
-* ``msdm generate`` and ``msdm impute`` are *autoguided* by the checkpoint's companion ``NAME-guide.pt``
-  when it has one (``--guide``, ``--guide-weight``; :func:`msdm_tutorial.models.with_guide`).
+* ``msdm generate`` is *autoguided* by the checkpoint's companion ``NAME-guide.pt`` when it has one, and
+  ``msdm impute`` with ``--guide auto`` (``--guide``, ``--guide-weight``, ``--guide-sigma-max``;
+  :func:`msdm_tutorial.models.with_guide`, ``options.DEFAULT_GUIDE``).
 * ``--precision bf16|fp32`` (default bf16 where it is native), ``--compile`` (``torch.compile``).
 * ``--seed`` makes a run reproducible (same seed, device, batch and settings → the same files).
 """
