@@ -45,7 +45,7 @@ from msdm_tutorial.data import analysis as A  # noqa: E402
 from msdm_tutorial.data.audio import read_audio, save_audio  # noqa: E402
 from msdm_tutorial.data.toy import synthesize_song  # noqa: E402
 from msdm_tutorial.data.toyset import song_seed  # noqa: E402
-from msdm_tutorial.autoguidance import AutoguidedDenoiser  # noqa: E402
+from msdm_tutorial.autoguidance import AutoguidedDenoiser, describe  # noqa: E402
 from msdm_tutorial.options import DEFAULT_GUIDE  # noqa: E402
 from msdm_tutorial.models import chunk_length, guide_path, model_rate, recorded_guidance, with_guide  # noqa: E402
 
@@ -99,10 +99,8 @@ def load_guided(args):
 
 
 def guide_label(model) -> str:
-    """`` (autoguided: w W, σ ≤ S)`` for a guided model, else nothing."""
-    if not isinstance(model, AutoguidedDenoiser):
-        return ""
-    return f" (autoguided: w {model.weight:g}" + (f", σ ≤ {model.sigma_max:g})" if model.sigma_max else ")")
+    """`` (autoguided at w W where σ ≤ S)`` for a guided model, else nothing."""
+    return f" ({describe(model.weight, model.sigma_max)})" if isinstance(model, AutoguidedDenoiser) else ""
 
 
 def clips(songs, stem: str) -> torch.Tensor:
@@ -149,8 +147,7 @@ def guide_note(checkpoint, guide: str) -> str:
     if path is None:
         return " (the model alone, no autoguidance)"
     g = recorded_guidance(path)
-    where = f" where σ ≤ {g['sigma_max']:g}" if g.get("sigma_max") else ""
-    return f" autoguided by `{path.name}` (w {g.get('weight', 1.0):g}{where}, as the file records)"
+    return f" {describe(g.get('weight', 1.0), g.get('sigma_max'), f'`{path.name}`')} (as the file records)"
 
 
 def key_fit(x: torch.Tensor, meta: dict) -> float:

@@ -32,6 +32,13 @@ from .denoiser import as_batch_sigma
 Denoiser = Callable[[Tensor, float], Tensor]
 
 
+def describe(weight: float, sigma_max: float | None = None, guide_name: str | None = None) -> str:
+    """``autoguided by NAME at w W where σ ≤ S``: one wording for every report of a guided run."""
+    by = f" by {guide_name}" if guide_name else ""
+    where = f" where σ ≤ {sigma_max:g}" if sigma_max is not None else ""
+    return f"autoguided{by} at w {weight:g}{where}"
+
+
 class AutoguidedDenoiser(nn.Module):
     """``D_w = D_0 + w·(D_1 − D_0)`` for the main denoiser D_1 (``main``) and its weaker version D_0 (``guide``).
 

@@ -26,6 +26,7 @@ import argparse
 from pathlib import Path
 
 from .. import models
+from ..autoguidance import describe
 from ..task_inputs import parse_stems
 from ..chunking import DEFAULT_OVERLAP, SEAMLESS
 from ..precision import resolve_precision
@@ -129,11 +130,8 @@ def load_guided_model(args, device):
 
 
 def guide_text(record: dict | None) -> str:
-    """``; autoguided by PATH at w W (σ ≤ S)`` for the summary line, or nothing."""
-    if not record:
-        return ""
-    where = f" for σ ≤ {record['sigma_max']:g}" if record["sigma_max"] is not None else ""
-    return f"; autoguided by {Path(record['guide']).name} at w {record['weight']:g}{where}"
+    """``; autoguided by NAME at w W where σ ≤ S`` for the summary line, or nothing."""
+    return f"; {describe(record['weight'], record['sigma_max'], Path(record['guide']).name)}" if record else ""
 
 
 def run_record(args, device, cfg, chunk: int, precision: str) -> dict:
