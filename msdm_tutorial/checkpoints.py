@@ -172,6 +172,8 @@ def denoiser_from_payload(payload: dict, ema: bool = True) -> EDMDenoiser:
     net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()}, assign=True)
     denoiser = EDMDenoiser(net, sigma_data=payload["sigma_data"], clamp=payload["clamp"],
                            stems=payload["stems"], sample_rate=payload["sample_rate"])
+    # an autoguidance guide's recorded setting (msdm_tutorial.models.with_guide), so it is read with the weights
+    denoiser.autoguidance = dict((payload.get("extra") or {}).get("autoguidance") or {})
     return denoiser.eval()
 
 

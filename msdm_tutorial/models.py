@@ -27,7 +27,7 @@ from torch import Tensor
 
 from . import SAMPLE_RATE, STEMS
 from .autoguidance import AutoguidedDenoiser
-from .checkpoints import load, read
+from .checkpoints import load
 from .chunking import PAPER_CHUNK_LENGTH
 from .data.audio import read_audio
 from .isdm import ISDMDenoiser
@@ -139,9 +139,12 @@ def companion_guide(checkpoint) -> Path | None:
     return guide if guide.is_file() else None
 
 
-def recorded_guidance(path) -> dict:
-    """The autoguidance setting a guide checkpoint records: ``{"weight": w, "sigma_max": S}`` (either may be absent)."""
-    return dict((read(path).get("extra") or {}).get("autoguidance") or {})
+def recorded_guidance(guide) -> dict:
+    """The autoguidance setting a guide checkpoint records, ``{"weight": w, "sigma_max": S}`` (either may be
+    absent): from its loaded denoiser, or from its path (which reads the file)."""
+    if isinstance(guide, (str, Path)):
+        guide = load(guide)
+    return dict(getattr(guide, "autoguidance", None) or {})
 
 
 def guide_path(checkpoint, guide: str | None = "auto") -> Path | None:
@@ -165,7 +168,7 @@ def with_guide(model, checkpoint, guide: str | None = "auto", weight: float | No
     if path is None:
         return model
     guide_model = load_model(path, device, model_stems(model))
-    recorded = recorded_guidance(path)
+    recorded = recorded_guidance(guide_model)
     weight = recorded.get("weight", 1.0) if weight is None else weight
     sigma_max = recorded.get("sigma_max") if sigma_max is None else sigma_max
     if model_rate(guide_model) != model_rate(model):
