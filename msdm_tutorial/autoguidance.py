@@ -15,9 +15,10 @@ carries what the two models disagree on, and generation gets worse (docs/trainin
 "Autoguidance").
 
 ``sigma_max`` applies the guidance only where σ ≤ sigma_max and uses D_1 alone above (guidance in a
-limited interval, Kynkäänniemi et al. 2024), which also skips D_0's cost there. For the shipped tiny
-model, guiding above σ ≈ 1.5 made the generated bass too loud while the drums and piano, which the
-guidance is for, are decided below it (docs/training_recipe.md, section 4, "Autoguidance").
+limited interval, Kynkäänniemi et al. 2024), which also skips D_0's cost there. The shipped tiny model
+is guided where σ ≤ 3: for the model before its fine-tune, guiding above σ ≈ 1.5 made the generated bass
+too loud; the fine-tuned one generates the bass too quietly and gains from σ ≤ 3 (docs/training_recipe.md,
+section 4, "Autoguidance" and "The fine-tune that ships").
 """
 
 from __future__ import annotations

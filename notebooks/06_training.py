@@ -328,7 +328,9 @@ assert summary["step"] == cfg.steps + more and hist["step"][-1] == cfg.steps + m
 # finest levels, so that the network can keep a rest silent), new toy songs synthesised on the fly
 # (`--train-data toy-stream`) instead of the 24 of `data_small`, and ln σ ~ N(−2, 1.5²) instead of the
 # paper's N(−3, 1), which puts far more of the batches above σ = 1 (the cell prints both shares), where
-# separation and generation start. `data_small/checkpoints/README.md` has the command.
+# separation and generation start. It trained in two phases: from scratch, then on from that export at
+# a third of the learning rate (the dashed line in the log below). `data_small/checkpoints/README.md` has
+# the commands.
 
 # %%
 CKPT = DATA / "checkpoints" / "msdm-tiny.pt"
@@ -359,7 +361,8 @@ if LOG.exists():
     va = np.array([(r["step"], r["val_loss"]) for r in records if "val_loss" in r]).reshape(-1, 2)
     phase = np.array([r.get("phase", "base") for r in records if "val_loss" in r])
     tuned = [r["step"] for r in records if r.get("phase") == "fine-tune"]
-    hours = (records[-1]["time"] - records[0]["time"]) / 3600
+    steps_done = np.diff(tr[:, 0], prepend=0.0)           # training time: steps / logged steps per second
+    hours = float(sum(n / r["steps_per_s"] for n, r in zip(steps_done, (r for r in records if "loss" in r)))) / 3600
     fig, ax = plt.subplots(figsize=(8, 3.4))
     ax.plot(tr[:, 0], tr[:, 1], lw=0.8, alpha=0.5, label="training loss")
     k = len(tr) // 50
@@ -371,7 +374,7 @@ if LOG.exists():
     if tuned:
         ax.axvline(min(tuned), color="k", lw=0.8, ls="--")
     ax.set(yscale="log", xlabel="step", ylabel="weighted loss", title=f"msdm-tiny: {int(tr[-1, 0])} steps, "
-           f"{hours:.1f} h of wall time (first to last log line)")
+           f"{hours:.1f} h of training (steps over logged speed; pauses between runs left out)")
     ax.legend()
     plt.show()
     if len(va) >= 2:

@@ -398,7 +398,7 @@ plotting.players({labels[key]: x.sum(0) for key, x in variants.items()}, SR, col
 #
 # The model's errors have a direction. Trained longer, it moved away from blurred, averaged guesses
 # (a piano estimate that hedges towards silence, a drum hit smeared into noise) towards sharper ones.
-# A *weaker* version of the same model — here the same network at half its training — makes the same
+# A *weaker* version of the same model — here the same network at a third of its training — makes the same
 # kinds of error, more of them. Karras et al. (2024, "Guiding a diffusion model with a bad version of
 # itself") extrapolate from the weak estimate $D_0$ through the model's own $D_1$:
 #
@@ -408,7 +408,8 @@ plotting.players({labels[key]: x.sum(0) for key, x in variants.items()}, SR, col
 # alone; it is the form of classifier-free guidance, with a weaker model in place of an unconditional
 # one. `msdm_tutorial.autoguidance.AutoguidedDenoiser` is that one line, and since it is a denoiser,
 # every task takes it unchanged. The shipped model has a companion, `msdm-tiny-guide.pt`, which records
-# the weight chosen for it and guides only below a σ (above it, the guided bass came out too loud);
+# the weight chosen for it and guides only below a σ (chosen on development songs, where the bass's level
+# is decided);
 # `models.with_guide` loads both, and `msdm generate` uses it by default (`--guide none`: the model alone,
 # as in the paper; `msdm impute` only with `--guide auto`, since on top of its reconstruction guidance it
 # made the imputed piano too loud). A guided step costs one more network call below
@@ -450,9 +451,10 @@ plotting.players({**{stem: guided_samples[0, k] for k, stem in enumerate(STEMS)}
 # the model exactly. Then the two claims, in the default mode only: quick mode's sets of 3 clips on 12
 # steps are too small to rank two models (there the worst stem's ratio moved either way with the seed).
 # In the default mode (8 samples, 64 steps) three generation seeds on this machine all gave the guided
-# model the lower worst-stem ratio (by 8–10 %) and a piano 1.4–1.5× louder; the same three with the ISDM
-# models as the guide more than tripled the worst ratio (`docs/training_recipe.md`, section 4,
-# "Autoguidance"). `MIN_PIANO_GAIN` sits below that range and above the 1× of a guide equal to the model.
+# model the lower worst-stem ratio (by 9–17 %) and a piano 1.5–3.4× louder; the same three with the ISDM
+# models as the guide about doubled the worst ratio (13.7–17.3 against the model's 7.3–8.9; scratch runs of
+# this section with seeds 0, 1, 2, `docs/training_recipe.md`, section 4, "Autoguidance").
+# `MIN_PIANO_GAIN` sits below that range and above the 1× of a guide equal to the model.
 
 # %%
 MIN_PIANO_GAIN = 1.25     # guided piano RMS ÷ the model alone's (default mode)
@@ -524,8 +526,8 @@ exercises.start_rms(my_start_rms, float(config.sigmas()[0]), float(data_rms.mean
 # * The number of steps and the churn change the sample — its high-frequency energy and its level —
 #   by amounts that vary with the seed; churn re-injects a little noise each step, which lets a
 #   stochastic sampler correct its own errors (notebook 03).
-# * Autoguidance extrapolates from a weaker version of the model (the same run at half its training)
-#   through the model itself, $D_0 + w(D_1 - D_0)$: one more network call per step below σ 1.5, and the
+# * Autoguidance extrapolates from a weaker version of the model (the same network at a third of its training)
+#   through the model itself, $D_0 + w(D_1 - D_0)$: one more network call per step below σ 3, and the
 #   stems the model leaves too quiet or too far from real ones come closer (section 5's checks).
 #
 # **Next:** [08 · Partial generation](08_partial_generation.ipynb) — keep some stems of a real song

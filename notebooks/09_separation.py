@@ -346,8 +346,9 @@ print(f"Euler with R = 2 is ahead at {ahead.count('Euler, R = 2')} of {len(ahead
 # follow the model's score more faithfully, and so integrate its errors more faithfully too. On
 # Gaussian stems with the exact denoiser the paper's grid is the most accurate
 # (`docs/tasks_closed_form.md`), so the paper's setting should pull ahead as a model improves; with
-# today's `tiny-wide` model it does (`docs/training_recipe.md`, "With the better model, the sampler
-# matters more", measures it on the whole test set: 13.21 dB at 300 calls against 10.52 dB for Heun at 47).
+# the `tiny-wide` model it does (`docs/training_recipe.md`, "With the better model, the sampler
+# matters more", measured it on the whole test set before the fine-tune: 13.21 dB at 300 calls against
+# 10.52 dB for Heun at 47; the cell below checks it for the shipped model).
 #
 # One 1.5-s excerpt (quick mode) is too little audio to rank two samplers: single excerpts swing by
 # several dB either way. So the check runs in full mode only.

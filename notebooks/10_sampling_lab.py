@@ -42,7 +42,7 @@
 # $y = \sum_k x_k$, either as a hard constraint (*Dirac*: $x_k = y - \sum_{j\neq k} x_j$) or as a
 # Gaussian of width $\gamma = 0.75\,\sigma$. *ISDM* swaps the joint denoiser for $K$ independent
 # single-stem ones. Generation is also *autoguided*, as `msdm generate` is by default: the model's estimate is
-# extrapolated from that of a weaker version of itself, the same run at half its training (`msdm-tiny-guide.pt`;
+# extrapolated from that of a weaker version of itself, the same network at a third of its training (`msdm-tiny-guide.pt`;
 # notebook 07, section 5). The code is in `msdm_tutorial.tasks`
 # (`generate`, `impute`, `separate_long`) and `msdm_tutorial.autoguidance`.
 #

@@ -107,6 +107,6 @@ def test_the_shipped_model_ships_with_a_guide_of_its_own_architecture():
     path = course.checkpoint("msdm-tiny")
     guided = models.with_guide(checkpoints.load(path), path)
     assert isinstance(guided, AutoguidedDenoiser), "msdm-tiny-guide.pt is missing"
-    assert (guided.weight, guided.sigma_max) == (1.5, 1.5)      # data_small/checkpoints/README.md
+    assert (guided.weight, guided.sigma_max) == (1.5, 3.0)      # data_small/checkpoints/README.md
     assert guided.guide.net.config == guided.main.net.config, "the guide is the same network, trained shorter"
     assert models.recorded_guidance(models.companion_guide(path))["main"] == path.name
