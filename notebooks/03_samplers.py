@@ -22,7 +22,7 @@
 #
 # *Prerequisites:* [01 · Diffusion basics](01_diffusion_basics.ipynb),
 # [02 · Schedules](02_schedules_and_preconditioning.ipynb). 
-# *Run time:* 30 s in default mode on an idle 2-core CPU (`benchmarks/notebook_times.py`); a GPU is not needed.
+# *Run time:* 29 s in default mode on an idle 2-core CPU (`benchmarks/notebook_times.py`); a GPU is not needed.
 
 # %%
 # Set-up: works locally and on Colab. On Colab it clones the course and installs it,
