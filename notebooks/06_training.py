@@ -357,12 +357,13 @@ else:
 # %%
 if LOG.exists():
     records = [json.loads(line) for line in LOG.read_text().splitlines() if line.strip()]
-    tr = np.array([(r["step"], r["loss"]) for r in records if "loss" in r])
+    training = [r for r in records if "loss" in r]
+    tr = np.array([(r["step"], r["loss"]) for r in training])
     va = np.array([(r["step"], r["val_loss"]) for r in records if "val_loss" in r]).reshape(-1, 2)
     phase = np.array([r.get("phase", "base") for r in records if "val_loss" in r])
     tuned = [r["step"] for r in records if r.get("phase") == "fine-tune"]
-    steps_done = np.diff(tr[:, 0], prepend=0.0)           # training time: steps / logged steps per second
-    hours = float(sum(n / r["steps_per_s"] for n, r in zip(steps_done, (r for r in records if "loss" in r)))) / 3600
+    speed = np.array([r["steps_per_s"] for r in training])
+    hours = float((np.diff(tr[:, 0], prepend=0.0) / speed).sum()) / 3600     # pauses between runs left out
     fig, ax = plt.subplots(figsize=(8, 3.4))
     ax.plot(tr[:, 0], tr[:, 1], lw=0.8, alpha=0.5, label="training loss")
     k = len(tr) // 50

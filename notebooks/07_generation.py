@@ -408,8 +408,8 @@ plotting.players({labels[key]: x.sum(0) for key, x in variants.items()}, SR, col
 # alone; it is the form of classifier-free guidance, with a weaker model in place of an unconditional
 # one. `msdm_tutorial.autoguidance.AutoguidedDenoiser` is that one line, and since it is a denoiser,
 # every task takes it unchanged. The shipped model has a companion, `msdm-tiny-guide.pt`, which records
-# the weight chosen for it and guides only below a σ (chosen on development songs, where the bass's level
-# is decided);
+# the weight chosen for it and guides only below a σ (σ ≤ 3 for this model, chosen on development songs:
+# guided at every σ, its bass came out louder but its guitar farther from real);
 # `models.with_guide` loads both, and `msdm generate` uses it by default (`--guide none`: the model alone,
 # as in the paper; `msdm impute` only with `--guide auto`, since on top of its reconstruction guidance it
 # made the imputed piano too loud). A guided step costs one more network call below
