@@ -8,6 +8,12 @@ disjoint from data_small's (2302 and 2257), at the model's own sample rate. One 
 at a seeded offset. Sets of N = 16 clips; the reference is 32 further songs; the real baseline is the
 mean over 4 disjoint real sets (msdm_tutorial.quality.distance_ratio).
 
+One such draw of reference and baselines moves a ratio 2-3x (the real baselines' distances to one
+reference span 63-828 for the drums), so every ratio is also pooled over ``--reference-draws``
+independent draws (seed bases B, B+1, ...): the candidate's distances summed over the draws over the
+baselines' (msdm_tutorial.quality.pooled_ratio), with the single draws' range. The generated and imputed
+clips are the same in every draw; every other row is re-drawn from its draw's held-out songs.
+
 Rows, per stem:
 * **real held-out**: a fifth disjoint set of 16 real songs (should score ≈ 1);
 * **white / pink noise** at the real stem's RMS (must fail every check);
@@ -55,6 +61,7 @@ SR = 22050                 # set to the model's own rate in main(): every clip i
 N = 16                     # clips per compared set
 N_REF = 32                 # clips in the reference set
 N_BASELINES = 4            # disjoint real sets for the baseline
+REFERENCE_DRAWS = 6        # independent (reference, baselines, held-out) draws every ratio is averaged over
 OTHER = {"bass": "guitar", "drums": "bass", "guitar": "piano", "piano": "guitar"}
 PITCHED = ("bass", "guitar", "piano")
 
@@ -84,6 +91,15 @@ def distance_scale(reference, baselines, stem: str) -> quality.DistanceScale:
     return quality.DistanceScale(clips(reference, stem), [clips(b, stem) for b in baselines], SR)
 
 
+def reference_draws(seed_base: int, length: int, draws: int = REFERENCE_DRAWS, seconds: float = 6.0):
+    """``draws`` independent draws of :func:`song_sets` (seed bases ``seed_base``, ``seed_base + 1``, …), each as
+    ``({stem: DistanceScale}, held-out songs)``: pool a ratio over them (:func:`pooled`), since one draw moves it 2–3×."""
+    return [({s: distance_scale(ref, base, s) for s in STEMS}, held)
+            for ref, base, held in (song_sets(seed_base + i, length, seconds) for i in range(draws))]
+
+
+
+
 def add_guide_arguments(parser, default: str = "none") -> None:
     """``--guide C|auto|none --guide-weight W --guide-sigma-max S``, as ``msdm generate``'s (default: no guide)."""
     parser.add_argument("--guide", default=default, metavar="C|auto|none",
@@ -96,6 +112,11 @@ def load_guided(args):
     """``args.checkpoint``'s model, autoguided as ``args.guide`` says (:func:`msdm_tutorial.models.with_guide`)."""
     model = checkpoints.load(args.checkpoint).eval()
     return with_guide(model, args.checkpoint, args.guide, args.guide_weight, args.guide_sigma_max)
+
+
+def pooled(draws, stem: str, ratios) -> float:
+    """``stem``'s ratios in every draw of :func:`reference_draws`, pooled (:func:`msdm_tutorial.quality.pooled_ratio`)."""
+    return quality.pooled_ratio([scales[stem] for scales, _ in draws], ratios)
 
 
 def guide_label(model) -> str:
@@ -163,6 +184,8 @@ def main(argv=None) -> int:
     parser.add_argument("--seed-base", type=int, default=9001, help="seed base of the unseen real songs")
     parser.add_argument("--generation-seed", type=int, default=0, help="msdm generate --seed of the generated set")
     parser.add_argument("--song-seconds", type=float, default=6.0)
+    parser.add_argument("--reference-draws", type=int, default=REFERENCE_DRAWS, metavar="R",
+                        help=f"average every ratio over R draws of reference and baselines (default {REFERENCE_DRAWS})")
     parser.add_argument("--guide", metavar="C|auto|none",
                         help="msdm generate and msdm impute --guide (default: each command's own, "
                              f"{', '.join(f'{k} {v}' for k, v in DEFAULT_GUIDE.items())})")
@@ -177,37 +200,48 @@ def main(argv=None) -> int:
     label = args.label or args.checkpoint.name
 
     t0 = time.perf_counter()
-    reference, baselines, held_out = song_sets(args.seed_base, length, args.song_seconds)
-    g = torch.Generator().manual_seed(1)
+    draws = reference_draws(args.seed_base, length, args.reference_draws, args.song_seconds)
+    held_out = draws[0][1]                                       # the first draw: song_sets(args.seed_base)
     with tempfile.TemporaryDirectory() as tmp:
         generated = generated_clips(args.checkpoint, Path(tmp), seconds, args.generation_seed, args.guide)
         imputed = imputed_clips(args.checkpoint, Path(tmp), held_out, seconds, args.guide)
     model_s = time.perf_counter() - t0
 
-    rows = {}
-    for stem in STEMS:
-        scale = distance_scale(reference, baselines, stem)
-        real = clips(held_out, stem)
+    g = torch.Generator().manual_seed(1)
+
+    def candidates(held, stem: str) -> dict:
+        """Every row's clips of ``stem`` in a draw: real rows and noise from its held-out songs, the model's the same in all."""
+        real = clips(held, stem)
         rms = float(real.pow(2).mean().sqrt())
-        candidates = {"real held-out": real,
-                      "white noise": quality.white_noise(N, length, rms, g),
-                      "pink noise": quality.pink_noise(N, length, rms, g),
-                      f"another instrument ({OTHER[stem]})": clips(held_out, OTHER[stem]),
-                      f"generated ({label})": generated[stem]}
+        out = {"real held-out": real, "white noise": quality.white_noise(N, length, rms, g),
+               "pink noise": quality.pink_noise(N, length, rms, g),
+               f"another instrument ({OTHER[stem]})": clips(held, OTHER[stem]), f"generated ({label})": generated[stem]}
         if stem in imputed:
-            candidates[f"imputed ({label})"] = imputed[stem]
-        for name, x in candidates.items():
-            # clip i of every set but the generated one belongs to held-out song i, whose key is known
-            key = [key_fit(x[i], held_out[i]["meta"]) for i in range(N)] if not name.startswith("generated") else []
-            rows.setdefault(name.split(" (")[0] if name.startswith("another") else name, {})[stem] = {
-                "ratio": scale(x),
-                "flatness": quality.spectral_flatness(x),
-                "rms": float(x.pow(2).mean().sqrt()),
-                "key": float(np.nanmean(key)) if key and not np.all(np.isnan(key)) else float("nan")}
+            out[f"imputed ({label})"] = imputed[stem]
+        return out
+
+    rows, spread = {}, {}                                        # the first draw's measures; every draw's ratio
+    for i, (scales, held) in enumerate(draws):
+        for stem in STEMS:
+            for name, x in candidates(held, stem).items():
+                row = name.split(" (")[0] if name.startswith("another") else name
+                spread.setdefault(row, {}).setdefault(stem, []).append(scales[stem](x))
+                if i > 0:
+                    continue
+                # clip i of every set but the generated one belongs to held-out song i, whose key is known
+                key = [key_fit(x[j], held[j]["meta"]) for j in range(N)] if not name.startswith("generated") else []
+                rows.setdefault(row, {})[stem] = {
+                    "ratio": spread[row][stem][0],
+                    "flatness": quality.spectral_flatness(x),
+                    "rms": float(x.pow(2).mean().sqrt()),
+                    "key": float(np.nanmean(key)) if key and not np.all(np.isnan(key)) else float("nan")}
     real_flat = {s: rows["real held-out"][s]["flatness"] for s in STEMS}
 
     def cell(v, fmt="{:.2f}"):
         return "—" if v is None or (isinstance(v, float) and np.isnan(v)) else fmt.format(v)
+
+    def spread_cell(stem, ratios):
+        return "—" if ratios is None else f"{pooled(draws, stem, ratios):.1f} ({min(ratios):.1f}–{max(ratios):.1f})"
 
     def flat_db(v):
         return 10 * np.log10(v) if v is not None and v > 0 else float("nan")
@@ -232,6 +266,12 @@ def main(argv=None) -> int:
              "**Fréchet distance ratio** on log-mel frames (1 = as close to the reference as real songs are):", "",
              markdown_table(["set", *STEMS], ([name, *(cell(per.get(s, {}).get("ratio"), "{:.1f}") for s in STEMS)]
                                               for name, per in rows.items()))]
+    lines += ["", f"**The same ratio pooled over {args.reference_draws} draws** of reference, baselines and held-out songs "
+              f"(seed bases {args.seed_base}–{args.seed_base + args.reference_draws - 1}; the first is the table above): "
+              "the distances summed over the draws over the baselines' (`quality.pooled_ratio`), and in brackets the "
+              "single draws' range. One draw moves a ratio 2–3×, so compare models and check targets on the pooled ratio:", "",
+              markdown_table(["set", *STEMS], ([name, *(spread_cell(s, per.get(s)) for s in STEMS)]
+                                               for name, per in spread.items()))]
     lines += ["", "**Tonality**: spectral flatness of the loud frames in dB (10·log10; white noise ≈ −2.5 dB, "
               "pure tones far below), and its difference to the real stems', for the pitched stems. (Flatness "
               "itself spans six decades here, so ratios of it mean nothing; compare in dB.)", "",

@@ -22,6 +22,8 @@ them candidates for choosing ``msdm generate``'s default for a model: more or le
 the grid ending at σ_min 3e-3 (separation's). Choose on development songs (``--seed-base 5003``, disjoint
 from generation_quality.py's 9001) and several generation seeds (``--generation-seeds 0 1``), then
 confirm with generation_quality.py. It also prints the pitched stems' spectral flatness in dB.
+``--reference-draws R`` pools every ratio over R draws of the real songs (seed bases B … B+R−1), as
+generation_quality.py does: one draw moves a ratio 2–3×, enough to pick the wrong setting.
 
 ``--guide auto`` (or a guide checkpoint, with ``--guide-weight`` and ``--guide-sigma-max``) runs every
 setting autoguided, as ``msdm generate`` does by default when the checkpoint has a companion guide.
@@ -44,8 +46,8 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from generation_quality import (CHECKPOINT, N, add_guide_arguments, clips, distance_scale, guide_label,  # noqa: E402
-                                load_guided, song_sets)
+from generation_quality import (CHECKPOINT, N, add_guide_arguments, clips, guide_label,  # noqa: E402
+                                load_guided, pooled, reference_draws, song_sets)
 
 from msdm_tutorial import STEMS, quality, tasks  # noqa: E402
 from msdm_tutorial.models import chunk_length  # noqa: E402
@@ -97,6 +99,8 @@ def main() -> int:
     parser.add_argument("--path-rms", action="store_true",
                         help="also print, along the first generation seed's sampling path, each stem's median "
                              "per-chunk RMS of the estimate D(x; σ) at a few σ: where a stem's level is decided")
+    parser.add_argument("--reference-draws", type=int, default=1, metavar="R",
+                        help="pool each ratio over R draws of the real songs (seed bases B … B+R−1; default 1)")
     add_guide_arguments(parser)
     args = parser.parse_args()
     if args.list:
@@ -106,12 +110,13 @@ def main() -> int:
     torch.set_num_threads(1)
     model = load_guided(args)
     length = chunk_length(model)
-    reference, baselines, _ = song_sets(args.seed_base, length)
-    print(f"{args.checkpoint}{guide_label(model)} ({args.precision}): real songs from seed base {args.seed_base}; {N} generated chunks of {length} "
-          f"samples per setting and generation seed {args.generation_seeds}; distance ratio per stem "
-          "(1 = as real songs; mean over seeds, then per seed), RMS per stem, noise floor per stem (dBFS), "
+    reference, _, _ = song_sets(args.seed_base, length)          # the first draw's reference: real flatness, RMS
+    draws = reference_draws(args.seed_base, length, args.reference_draws)
+    print(f"{args.checkpoint}{guide_label(model)} ({args.precision}): real songs from seed base(s) "
+          f"{args.seed_base}{f'–{args.seed_base + args.reference_draws - 1}' if args.reference_draws > 1 else ''}; "
+          f"{N} generated chunks of {length} samples per setting and generation seed {args.generation_seeds}; distance "
+          "ratio per stem (1 = as real songs; pooled over reference draws, mean over seeds, then per seed), RMS per stem, noise floor per stem (dBFS), "
           "flatness of bass / guitar / piano (dB; real in the first row)")
-    scales = [distance_scale(reference, baselines, s) for s in STEMS]
     real_flat = [10 * math.log10(quality.spectral_flatness(clips(reference, s))) for s in PITCHED]
     print("| real reference | — | — | — | " + " / ".join(f"{f:.1f}" for f in real_flat) + " | — |")
     if args.chunk_rms:
@@ -129,7 +134,7 @@ def main() -> int:
         xs = [tasks.generate(model, (N, len(STEMS), length), config, generator=torch.Generator().manual_seed(seed),
                              callback=record if args.path_rms and i == 0 else None, precision=args.precision)
               for i, seed in enumerate(args.generation_seeds)]
-        per_seed = [[scale(x[:, k]) for k, scale in enumerate(scales)] for x in xs]
+        per_seed = [[pooled(draws, s, [scales[s](x[:, k]) for scales, _ in draws]) for k, s in enumerate(STEMS)] for x in xs]
         ratios = [sum(r[k] for r in per_seed) / len(per_seed) for k in range(len(STEMS))]
         x = torch.cat(xs)
         rms = x.pow(2).mean(dim=(0, 2)).sqrt().tolist()

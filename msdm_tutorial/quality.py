@@ -93,6 +93,21 @@ class DistanceScale:
         return frechet_distance(log_mel_frames(candidate, self.sample_rate), self.reference) / self.baseline
 
 
+def pooled_ratio(scales, ratios) -> float:
+    """One ratio from several independent draws d of reference and real sets (``scales[d]``, a
+    :class:`DistanceScale` with baseline b_d) and a candidate's ratio r_d on each:
+
+        Σ_d FD_d / Σ_d b_d = Σ_d r_d·b_d / Σ_d b_d          (FD_d = r_d·b_d, the candidate's distance in draw d)
+
+    One draw of a 32-clip reference and four 16-clip real sets moves a ratio 2–3×, mostly through b_d;
+    a ratio of summed distances does not let a draw whose real sets happen to sit close to its reference
+    dominate, as a mean of ratios would. The candidate may differ per draw (a real set of each draw's own)."""
+    ratios = list(ratios)
+    if len(ratios) != len(scales) or not ratios:
+        raise ValueError(f"one ratio per draw: got {len(ratios)} ratios for {len(scales)} draws")
+    return sum(r * s.baseline for r, s in zip(ratios, scales)) / sum(s.baseline for s in scales)
+
+
 def distance_ratio(candidate, reference, real_sets, sample_rate: int) -> float:
     """FD(candidate, reference) / mean_i FD(real_i, reference), on log-mel frames of one stem
     (:class:`DistanceScale` for one candidate)."""

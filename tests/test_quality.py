@@ -93,6 +93,24 @@ def test_distance_ratio_needs_equal_set_sizes(toy_sets):
         quality.distance_ratio(held[:4, 0], ref[:, 0], [b1[:, 0], b2[:, 0]], SR)
 
 
+def test_pooled_ratio_is_the_ratio_of_summed_distances(toy_sets):
+    """Two draws (reference, real sets) of the same stem: the pooled ratio is Σ FD / Σ baseline, lies
+    between the single-draw ratios, equals one draw's ratio when both draws are that draw, and refuses a
+    ratio count that is not one per draw."""
+    ref, b1, b2, b3, b4, held = toy_sets
+    k = STEMS.index("drums")
+    draws = [quality.DistanceScale(ref[:16, k], [b1[:, k], b2[:, k]], SR),
+             quality.DistanceScale(ref[16:, k], [b3[:, k], b4[:, k]], SR)]
+    ratios = [d(held[:, k]) for d in draws]
+    fd = [quality.frechet_distance(quality.log_mel_frames(held[:, k], SR), d.reference) for d in draws]
+    pooled = quality.pooled_ratio(draws, ratios)
+    assert pooled == pytest.approx(sum(fd) / (draws[0].baseline + draws[1].baseline), rel=1e-9)
+    assert min(ratios) <= pooled <= max(ratios)
+    assert quality.pooled_ratio([draws[0]] * 2, [ratios[0]] * 2) == pytest.approx(ratios[0])
+    with pytest.raises(ValueError, match="one ratio per draw"):
+        quality.pooled_ratio(draws, ratios[:1])
+
+
 def test_wiener_denoiser_reaches_its_closed_form_error_on_gaussian_stems():
     """For stationary Gaussian stems with spectrum S(f), the linear Wiener filter's relative error is
     Σ_f S σ²/(S + σ²) / Σ_f S; a filter with the wrong spectrum does worse."""
