@@ -16,6 +16,11 @@ known (``tasks.generate(…, chunk_length=…)``). Per chunk-length segment of e
 Calibration rows: real toy songs of the same length (unseen seeds; a steady tempo and one key) and
 white noise at the stems' level (no beat; about 7/12 of its chroma on any scale). Notebook 08 calls
 a song steady when ≥ 60 % of its segments share one tempo and its mean in-key share is ≥ 0.8.
+
+``--continue-real`` asks whether the model can hand a tempo on at all: it keeps the first chunk of each
+real song and outpaints the rest from it (each next chunk holds the last ``--overlap`` of the song so far,
+all stems, as ``msdm generate`` does), and prints the continued songs' rows and the share of their later
+segments within ±4 % of the real song's tempo. Printed only; ``--write`` is for the generated songs.
 Only the section "## Long-form generation: one tempo and one key?" of docs/benchmarks.md is rewritten.
 """
 
@@ -36,11 +41,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import markdown_table, print_section  # noqa: E402
 from generation_quality import guide_note, run_quiet  # noqa: E402
 
-from msdm_tutorial import STEMS, checkpoints  # noqa: E402
+from msdm_tutorial import STEMS, checkpoints, tasks  # noqa: E402
 from msdm_tutorial.data import analysis as A  # noqa: E402
 from msdm_tutorial.data.audio import read_audio  # noqa: E402
 from msdm_tutorial.data.toy import synthesize_song  # noqa: E402
-from msdm_tutorial.models import chunk_length, model_rate  # noqa: E402
+from msdm_tutorial.models import chunk_length, model_rate, with_guide  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CHECKPOINT = ROOT / "data_small" / "checkpoints" / "msdm-tiny.pt"
@@ -66,6 +71,40 @@ def generated(checkpoint: Path, seconds: float, seed: int, steps: int | None, ov
     return torch.stack([read_audio(out / f"{s}.wav", sr).audio[0] for s in STEMS])
 
 
+def continued(checkpoint: Path, real: torch.Tensor, chunk: int, overlap: int, steps: int | None, guide: str) -> torch.Tensor:
+    """Real songs (B, K, T) continued from their first chunk: each next chunk holds the song's last ``overlap``
+    samples as known, all stems (imputation along time, as ``tasks.outpaint``), and generates the rest."""
+    model = with_guide(checkpoints.load(checkpoint).eval(), checkpoint, guide)
+    config = tasks.GenerationConfig.paper()
+    config = config.replace(num_steps=steps) if steps else config
+    g = torch.Generator().manual_seed(0)
+    song = real[..., :chunk]
+    while song.shape[-1] < real.shape[-1]:
+        part = torch.zeros(*real.shape[:2], chunk)
+        part[..., :overlap] = song[..., -overlap:]
+        held = torch.zeros_like(part)
+        held[..., :overlap] = 1
+        song = torch.cat([song, tasks.impute(model, part, held, config, generator=g)[..., overlap:]], -1)
+    return song[..., :real.shape[-1]]
+
+
+def continue_real(args, sr: int, chunk: int) -> None:
+    """Print how far real songs continued from their first chunk keep the real tempo and key."""
+    overlap = int(round((0.25 if args.overlap is None else args.overlap) * chunk))
+    songs = [synthesize_song(REAL_SEED_BASE + i, seconds=args.seconds, sample_rate=sr) for i in range(args.songs)]
+    t0 = time.perf_counter()
+    out = continued(args.checkpoint, torch.stack([torch.as_tensor(x, dtype=torch.float32) for x, _ in songs]), chunk,
+                    overlap, args.steps, args.guide)
+    print(f"real songs continued from their first chunk, overlap {overlap} samples ({overlap / sr:.2f} s), "
+          f"{time.perf_counter() - t0:.0f} s:")
+    for (x, meta), song in zip(songs, out):
+        m = measure(song, sr, chunk)
+        later = np.asarray(m["tempos"][1:])
+        on_real = float(np.mean(np.abs(later / meta["tempo_bpm"] - 1) <= 0.04))
+        print(f"  real song ({meta['tempo_bpm']:.0f} BPM): tempo per segment {' '.join(f'{t:.0f}' for t in m['tempos'])}; "
+              f"{m['steady']:.0%} on one tempo, in-key share {m['key']:.2f}; later segments on the real tempo {on_real:.0%}")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", type=Path, default=CHECKPOINT)
@@ -77,11 +116,16 @@ def main(argv=None) -> int:
                         help="reconstruction guidance on each chunk's held overlap (default: msdm generate's 0)")
     parser.add_argument("--guide", default="auto", metavar="C|auto|none",
                         help="msdm generate --guide (default auto, its default: the checkpoint's companion guide)")
+    parser.add_argument("--continue-real", action="store_true",
+                        help="instead: continue real songs from their first chunk and print how long they keep their tempo")
     parser.add_argument("--write", action="store_true", help="write the section of docs/benchmarks.md")
     args = parser.parse_args(argv)
     torch.manual_seed(0)
     model = checkpoints.load(args.checkpoint)
     sr, chunk = model_rate(model), chunk_length(model)
+    if args.continue_real:
+        continue_real(args, sr, chunk)
+        return 0
     rows = []
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
