@@ -42,6 +42,7 @@ from _report import markdown_table, print_section  # noqa: E402
 from generation_quality import guide_note, run_quiet  # noqa: E402
 
 from msdm_tutorial import STEMS, checkpoints, tasks  # noqa: E402
+from msdm_tutorial.chunking import DEFAULT_OVERLAP  # noqa: E402
 from msdm_tutorial.data import analysis as A  # noqa: E402
 from msdm_tutorial.data.audio import read_audio  # noqa: E402
 from msdm_tutorial.data.toy import synthesize_song  # noqa: E402
@@ -73,7 +74,8 @@ def generated(checkpoint: Path, seconds: float, seed: int, steps: int | None, ov
 
 def continued(checkpoint: Path, real: torch.Tensor, chunk: int, overlap: int, steps: int | None, guide: str) -> torch.Tensor:
     """Real songs (B, K, T) continued from their first chunk: each next chunk holds the song's last ``overlap``
-    samples as known, all stems (imputation along time, as ``tasks.outpaint``), and generates the rest."""
+    samples as known, all stems (imputation along time, as ``tasks.outpaint`` does after its first chunk, which
+    it generates; without outpaint's crossfade of the first free samples), and generates the rest."""
     model = with_guide(checkpoints.load(checkpoint).eval(), checkpoint, guide)
     config = tasks.GenerationConfig.paper()
     config = config.replace(num_steps=steps) if steps else config
@@ -90,7 +92,7 @@ def continued(checkpoint: Path, real: torch.Tensor, chunk: int, overlap: int, st
 
 def continue_real(args, sr: int, chunk: int) -> None:
     """Print how far real songs continued from their first chunk keep the real tempo and key."""
-    overlap = int(round((0.25 if args.overlap is None else args.overlap) * chunk))
+    overlap = int(round((DEFAULT_OVERLAP if args.overlap is None else args.overlap) * chunk))
     songs = [synthesize_song(REAL_SEED_BASE + i, seconds=args.seconds, sample_rate=sr) for i in range(args.songs)]
     t0 = time.perf_counter()
     out = continued(args.checkpoint, torch.stack([torch.as_tensor(x, dtype=torch.float32) for x, _ in songs]), chunk,

@@ -22,7 +22,7 @@
 #
 # *Prerequisites:* notebooks [01](01_diffusion_basics.ipynb)–[03](03_samplers.ipynb) (the EDM denoiser
 # $D(x;\sigma)$ and its preconditioning, [02](02_schedules_and_preconditioning.ipynb)).
-# *Run time:* 8 s in default mode on an idle 2-core CPU (`benchmarks/notebook_times.py`); a GPU is not needed, because the
+# *Run time:* 9 s in default mode on an idle 2-core CPU (`benchmarks/notebook_times.py`); a GPU is not needed, because the
 # paper-sized model is only ever run on PyTorch's *meta* device (shapes without memory).
 
 # %%

@@ -24,7 +24,7 @@
 # sound bank, and can render your own MIDI files into stems the same way (`msdm render-midi`).
 #
 # *Prerequisites:* notebooks 00–03 (diffusion basics). 
-# *Run time:* 8 s in default mode on an idle 2-core CPU (`benchmarks/notebook_times.py`); a GPU changes nothing here.
+# *Run time:* 9 s in default mode on an idle 2-core CPU (`benchmarks/notebook_times.py`); a GPU changes nothing here.
 
 # %%
 # Set-up: works locally and on Colab. On Colab it clones the course and installs it,
