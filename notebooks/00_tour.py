@@ -20,7 +20,7 @@
 # does and which three tasks it solves, run the course locally or on Colab, check which device
 # your notebook computes on, and build and play a tiny four-stem "song".
 #
-# *Prerequisites:* none — some Python and PyTorch. *Run time:* 6 s in default mode on an idle 2-core CPU (`benchmarks/notebook_times.py`);
+# *Prerequisites:* none — some Python and PyTorch. *Run time:* 7 s in default mode on an idle 2-core CPU (`benchmarks/notebook_times.py`);
 # a GPU is not needed.
 
 # %%

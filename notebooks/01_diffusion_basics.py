@@ -20,7 +20,7 @@
 # and the denoiser are and how Tweedie's formula links them, train a denoiser by denoising score
 # matching, and turn it into a sampler that carries noise back to data.
 #
-# *Prerequisites:* [00 · Tour](00_tour.ipynb). *Run time:* 19 s in default mode on an idle 2-core CPU (`benchmarks/notebook_times.py`)
+# *Prerequisites:* [00 · Tour](00_tour.ipynb). *Run time:* 22 s in default mode on an idle 2-core CPU (`benchmarks/notebook_times.py`)
 # (training a small MLP takes most of it); a GPU is not needed.
 #
 # Everything happens on 2-D points, where the true density is known in closed form, so every

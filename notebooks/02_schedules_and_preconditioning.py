@@ -22,7 +22,7 @@
 # (the Karras grid), and check each of these against its formula.
 #
 # *Prerequisites:* [01 · Diffusion basics](01_diffusion_basics.ipynb). 
-# *Run time:* 7 s in default mode on an idle 2-core CPU (`benchmarks/notebook_times.py`); a GPU is not needed.
+# *Run time:* 8 s in default mode on an idle 2-core CPU (`benchmarks/notebook_times.py`); a GPU is not needed.
 
 # %%
 # Set-up: works locally and on Colab. On Colab it clones the course and installs it,

@@ -23,7 +23,7 @@
 #
 # *Prerequisites:* [02](02_schedules_and_preconditioning.ipynb) (preconditioning, λ(σ)),
 # [03](03_samplers.ipynb) (samplers), [04](04_unet.ipynb) (the U-Net), [05](05_data.ipynb) (the data).
-# *Run time:* 52 s in default mode on an idle 2-core CPU (`benchmarks/notebook_times.py`),
+# *Run time:* 49 s in default mode on an idle 2-core CPU (`benchmarks/notebook_times.py`),
 # most of it the live training run and sampling. Not yet measured on a GPU. The GPU section trains the paper's model only when a GPU *and*
 # Slakh2100 are there; otherwise it prints what it would run.
 

@@ -23,7 +23,7 @@
 #
 # *Prerequisites:* [03 · Samplers](03_samplers.ipynb), [05 · Data](05_data.ipynb),
 # [06 · Training](06_training.ipynb). 
-# *Run time:* 41 s in default mode on an idle 2-core CPU (`benchmarks/notebook_times.py`). Not yet measured on a GPU.
+# *Run time:* 44 s in default mode on an idle 2-core CPU (`benchmarks/notebook_times.py`). Not yet measured on a GPU.
 
 # %%
 # Set-up: works locally and on Colab. On Colab it clones the course and installs it,

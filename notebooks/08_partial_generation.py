@@ -24,7 +24,7 @@
 # than the model's window by *outpainting* (imputation along time) without jumps where chunks meet.
 #
 # *Prerequisites:* 05 (data, chroma and onsets), 07 (generation). 
-# *Run time:* 90 s in default mode on an idle 2-core CPU (`benchmarks/notebook_times.py`); not yet measured on a GPU.
+# *Run time:* 87 s in default mode on an idle 2-core CPU (`benchmarks/notebook_times.py`); not yet measured on a GPU.
 
 # %%
 # Set-up: works locally and on Colab. On Colab it clones the course and installs it,

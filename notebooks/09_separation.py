@@ -24,7 +24,7 @@
 # *Prerequisites:* [03 · Samplers](03_samplers.ipynb), [05 · Data](05_data.ipynb),
 # [07](07_generation.ipynb)–[08](08_partial_generation.ipynb) (generation and imputation with the same
 # model). 
-# *Run time:* 74 s in default mode on an idle 2-core CPU (`benchmarks/notebook_times.py`), most of it the table of section 4
+# *Run time:* 68 s in default mode on an idle 2-core CPU (`benchmarks/notebook_times.py`), most of it the table of section 4
 # (with the ISDM models) and the step curves of section 5. Not yet measured on a GPU.
 
 # %%

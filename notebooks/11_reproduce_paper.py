@@ -22,7 +22,7 @@
 # course's small data when you have no GPU or no download.
 #
 # *Prerequisites:* [09 · Separation](09_separation.ipynb) (separation and SI-SDRi). without
-# the downloads (the same code on `data_small`): 66 s in default mode on an idle 2-core CPU (`benchmarks/notebook_times.py`), most of it
+# the downloads (the same code on `data_small`): 58 s in default mode on an idle 2-core CPU (`benchmarks/notebook_times.py`), most of it
 # the three separations of section 4. With the downloads, hours on
 # one GPU for the full test set (not measured here; `MSDM_PAPER_TRACKS` limits the number of tracks
 # for a quicker look).
