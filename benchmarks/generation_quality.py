@@ -61,7 +61,7 @@ SR = 22050                 # set to the model's own rate in main(): every clip i
 N = 16                     # clips per compared set
 N_REF = 32                 # clips in the reference set
 N_BASELINES = 4            # disjoint real sets for the baseline
-REFERENCE_DRAWS = 6        # independent (reference, baselines, held-out) draws every ratio is averaged over
+REFERENCE_DRAWS = 6        # independent (reference, baselines, held-out) draws every ratio is pooled over
 OTHER = {"bass": "guitar", "drums": "bass", "guitar": "piano", "piano": "guitar"}
 PITCHED = ("bass", "guitar", "piano")
 
@@ -96,8 +96,6 @@ def reference_draws(seed_base: int, length: int, draws: int = REFERENCE_DRAWS, s
     ``({stem: DistanceScale}, held-out songs)``: pool a ratio over them (:func:`pooled`), since one draw moves it 2–3×."""
     return [({s: distance_scale(ref, base, s) for s in STEMS}, held)
             for ref, base, held in (song_sets(seed_base + i, length, seconds) for i in range(draws))]
-
-
 
 
 def add_guide_arguments(parser, default: str = "none") -> None:
@@ -185,7 +183,7 @@ def main(argv=None) -> int:
     parser.add_argument("--generation-seed", type=int, default=0, help="msdm generate --seed of the generated set")
     parser.add_argument("--song-seconds", type=float, default=6.0)
     parser.add_argument("--reference-draws", type=int, default=REFERENCE_DRAWS, metavar="R",
-                        help=f"average every ratio over R draws of reference and baselines (default {REFERENCE_DRAWS})")
+                        help=f"pool every ratio over R draws of reference and baselines (default {REFERENCE_DRAWS})")
     parser.add_argument("--guide", metavar="C|auto|none",
                         help="msdm generate and msdm impute --guide (default: each command's own, "
                              f"{', '.join(f'{k} {v}' for k, v in DEFAULT_GUIDE.items())})")

@@ -72,11 +72,11 @@ def generated(checkpoint: Path, seconds: float, seed: int, steps: int | None, ov
     return torch.stack([read_audio(out / f"{s}.wav", sr).audio[0] for s in STEMS])
 
 
-def continued(checkpoint: Path, real: torch.Tensor, chunk: int, overlap: int, steps: int | None, guide: str) -> torch.Tensor:
+def continued(model, checkpoint: Path, real: torch.Tensor, chunk: int, overlap: int, steps: int | None, guide: str) -> torch.Tensor:
     """Real songs (B, K, T) continued from their first chunk: each next chunk holds the song's last ``overlap``
     samples as known, all stems (imputation along time, as ``tasks.outpaint`` does after its first chunk, which
     it generates; without outpaint's crossfade of the first free samples), and generates the rest."""
-    model = with_guide(checkpoints.load(checkpoint).eval(), checkpoint, guide)
+    model = with_guide(model.eval(), checkpoint, guide)                # ``model``: loaded from ``checkpoint``
     config = tasks.GenerationConfig.paper()
     config = config.replace(num_steps=steps) if steps else config
     g = torch.Generator().manual_seed(0)
@@ -90,12 +90,12 @@ def continued(checkpoint: Path, real: torch.Tensor, chunk: int, overlap: int, st
     return song[..., :real.shape[-1]]
 
 
-def continue_real(args, sr: int, chunk: int) -> None:
+def continue_real(args, model, sr: int, chunk: int) -> None:
     """Print how far real songs continued from their first chunk keep the real tempo and key."""
     overlap = int(round((DEFAULT_OVERLAP if args.overlap is None else args.overlap) * chunk))
     songs = [synthesize_song(REAL_SEED_BASE + i, seconds=args.seconds, sample_rate=sr) for i in range(args.songs)]
     t0 = time.perf_counter()
-    out = continued(args.checkpoint, torch.stack([torch.as_tensor(x, dtype=torch.float32) for x, _ in songs]), chunk,
+    out = continued(model, args.checkpoint, torch.stack([torch.as_tensor(x, dtype=torch.float32) for x, _ in songs]), chunk,
                     overlap, args.steps, args.guide)
     print(f"real songs continued from their first chunk, overlap {overlap} samples ({overlap / sr:.2f} s), "
           f"{time.perf_counter() - t0:.0f} s:")
@@ -126,7 +126,7 @@ def main(argv=None) -> int:
     model = checkpoints.load(args.checkpoint)
     sr, chunk = model_rate(model), chunk_length(model)
     if args.continue_real:
-        continue_real(args, sr, chunk)
+        continue_real(args, model, sr, chunk)
         return 0
     rows = []
     t0 = time.perf_counter()
