@@ -217,6 +217,32 @@ def export(checkpoint, out, dtype: torch.dtype = torch.float16, extra: dict | No
     return save(out, denoiser, denoiser.net.config, extra=extra)
 
 
+def average(paths, out, dtype: torch.dtype = torch.float16) -> Path:
+    """Checkpoint averaging: write the mean of the (EMA) weights of ``paths``, checkpoints of one run,
+
+        θ̄ = (1/n) Σ_i θ_i,
+
+    as an inference checkpoint like :func:`export`'s (``dtype`` weights, D clamped). The files must
+    hold the same architecture, stems and σ_data; otherwise a ValueError names the first that differs."""
+    paths = [Path(p) for p in paths]
+    if not paths:
+        raise ValueError("average: no checkpoints given")
+    first = load(paths[0])
+    total = {k: v.double() for k, v in first.net.state_dict().items() if v.is_floating_point()}
+    for path in paths[1:]:
+        other = load(path)
+        same = (other.net.config, other.stems, other.sigma_data) == (first.net.config, first.stems, first.sigma_data)
+        if not same:
+            raise ValueError(f"{path}: another model than {paths[0]} (architecture, stems or σ_data differ)")
+        for k, v in other.net.state_dict().items():
+            if k in total:
+                total[k] += v.double()
+    first.net.load_state_dict({k: v / len(paths) for k, v in total.items()}, strict=False)
+    first.clamp = True
+    first.net.to(dtype)
+    return save(out, first, first.net.config)
+
+
 def preset_name(config: UNetConfig | dict) -> str | None:
     """The name of the U-Net preset equal to ``config``, or None."""
     cfg = get_config(config)

@@ -226,6 +226,26 @@ def test_save_refuses_mismatched_config(tmp_path):
         checkpoints.save(tmp_path / "m.pt", d, "tiny")
 
 
+def test_average_is_the_mean_of_the_ema_weights(tmp_path):
+    (a, cfg), (b, _) = _micro_denoiser(), _micro_denoiser()
+    ema_a, ema_b = unet.UNet(cfg), unet.UNet(cfg)
+    pa = checkpoints.save(tmp_path / "a.pt", a, cfg, ema_state=ema_a)
+    pb = checkpoints.save(tmp_path / "b.pt", b, cfg, ema_state=ema_b)
+    mean = checkpoints.load(checkpoints.average([pa, pb], tmp_path / "mean.pt", dtype=torch.float32))
+    for name, value in mean.net.state_dict().items():
+        if value.is_floating_point():
+            expected = (ema_a.state_dict()[name] + ema_b.state_dict()[name]) / 2
+            assert torch.allclose(value, expected, atol=1e-7), name
+    weights = [name for name, p in ema_a.named_parameters() if p.dim() > 1]
+    assert not torch.allclose(mean.net.state_dict()[weights[0]], ema_a.state_dict()[weights[0]])  # a new model
+    assert mean.clamp is True and mean.stems == ("bass", "drums")
+    other = EDMDenoiser(unet.UNet(cfg), sigma_data=0.5, stems=("bass", "drums"), sample_rate=8000)
+    po = checkpoints.save(tmp_path / "other.pt", other, cfg)
+    with pytest.raises(ValueError, match="other.pt: another model than"):
+        checkpoints.average([pa, po], tmp_path / "bad.pt")
+    assert not (tmp_path / "bad.pt").exists()
+
+
 def test_load_into_fixed_config_refuses_other_architecture(micro_ckpt):
     with pytest.raises(ValueError, match=r"holds a different U-Net than preset 'tiny': channels 16 \(wanted 32\)"):
         checkpoints.load(micro_ckpt, config="tiny")
