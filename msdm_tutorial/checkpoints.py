@@ -211,7 +211,11 @@ def export(checkpoint, out, dtype: torch.dtype = torch.float16, extra: dict | No
     """Write a run's EMA weights as a small inference checkpoint: no optimizer, ``dtype`` weights,
     D clamped to [−1, 1] as the paper does at inference; ``extra`` plain data to keep with it (an
     autoguidance guide's weight: ``{"autoguidance": {"weight": w, "main": "msdm-tiny.pt"}}``)."""
-    denoiser = load(checkpoint, ema=True)
+    return _save_for_inference(load(checkpoint, ema=True), out, dtype, extra)
+
+
+def _save_for_inference(denoiser: EDMDenoiser, out, dtype: torch.dtype, extra: dict | None = None) -> Path:
+    """Write ``denoiser`` as the paper runs it at inference: ``dtype`` weights, D clamped to [−1, 1]."""
     denoiser.clamp = True
     denoiser.net.to(dtype)
     return save(out, denoiser, denoiser.net.config, extra=extra)
@@ -238,9 +242,7 @@ def average(paths, out, dtype: torch.dtype = torch.float16) -> Path:
             if k in total:
                 total[k] += v.double()
     first.net.load_state_dict({k: v / len(paths) for k, v in total.items()}, strict=False)
-    first.clamp = True
-    first.net.to(dtype)
-    return save(out, first, first.net.config)
+    return _save_for_inference(first, out, dtype)
 
 
 def preset_name(config: UNetConfig | dict) -> str | None:
